@@ -1,0 +1,5 @@
+import sys
+
+from modelstack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,133 @@
+"""The `modelstack` command line: it parses arguments and dispatches, nothing else.
+
+Commands are imported only when they run, so `modelstack lint` never pays for Docker, Pulumi or
+onnxruntime. Exit codes: 0 ok, 1 a check or smoke test failed, 2 usage error, 3 infrastructure
+error (Docker, registry, cloud), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from modelstack import __version__
+from modelstack.errors import ModelstackError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+EPILOG = """\
+exit codes: 0 ok, 1 check or smoke-test failure, 2 usage error, 3 infrastructure error
+docs: https://modelstack.dev  ·  manifest schema: `modelstack schema`"""
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from modelstack.commands.lint import lint
+
+    return lint(args.paths, args.format, _ids(args.select), _ids(args.ignore), args.model_checks)
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from modelstack.commands.rules import rules
+
+    return rules()
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from modelstack.commands.schema import schema
+
+    return schema()
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "lint": _lint,
+    "rules": _rules,
+    "schema": _schema,
+}
+
+
+def _ids(values: Sequence[str] | None) -> list[str]:
+    return [part.strip() for v in values or () for part in v.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelstack",
+        description="Model-as-code for serverless inference: lint, test, build and deploy an "
+        "ONNX model from one manifest (modelstack.yaml).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"modelstack {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "lint",
+        help="check manifests: schema, model, smoke tests, platform limits, secrets",
+        description="Check manifests without deploying. PATHS are files or directories "
+        "(searched for modelstack.yaml / modelstack.yml); the default is the current "
+        "directory. Suppress a finding on one line with `# modelstack: noqa MS123`.",
+        epilog="exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="manifest files or directories")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "github", "sarif"],
+        default="text",
+        help="output format (github = workflow annotations; sarif = code scanning)",
+    )
+    p.add_argument(
+        "--select",
+        action="append",
+        metavar="IDS",
+        help="only these rule ids or prefixes, comma-separated (e.g. MS1,MS301)",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        metavar="IDS",
+        help="skip these rule ids or prefixes, comma-separated",
+    )
+    p.add_argument(
+        "--no-model-checks",
+        dest="model_checks",
+        action="store_false",
+        help="do not open model files (fast pre-commit mode: schema and settings only)",
+    )
+
+    sub.add_parser("rules", help="list the lint rules", description="List every lint rule.")
+    sub.add_parser(
+        "schema",
+        help="print the manifest's JSON schema",
+        description="Print the JSON schema of modelstack.yaml (for editors and validators).",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ModelstackError as exc:
+        print(f"modelstack {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"modelstack {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception:
+        print(
+            f"modelstack {args.command}: unexpected error (a bug; please report it):\n"
+            + traceback.format_exc(),
+            file=sys.stderr,
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

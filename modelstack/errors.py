@@ -1,0 +1,110 @@
+"""Exceptions raised by modelstack, with one root.
+
+    ModelstackError                 anything modelstack reports to its user (exit 1 unless noted)
+     ├── UsageError                 a command was called wrongly (exit 2)
+     ├── ManifestError              a manifest cannot be read or is invalid (exit 1)
+     │    └── ManifestParseError    YAML that cannot be parsed, too big, not UTF-8, ...
+     ├── ModelError                 the ONNX model is missing, corrupt or does not match
+ │    └── ExternalDataError     its external data lies outside the bundle
+     ├── SmokeTestError             smoke tests failed (exit 1)
+     ├── MissingDependencyError     an optional extra is not installed (exit 2)
+     └── InfrastructureError        Docker, a registry or a cloud API failed (exit 3)
+          ├── DockerUnavailableError
+          └── RegistryError
+
+Every message is written for the person reading it: what is wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "DockerUnavailableError",
+    "ExternalDataError",
+    "InfrastructureError",
+    "ManifestError",
+    "ManifestParseError",
+    "MissingDependencyError",
+    "ModelError",
+    "ModelstackError",
+    "RegistryError",
+    "SmokeTestError",
+    "UsageError",
+]
+
+
+class ModelstackError(Exception):
+    """Root of every error that modelstack reports to its user."""
+
+    exit_code: int = 1
+
+
+class UsageError(ModelstackError):
+    """A command was called with arguments that cannot work."""
+
+    exit_code = 2
+
+
+class ManifestError(ModelstackError):
+    """A manifest cannot be read, or it is invalid."""
+
+
+@dataclass(frozen=True)
+class SourcePosition:
+    """A 1-based position in a file, as editors and compilers show it."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class ManifestParseError(ManifestError):
+    """The manifest file is not valid YAML, not UTF-8, too large, or unsafe to expand."""
+
+    def __init__(self, message: str, position: SourcePosition) -> None:
+        super().__init__(f"{position}: {message}")
+        self.reason = message
+        self.position = position
+
+
+class ModelError(ModelstackError):
+    """The ONNX model is missing, unreadable, or disagrees with the manifest."""
+
+
+class ExternalDataError(ModelError):
+    """The model's external data files are missing or outside the bundle."""
+
+
+class SmokeTestError(ModelstackError):
+    """One or more smoke tests failed."""
+
+
+class MissingDependencyError(ModelstackError):
+    """An optional dependency is not installed; the message says what to install."""
+
+    exit_code = 2
+
+    def __init__(self, what: str, extra: str) -> None:
+        super().__init__(
+            f"{what} needs the '{extra}' extra, which is not installed. "
+            f"Install it with: pip install 'modelstack[{extra}]'"
+        )
+        self.extra = extra
+
+
+class InfrastructureError(ModelstackError):
+    """Docker, a registry or a cloud API failed."""
+
+    exit_code = 3
+
+
+class DockerUnavailableError(InfrastructureError):
+    """The Docker engine cannot be reached."""
+
+
+class RegistryError(InfrastructureError):
+    """A container registry refused or failed an operation."""

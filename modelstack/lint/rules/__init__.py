@@ -1,0 +1,74 @@
+"""The lint rules, in one explicit registry.
+
+Rule ids encode the area; severity is each rule's own (see the README table):
+
+| ids    | area                                                      |
+|--------|-----------------------------------------------------------|
+| MS0xx  | the file itself: YAML (MS000) and schema (MS001)          |
+| MS1xx  | the model artifact                                        |
+| MS2xx  | smoke tests                                               |
+| MS3xx  | AWS Lambda targets                                        |
+| MS4xx  | Cloud Run targets                                         |
+| MS5xx  | security                                                  |
+| MS6xx  | rollout                                                   |
+"""
+
+from __future__ import annotations
+
+from modelstack.lint.rule import Rule
+from modelstack.lint.rules.aws.concurrency import (
+    ProvisionedMinMax,
+    ProvisionedOnWeightedAlias,
+    ProvisionedWithinReserved,
+)
+from modelstack.lint.rules.aws.exposure import ArchitectureMatchesPlatform, PublicFunctionUrl
+from modelstack.lint.rules.aws.limits import LambdaEphemeralStorage, LambdaMemory, LambdaTimeout
+from modelstack.lint.rules.errors.parse import ParseError
+from modelstack.lint.rules.errors.schema import SchemaViolation
+from modelstack.lint.rules.gcp.exposure import PublicService
+from modelstack.lint.rules.gcp.gpu import GpuCpu, GpuCpuAllocation, GpuMemory, GpuQuota, GpuType
+from modelstack.lint.rules.model.external_data import ExternalData
+from modelstack.lint.rules.model.loads import ModelLoads
+from modelstack.lint.rules.model.path import ModelPath
+from modelstack.lint.rules.model.sha256 import ModelSha256
+from modelstack.lint.rules.model.signature import DeclaredSignature
+from modelstack.lint.rules.rollout.steps import RolloutSteps
+from modelstack.lint.rules.security.pinning import BaseImagePinned
+from modelstack.lint.rules.security.secrets import SecretValue
+from modelstack.lint.rules.smoke.inputs import SmokeInputs
+from modelstack.lint.rules.smoke.inputs_file import SmokeInputsFile
+from modelstack.lint.rules.smoke.outputs import SmokeOutputs
+
+__all__ = ["ALL_RULES", "RULES_BY_ID"]
+
+ALL_RULES: tuple[type[Rule], ...] = (
+    ParseError,
+    SchemaViolation,
+    ModelPath,
+    ModelSha256,
+    ModelLoads,
+    ExternalData,
+    DeclaredSignature,
+    SmokeInputs,
+    SmokeOutputs,
+    SmokeInputsFile,
+    LambdaMemory,
+    LambdaTimeout,
+    ProvisionedWithinReserved,
+    ProvisionedOnWeightedAlias,
+    LambdaEphemeralStorage,
+    PublicFunctionUrl,
+    ArchitectureMatchesPlatform,
+    ProvisionedMinMax,
+    GpuCpu,
+    GpuMemory,
+    GpuCpuAllocation,
+    GpuType,
+    GpuQuota,
+    PublicService,
+    SecretValue,
+    BaseImagePinned,
+    RolloutSteps,
+)
+
+RULES_BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in ALL_RULES}

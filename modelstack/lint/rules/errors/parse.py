@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from modelstack.lint.rule import Finding, LintContext, Rule
+
+
+class ParseError(Rule):
+    """Reported by the framework when the file cannot be read as YAML."""
+
+    id = "MS000"
+    summary = "The manifest is not readable YAML"
+    description = (
+        "The file could not be parsed: invalid YAML, not UTF-8, empty, larger than 1 MiB, a "
+        "duplicate key, an unsupported tag, or aliases that expand into too many values."
+    )
+
+    def check(self, ctx: LintContext) -> Iterator[Finding]:
+        return iter(())

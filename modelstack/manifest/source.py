@@ -1,0 +1,220 @@
+"""Safe YAML loading that keeps the source position of every key and value.
+
+A manifest is untrusted input. This module reads it as plain data (mappings, sequences, strings,
+numbers, booleans, null) and nothing else: no Python object tags, no custom constructors. It
+refuses files over a size bound, text that is not UTF-8, duplicate keys, and documents whose
+aliases expand into more values than any real manifest has (the "billion laughs" attack).
+
+Positions are kept 0-based here, exactly as PyYAML reports them; `Span.start()` converts them to
+1-based editor positions, and that is the only place where the conversion happens.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelstack.errors import ManifestParseError, SourcePosition
+
+__all__ = [
+    "MAX_MANIFEST_BYTES",
+    "MAX_VALUES",
+    "PathKey",
+    "Source",
+    "Span",
+    "load_source",
+    "parse_source",
+]
+
+MAX_MANIFEST_BYTES = 1024 * 1024
+"""Manifests larger than this are refused before parsing (a real one is a few kilobytes)."""
+
+MAX_VALUES = 100_000
+"""Documents that expand (through aliases) into more values than this are refused."""
+
+PathKey = tuple[str | int, ...]
+"""The location of a value in the document: mapping keys and sequence indexes from the root."""
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A 0-based region of the source text, as PyYAML reports it."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def start(self, file: str) -> SourcePosition:
+        """The 1-based start position, the form people and editors use."""
+        return SourcePosition(file, self.line + 1, self.column + 1)
+
+
+@dataclass
+class Source:
+    """A parsed YAML document: its plain data and where each part of it came from."""
+
+    file: str
+    text: str
+    data: Any
+    values: dict[PathKey, Span] = field(default_factory=dict)
+    keys: dict[PathKey, Span] = field(default_factory=dict)
+
+    def span(self, path: Sequence[str | int], *, key: bool = False) -> Span:
+        """The span of the value at `path` (or of its key), else of its nearest known parent."""
+        table = self.keys if key else self.values
+        current: PathKey = tuple(path)
+        while current:
+            if current in table:
+                return table[current]
+            if current in self.values:
+                return self.values[current]
+            current = current[:-1]
+        return self.values.get((), Span(0, 0, 0, 0))
+
+    def position(self, path: Sequence[str | int], *, key: bool = False) -> SourcePosition:
+        return self.span(path, key=key).start(self.file)
+
+    def line_text(self, line: int) -> str:
+        """The text of a 0-based line, or '' past the end."""
+        lines = self.text.splitlines()
+        return lines[line] if 0 <= line < len(lines) else ""
+
+
+def load_source(path: str | os.PathLike[str], *, max_bytes: int = MAX_MANIFEST_BYTES) -> Source:
+    """Read and parse the YAML file at `path`, refusing oversize or non-UTF-8 files early."""
+    name = os.fspath(path)
+    try:
+        size = os.stat(name).st_size
+    except OSError as exc:
+        raise ManifestParseError(
+            f"cannot read the manifest: {exc.strerror}", SourcePosition(name, 1, 1)
+        ) from exc
+    if size > max_bytes:
+        raise ManifestParseError(
+            f"the file is {size:,} bytes; manifests may be at most {max_bytes:,} bytes. "
+            "Keep large data (smoke-test inputs, models) in separate files next to the manifest.",
+            SourcePosition(name, 1, 1),
+        )
+    raw = Path(name).read_bytes()[: max_bytes + 1]
+    return parse_source(raw, name)
+
+
+def parse_source(raw: bytes | str, file: str = "<string>") -> Source:
+    """Parse YAML text (bytes must be UTF-8) into a `Source`."""
+    text = _decode(raw, file) if isinstance(raw, bytes) else raw
+    if "\x00" in text:
+        raise ManifestParseError("the file contains NUL bytes; is it binary?", _pos(file, text, 0))
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line, mark.column) if mark else (0, 0)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ManifestParseError(
+            f"invalid YAML: {problem}", SourcePosition(file, line + 1, column + 1)
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ManifestParseError(f"invalid YAML: {exc}", SourcePosition(file, 1, 1)) from None
+    source = Source(file=file, text=text, data=None)
+    if node is None:
+        raise ManifestParseError(
+            "the file is empty; a manifest starts with 'apiVersion: modelstack.dev/v1'",
+            SourcePosition(file, 1, 1),
+        )
+    source.data = _Builder(source).build(node, ())
+    return source
+
+
+def _decode(raw: bytes, file: str) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        prefix = raw[: exc.start].decode("utf-8", errors="replace")
+        raise ManifestParseError(
+            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8",
+            _pos(file, prefix, len(prefix)),
+        ) from None
+
+
+def _pos(file: str, text: str, offset: int) -> SourcePosition:
+    before = text[:offset]
+    line = before.count("\n")
+    column = offset - (before.rfind("\n") + 1)
+    return SourcePosition(file, line + 1, column + 1)
+
+
+def _span(node: yaml.Node) -> Span:
+    start, end = node.start_mark, node.end_mark
+    return Span(start.line, start.column, end.line, end.column)
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording spans and counting values."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise ManifestParseError(
+                f"the document expands to more than {MAX_VALUES:,} values; "
+                "aliases that multiply content (a 'billion laughs' document) are refused",
+                _span(node).start(self.source.file),
+            )
+        self.source.values.setdefault(path, _span(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ManifestParseError(
+                    "mapping keys must be plain strings", _span(key_node).start(self.source.file)
+                )
+            key = str(key_node.value)
+            if key in result:
+                first = self.source.keys[(*path, key)].start(self.source.file)
+                raise ManifestParseError(
+                    f"duplicate key '{key}' (first defined at line {first.line}); "
+                    "YAML keeps only one of them, so remove or rename the other",
+                    _span(key_node).start(self.source.file),
+                )
+            self.source.keys[(*path, key)] = _span(key_node)
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            raise ManifestParseError(
+                f"unsupported YAML tag '{node.tag}'; manifests hold plain data only",
+                _span(node).start(self.source.file),
+            )
+        if node.tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
+            return str(node.value)
+        return self.constructor.construct_object(node, deep=True)

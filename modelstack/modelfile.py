@@ -1,0 +1,126 @@
+"""The ONNX model artifact: where it is, what it hashes to, and what its signature is.
+
+A manifest is untrusted: the model path must stay inside the manifest's directory (no `..`, no
+absolute path, no symlink pointing out), and so must any external-data file the model names.
+`onnx` is imported only by the functions that parse a model, never at module import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelstack.errors import ExternalDataError, ModelError
+from modelstack.manifest.model import TensorSpec
+
+__all__ = [
+    "ModelSignature",
+    "check_model",
+    "read_signature",
+    "resolve_in_bundle",
+    "sha256_file",
+]
+
+# ONNX TensorProto element types -> Open Inference Protocol datatypes.
+_ONNX_TO_V2 = {
+    1: "FP32", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
+    8: "BYTES", 9: "BOOL", 10: "FP16", 11: "FP64", 12: "UINT32", 13: "UINT64",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelSignature:
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    def input(self, name: str) -> TensorSpec | None:
+        return next((t for t in self.inputs if t.name == name), None)
+
+    def output(self, name: str) -> TensorSpec | None:
+        return next((t for t in self.outputs if t.name == name), None)
+
+
+def resolve_in_bundle(bundle: Path, relative: str, what: str = "model") -> Path:
+    """The real path of `relative` inside `bundle`; ModelError if it would leave the bundle."""
+    if os.path.isabs(relative) or relative.startswith("~"):
+        raise ModelError(f"the {what} path '{relative}' must be relative to the manifest's folder")
+    root = bundle.resolve()
+    candidate = root / relative
+    resolved = candidate.resolve()
+    if resolved != root and root not in resolved.parents:
+        via = " through a symlink" if ".." not in Path(relative).parts else ""
+        raise ModelError(
+            f"the {what} path '{relative}' leads outside the manifest's folder{via} "
+            f"({resolved}); keep the {what} inside {root}"
+        )
+    if not resolved.is_file():
+        raise ModelError(f"the {what} file '{relative}' does not exist in {root}")
+    return resolved
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _load(path: Path) -> Any:
+    import onnx  # heavy: only when a model is actually read
+
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ModelError(
+            f"'{path.name}' is not a readable ONNX model ({type(exc).__name__}: {exc}). "
+            "Is the file truncated, or not an ONNX model at all?"
+        ) from None
+
+
+def check_model(path: Path) -> ModelSignature:
+    """Load the model, run `onnx.checker`, check external data stays in the bundle."""
+    import onnx
+
+    proto = _load(path)
+    _check_external_data(proto, path.parent)
+    try:
+        onnx.checker.check_model(str(path), full_check=False)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"'{path.name}' fails onnx.checker: {first}") from None
+    return _signature(proto)
+
+
+def read_signature(path: Path) -> ModelSignature:
+    """The model's inputs and outputs, with -1 for dynamic dimensions."""
+    return _signature(_load(path))
+
+
+def _check_external_data(proto: Any, bundle: Path) -> None:
+    for tensor in proto.graph.initializer:
+        if tensor.data_location != 1:  # TensorProto.EXTERNAL
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        try:
+            resolve_in_bundle(bundle, location, what="external data")
+        except ModelError as exc:
+            raise ExternalDataError(f"tensor '{tensor.name}': {exc}") from None
+
+
+def _signature(proto: Any) -> ModelSignature:
+    initializers = {t.name for t in proto.graph.initializer}
+    inputs = tuple(_tensor(v) for v in proto.graph.input if v.name not in initializers)
+    outputs = tuple(_tensor(v) for v in proto.graph.output)
+    return ModelSignature(inputs, outputs)
+
+
+def _tensor(value: Any) -> TensorSpec:
+    tensor_type = value.type.tensor_type
+    datatype = _ONNX_TO_V2.get(tensor_type.elem_type, f"ONNX_TYPE_{tensor_type.elem_type}")
+    shape = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tensor_type.shape.dim)
+    return TensorSpec(value.name, datatype, shape)

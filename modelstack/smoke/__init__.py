@@ -1,0 +1,1 @@
+"""Smoke tests: turning manifest cases into requests, running them, comparing the answers."""
