@@ -38,13 +38,34 @@ def _rules(args: argparse.Namespace) -> int:
 def _schema(args: argparse.Namespace) -> int:
     from modelstack.commands.schema import schema
 
-    return schema()
+    return schema(args.format)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from modelstack.commands.test import test
+
+    return test(args.manifest, args.format, args.output)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from modelstack.commands.serve import serve
+
+    return serve(args.manifest, args.port, args.host)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from modelstack.commands.init import init
+
+    return init(args.model, args.provider, args.output, args.name, args.force, args.gpu)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "init": _init,
     "lint": _lint,
     "rules": _rules,
     "schema": _schema,
+    "serve": _serve,
+    "test": _test,
 }
 
 
@@ -62,6 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"modelstack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "init",
+        help="scaffold a manifest from an ONNX model",
+        description="Write modelstack.yaml next to MODEL: the signature comes from the model, "
+        "and a first smoke test is recorded from a real run on generated inputs.",
+    )
+    p.add_argument("model", help="path to the .onnx file")
+    p.add_argument("--provider", choices=["local", "aws-lambda", "gcp-cloud-run"], default="local")
+    p.add_argument("--gpu", action="store_true", help="with gcp-cloud-run: an nvidia-l4 GPU")
+    p.add_argument("--name", help="service name (a DNS label; default: from the file name)")
+    p.add_argument("--output", "-o", metavar="FILE", help="manifest path (default: beside MODEL)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing manifest")
 
     p = sub.add_parser(
         "lint",
@@ -98,11 +132,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("rules", help="list the lint rules", description="List every lint rule.")
-    sub.add_parser(
+    p = sub.add_parser(
         "schema",
         help="print the manifest's JSON schema",
-        description="Print the JSON schema of modelstack.yaml (for editors and validators).",
+        description="Print the JSON schema of modelstack.yaml (for editors and validators), "
+        "or a Markdown reference of every field.",
     )
+    p.add_argument("--format", choices=["json", "markdown"], default="json")
+    p = sub.add_parser(
+        "test",
+        help="run the smoke tests locally on onnxruntime",
+        description="Verify the model (sha256, onnx.checker) and run every smoke test through "
+        "the inference runtime in this process: outputs against expectations, latency against "
+        "budgets.",
+        epilog="exit codes: 0 all passed, 1 a smoke test failed, 2 usage error",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--format", choices=["text", "json", "junit"], default="text")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
+    p = sub.add_parser(
+        "serve",
+        help="serve the model over HTTP (Open Inference Protocol) for development",
+        description="Run the same HTTP runtime the images run, on this machine. It answers "
+        "GET /v2/health/ready, GET /v2/models/NAME and POST /v2/models/NAME/infer.",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     return parser
 
 

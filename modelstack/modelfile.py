@@ -22,6 +22,7 @@ __all__ = [
     "read_signature",
     "resolve_in_bundle",
     "sha256_file",
+    "verify_model",
 ]
 
 # ONNX TensorProto element types -> Open Inference Protocol datatypes.
@@ -124,3 +125,19 @@ def _tensor(value: Any) -> TensorSpec:
     datatype = _ONNX_TO_V2.get(tensor_type.elem_type, f"ONNX_TYPE_{tensor_type.elem_type}")
     shape = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tensor_type.shape.dim)
     return TensorSpec(value.name, datatype, shape)
+
+
+def verify_model(bundle: Path, relative: str, sha256: str) -> tuple[Path, ModelSignature]:
+    """The model's path and signature, after checking containment, sha256 and onnx.checker.
+
+    Every command that runs or ships a model goes through here, so a model that does not match
+    its pinned digest is never served, built or deployed.
+    """
+    path = resolve_in_bundle(bundle, relative)
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise ModelError(
+            f"sha256 mismatch for '{relative}': the manifest pins {sha256}, the file is "
+            f"{actual}. If the new model is intended, set model.sha256 to the file's digest."
+        )
+    return path, check_model(path)

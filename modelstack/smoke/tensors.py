@@ -63,9 +63,9 @@ def to_array(data: Any, datatype: str, shape: tuple[int, ...] | None = None) -> 
     """A numpy array of the v2 `datatype`, reshaped to `shape` after checking the length."""
     import numpy as np
 
-    from modelstack_runtime.datatypes import to_numpy_dtype
+    from modelstack_runtime.datatypes import numpy_dtype
 
-    array = np.asarray(data, dtype=to_numpy_dtype(datatype))
+    array = np.asarray(data, dtype=numpy_dtype(datatype))
     if shape is not None and tuple(array.shape) != tuple(shape):
         count = 1
         for dim in shape:

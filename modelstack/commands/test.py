@@ -1,0 +1,32 @@
+"""`modelstack test`: run every smoke test locally on onnxruntime, in one session."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from modelstack.manifest import load_manifest
+from modelstack.smoke.clients import InProcessClient
+from modelstack.smoke.local import prepare_local
+from modelstack.smoke.report import format_report
+from modelstack.smoke.runner import run_smoke_tests
+from modelstack_runtime.dataplane import load_dataplane
+
+
+def test(manifest_path: str, fmt: str = "text", output: str | None = None) -> int:
+    """Exit 0 when every smoke test passes, 1 when any fails."""
+    manifest = load_manifest(manifest_path)
+    bundle = prepare_local(manifest)
+    if not bundle.cases:
+        print(f"{manifest_path}: no smoke_tests to run; add some to the manifest", file=sys.stderr)
+        return 1
+    dataplane = load_dataplane(bundle.config)
+    report = run_smoke_tests(bundle.cases, InProcessClient(dataplane, manifest.name))
+    text = format_report(report, fmt, manifest.name)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        if fmt != "text":
+            print(format_report(report, "text", manifest.name))
+    else:
+        print(text)
+    return 0 if report.passed else 1

@@ -1,0 +1,46 @@
+"""From a manifest to the runtime's own configuration (the contract with the image)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from modelstack.manifest.model import Manifest
+from modelstack.smoke.cases import SmokeCase
+from modelstack_runtime.codec import encode_json_request
+from modelstack_runtime.config import RuntimeConfig
+
+__all__ = ["runtime_config", "warmup_request"]
+
+
+def warmup_request(cases: list[SmokeCase]) -> dict[str, Any] | None:
+    """The first smoke test's inputs as a v2 JSON request, or None without smoke tests."""
+    if not cases:
+        return None
+    request: dict[str, Any] = json.loads(encode_json_request(cases[0].inputs))
+    return request
+
+
+def runtime_config(
+    manifest: Manifest,
+    model_path: str | Path,
+    cases: list[SmokeCase],
+    *,
+    optimized_model_path: str | None = None,
+) -> RuntimeConfig:
+    """The runtime settings the manifest asks for, serving the model at `model_path`."""
+    runtime = manifest.runtime
+    return RuntimeConfig(
+        model_name=manifest.metadata.name,
+        model_version=manifest.metadata.version,
+        model_path=str(model_path),
+        execution_providers=runtime.execution_providers,
+        intra_op_threads=runtime.intra_op_threads,
+        inter_op_threads=runtime.inter_op_threads,
+        graph_optimization=runtime.graph_optimization,
+        optimized_model_path=optimized_model_path,
+        warmup=runtime.warmup,
+        warmup_request=warmup_request(cases) if runtime.warmup else None,
+        max_request_bytes=runtime.max_request_bytes,
+    )

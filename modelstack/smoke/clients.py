@@ -1,0 +1,127 @@
+"""Ways to reach a model for smoke tests. Each speaks the Open Inference Protocol through the
+runtime's own codec, so requests and responses are built and read by one implementation."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Mapping
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from modelstack_runtime.codec import (
+    HEADER_LENGTH_HEADER,
+    decode_response,
+    encode_binary_request,
+    encode_json_request,
+)
+from modelstack_runtime.dataplane import DataPlane
+from modelstack_runtime.errors import InferenceError
+
+__all__ = ["HttpClient", "InProcessClient", "InferenceClient", "InferenceFailed"]
+
+
+class InferenceFailed(Exception):
+    """The endpoint answered with an error, or could not be reached."""
+
+
+class InferenceClient(Protocol):
+    """Anything that can run one inference: a local data plane, an HTTP endpoint, a Lambda."""
+
+    def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    def describe(self) -> str: ...
+
+
+class InProcessClient:
+    """Runs requests through a `DataPlane` in this process (as `modelstack test` does)."""
+
+    def __init__(self, dataplane: DataPlane, model_name: str) -> None:
+        self.dataplane = dataplane
+        self.model_name = model_name
+
+    def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        body = encode_json_request(inputs)
+        try:
+            payload, headers = self.dataplane.infer(self.model_name, body, None, "application/json")
+        except InferenceError as exc:
+            raise InferenceFailed(f"{int(exc.status)} {exc}") from None
+        length = headers.get(HEADER_LENGTH_HEADER)
+        return decode_response(payload, int(length) if length else None)
+
+    def describe(self) -> str:
+        return "onnxruntime in this process"
+
+
+class HttpClient:
+    """An Open Inference Protocol endpoint over HTTP (a container, or a tagged revision URL)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model_name: str,
+        *,
+        binary: bool = False,
+        timeout_s: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        self.base_url = base_url.rstrip("/")
+        self.model_name = model_name
+        self.binary = binary
+        self.timeout_s = timeout_s
+        self.extra_headers = dict(headers or {})
+        self._scheme, self._netloc = parts.scheme, parts.netloc
+        self._prefix = parts.path.rstrip("/")
+        self._connection: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._connection is None:
+            cls = (
+                http.client.HTTPSConnection
+                if self._scheme == "https"
+                else http.client.HTTPConnection
+            )
+            self._connection = cls(self._netloc, timeout=self.timeout_s)
+        return self._connection
+
+    def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        headers = dict(self.extra_headers)
+        if self.binary:
+            body, length = encode_binary_request(inputs)
+            headers["Content-Type"] = "application/octet-stream"
+            headers[HEADER_LENGTH_HEADER] = str(length)
+        else:
+            body = encode_json_request(inputs)
+            headers["Content-Type"] = "application/json"
+        path = f"{self._prefix}/v2/models/{self.model_name}/infer"
+        try:
+            connection = self._connect()
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise InferenceFailed(f"cannot reach {self.base_url}: {exc}") from None
+        if response.status != 200:
+            raise InferenceFailed(f"HTTP {response.status}: {_error_text(payload)}")
+        header_length = response.getheader(HEADER_LENGTH_HEADER)
+        return decode_response(payload, int(header_length) if header_length else None)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def describe(self) -> str:
+        return f"{self.base_url} ({'binary' if self.binary else 'JSON'})"
+
+
+def _error_text(payload: bytes) -> str:
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return payload[:500].decode("utf-8", errors="replace")
+    return str(body.get("error", body)) if isinstance(body, dict) else str(body)

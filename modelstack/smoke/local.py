@@ -1,0 +1,29 @@
+"""Smoke tests on onnxruntime in this process: what `modelstack test` and `serve` start from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelstack.manifest.model import Manifest
+from modelstack.modelfile import ModelSignature, verify_model
+from modelstack.runtime_config import runtime_config
+from modelstack.smoke.cases import SmokeCase, load_cases
+from modelstack_runtime.config import RuntimeConfig
+
+__all__ = ["LocalBundle", "prepare_local"]
+
+
+@dataclass(frozen=True)
+class LocalBundle:
+    """A verified model with its smoke cases and the runtime config that serves it."""
+
+    signature: ModelSignature
+    cases: list[SmokeCase]
+    config: RuntimeConfig
+
+
+def prepare_local(manifest: Manifest) -> LocalBundle:
+    """Verify the model (containment, sha256, onnx.checker) and decode the smoke cases."""
+    path, signature = verify_model(manifest.directory, manifest.model.path, manifest.model.sha256)
+    cases = load_cases(manifest, signature.inputs)
+    return LocalBundle(signature, cases, runtime_config(manifest, path, cases))

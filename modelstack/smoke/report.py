@@ -1,0 +1,77 @@
+"""Smoke-test reports for people (text) and for CI (json, junit)."""
+
+from __future__ import annotations
+
+import json
+from xml.etree import ElementTree
+
+from modelstack.smoke.runner import SmokeReport
+
+__all__ = ["REPORT_FORMATS", "format_report"]
+
+REPORT_FORMATS = ("text", "json", "junit")
+
+
+def format_report(report: SmokeReport, fmt: str, suite: str) -> str:
+    return {"text": _text, "json": _json, "junit": _junit}[fmt](report, suite)
+
+
+def _text(report: SmokeReport, suite: str) -> str:
+    lines = [f"smoke tests for {suite} on {report.target}"]
+    for r in report.results:
+        budget = f" (budget {r.budget_ms:g} ms)" if r.budget_ms is not None else ""
+        lines.append(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}  {r.latency_ms:.2f} ms{budget}")
+        lines.extend(f"        {problem}" for problem in r.problems)
+    failed = len(report.failures)
+    lines.append(
+        f"{len(report.results) - failed} passed, {failed} failed in {report.duration_s:.2f} s"
+    )
+    return "\n".join(lines)
+
+
+def _json(report: SmokeReport, suite: str) -> str:
+    data = {
+        "suite": suite,
+        "target": report.target,
+        "passed": report.passed,
+        "duration_s": round(report.duration_s, 4),
+        "results": [
+            {
+                "name": r.name,
+                "passed": r.passed,
+                "latency_ms": round(r.latency_ms, 4),
+                "budget_ms": r.budget_ms,
+                "problems": r.problems,
+                "mismatches": [
+                    {
+                        "output": m.output,
+                        "max_abs_error": m.max_abs_error,
+                        "max_rel_error": m.max_rel_error,
+                        "index": list(m.index) if m.index is not None else None,
+                    }
+                    for m in r.mismatches
+                ],
+            }
+            for r in report.results
+        ],
+    }
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def _junit(report: SmokeReport, suite: str) -> str:
+    root = ElementTree.Element(
+        "testsuite",
+        name=suite,
+        tests=str(len(report.results)),
+        failures=str(len(report.failures)),
+        errors="0",
+        time=f"{report.duration_s:.4f}",
+    )
+    for r in report.results:
+        case = ElementTree.SubElement(
+            root, "testcase", classname=suite, name=r.name, time=f"{r.latency_ms / 1000:.6f}"
+        )
+        if not r.passed:
+            failure = ElementTree.SubElement(case, "failure", message=r.problems[0])
+            failure.text = "\n".join(r.problems)
+    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True)

@@ -1,0 +1,295 @@
+"""The transport-neutral core: health, metadata and inference for the one loaded model.
+
+The HTTP server and the Lambda handler are thin adapters around :class:`DataPlane`. Each
+inference emits one structured JSON log line on the ``modelstack_runtime.access`` logger:
+request id, model name and version, status, outcome, latency and byte counts; never payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import numpy as np
+
+from modelstack_runtime.codec import (
+    HEADER_LENGTH_HEADER,
+    InferRequest,
+    decode_request,
+    decode_request_object,
+    encode_response,
+    response_object,
+)
+from modelstack_runtime.config import RuntimeConfig
+from modelstack_runtime.errors import (
+    BadRequest,
+    InferenceError,
+    InternalError,
+    ModelNotFound,
+    ModelNotReady,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from modelstack_runtime.validation import validate_inputs, validate_output_names
+
+if TYPE_CHECKING:
+    from modelstack_runtime.model import Model
+
+__all__ = ["ACCESS_LOGGER", "DataPlane", "load_dataplane", "set_access_sink"]
+
+ACCESS_LOGGER: Final = "modelstack_runtime.access"
+SERVER_NAME: Final = "modelstack-runtime"
+SERVER_VERSION: Final = "0.1.0"
+
+access_log = logging.getLogger(ACCESS_LOGGER)
+logger = logging.getLogger("modelstack_runtime")
+
+_JSON_TYPES: Final = frozenset({"", "application/json"})
+_BINARY_TYPES: Final = frozenset({"", "application/json", "application/octet-stream"})
+_JSON_HEADERS: Final[Mapping[str, str]] = {"Content-Type": "application/json"}
+
+_T = TypeVar("_T")
+
+# Where access lines go: a direct writer set by the entry points (see ``logs.py``), which
+# costs a few microseconds per line instead of the ~25 us of a logging record; else logging.
+_access_sink: Callable[[str], None] | None = None
+
+
+def set_access_sink(sink: Callable[[str], None] | None) -> None:
+    """Send access lines to ``sink`` (one JSON string per call); None: the logging module."""
+    global _access_sink
+    _access_sink = sink
+
+
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
+
+
+class DataPlane:
+    """Answers v2 requests for one model. Ready once a warmed-up model is attached."""
+
+    def __init__(
+        self,
+        model: Model | None,
+        config: RuntimeConfig,
+        *,
+        emf_namespace: str | None = None,
+    ) -> None:
+        self.config = config
+        self._model = model
+        self._emf_namespace = emf_namespace
+        self._ready = threading.Event()
+        if model is not None:
+            self._ready.set()
+
+    # --- health and metadata ---------------------------------------------------------------
+
+    def set_model(self, model: Model) -> None:
+        """Attach a loaded (and warmed-up) model; the data plane is ready from now on."""
+        self._model = model
+        self._ready.set()
+
+    @property
+    def model(self) -> Model | None:
+        return self._model
+
+    def live(self) -> bool:
+        return True
+
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def server_metadata(self) -> dict[str, Any]:
+        return {
+            "name": SERVER_NAME,
+            "version": SERVER_VERSION,
+            "extensions": ["binary_tensor_data"],
+        }
+
+    def model_metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+        return self._require_model(name, version).metadata()
+
+    def model_ready(self, name: str, version: str | None = None) -> bool:
+        self._check_name(name, version)
+        return self.ready()
+
+    def check_request_size(self, nbytes: int) -> None:
+        limit = self.config.max_request_bytes
+        if nbytes > limit:
+            raise PayloadTooLarge(f"request body of {nbytes} bytes exceeds the limit of {limit}")
+
+    # --- inference ---------------------------------------------------------------------------
+
+    def infer(
+        self,
+        name: str,
+        body: bytes,
+        header_length: int | None = None,
+        content_type: str | None = None,
+        *,
+        version: str | None = None,
+        request_id: str | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """Answer one infer request body; returns the response body and its headers."""
+
+        def run() -> tuple[str | None, tuple[bytes, dict[str, str]]]:
+            self.check_request_size(len(body))
+            _check_content_type(content_type, header_length)
+            model = self._require_model(name, version)
+            request = decode_request(body, header_length)
+            outputs, binary = self._run(model, request)
+            payload, length = encode_response(
+                model.name, model.version, request.id, outputs, binary
+            )
+            if length is None:
+                return request.id, (payload, dict(_JSON_HEADERS))
+            headers = {
+                "Content-Type": "application/octet-stream",
+                HEADER_LENGTH_HEADER: str(length),
+            }
+            return request.id, (payload, headers)
+
+        return self._observed(name, request_id, len(body), run)
+
+    def infer_object(
+        self, name: str, request: Any, *, request_id: str | None = None, nbytes: int | None = None
+    ) -> dict[str, Any]:
+        """Answer an already-parsed JSON request with the JSON response as a dict."""
+
+        def run() -> tuple[str | None, dict[str, Any]]:
+            model = self._require_model(name, None)
+            decoded = decode_request_object(request)
+            outputs, _ = self._run(model, decoded)
+            return decoded.id, response_object(model.name, model.version, decoded.id, outputs)
+
+        return self._observed(name, request_id, nbytes, run)
+
+    def log_rejected(
+        self, name: str, error: InferenceError, nbytes: int, request_id: str | None = None
+    ) -> None:
+        """Log a request an adapter refused before it reached :meth:`infer`."""
+        self._log(request_id, name, error.status, time.perf_counter(), nbytes, error)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _run(self, model: Model, request: InferRequest) -> tuple[dict[str, np.ndarray], list[str]]:
+        validate_inputs(model.signature, request.inputs)
+        if request.outputs is None:
+            names = None
+            binary = list(model.signature.output_names) if request.binary_data_output else []
+        else:
+            names = [out.name for out in request.outputs]
+            validate_output_names(model.signature, names)
+            default = request.binary_data_output
+            binary = [
+                out.name
+                for out in request.outputs
+                if (default if out.binary is None else out.binary)
+            ]
+        return model.infer(request.inputs, names), binary
+
+    def _observed(
+        self,
+        name: str,
+        request_id: str | None,
+        nbytes: int | None,
+        run: Callable[[], tuple[str | None, _T]],
+    ) -> _T:
+        start = time.perf_counter()
+        try:
+            body_id, result = run()
+        except InferenceError as exc:
+            self._log(request_id, name, exc.status, start, nbytes, exc)
+            raise
+        except Exception as exc:
+            logger.exception("unexpected error while answering an infer request")
+            error = InternalError(f"internal error: {type(exc).__name__}")
+            self._log(request_id, name, error.status, start, nbytes, error)
+            raise error from exc
+        self._log(body_id or request_id, name, HTTPStatus.OK, start, nbytes, None)
+        return result
+
+    def _check_name(self, name: str, version: str | None) -> None:
+        config = self.config
+        if name != config.model_name:
+            raise ModelNotFound(f"unknown model {name!r}; this server serves {config.model_name!r}")
+        if version is not None and version != config.model_version:
+            raise ModelNotFound(
+                f"model {name!r} has no version {version!r}; "
+                f"this server serves version {config.model_version!r}"
+            )
+
+    def _require_model(self, name: str, version: str | None) -> Model:
+        self._check_name(name, version)
+        model = self._model
+        if model is None or not self._ready.is_set():
+            raise ModelNotReady(f"model {name!r} is loading; retry when /v2/health/ready is 200")
+        return model
+
+    def _log(
+        self,
+        request_id: str | None,
+        name: str,
+        status: HTTPStatus,
+        start: float,
+        nbytes: int | None,
+        error: InferenceError | None,
+    ) -> None:
+        if _access_sink is None and not access_log.isEnabledFor(logging.INFO):
+            return
+        latency_ms = round((time.perf_counter() - start) * 1000.0, 3)
+        record: dict[str, Any] = {
+            "event": "infer",
+            "request_id": request_id or os.urandom(8).hex(),
+            "model": name,
+            "model_version": self.config.model_version,
+            "status": status.value,
+            "outcome": "ok" if error is None else ("client_error" if status < 500 else "error"),
+            "latency_ms": latency_ms,
+            "input_bytes": nbytes,
+        }
+        if error is not None:
+            record["error"] = type(error).__name__
+        if self._emf_namespace is not None:
+            record["_aws"] = {
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self._emf_namespace,
+                        "Dimensions": [["model"]],
+                        "Metrics": [{"Name": "latency_ms", "Unit": "Milliseconds"}],
+                    }
+                ],
+            }
+        line = _ENCODER.encode(record)
+        sink = _access_sink
+        if sink is not None:
+            sink(line)
+        else:
+            access_log.info(line)
+
+
+def _check_content_type(content_type: str | None, header_length: int | None) -> None:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    allowed = _JSON_TYPES if header_length is None else _BINARY_TYPES
+    if media not in allowed:
+        if media == "application/octet-stream":
+            raise BadRequest(f"a binary body needs the {HEADER_LENGTH_HEADER} header")
+        raise UnsupportedMediaType(
+            f"unsupported Content-Type {media!r}; send application/json "
+            f"(or application/octet-stream with {HEADER_LENGTH_HEADER})"
+        )
+
+
+def load_dataplane(config: RuntimeConfig, *, emf_namespace: str | None = None) -> DataPlane:
+    """Load and warm up the model, and return a ready data plane."""
+    from modelstack_runtime.model import Model
+
+    model = Model.load(config)
+    model.warm_up()
+    return DataPlane(model, config, emf_namespace=emf_namespace)

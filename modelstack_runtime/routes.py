@@ -1,0 +1,158 @@
+"""All routes of the v2 REST API in one table, and the dispatcher both adapters share."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any, Final, NamedTuple
+from urllib.parse import unquote
+
+from modelstack_runtime.codec import HEADER_LENGTH_HEADER
+from modelstack_runtime.dataplane import DataPlane
+from modelstack_runtime.errors import (
+    BadRequest,
+    InferenceError,
+    MethodNotAllowed,
+    ModelNotFound,
+    UnsupportedMediaType,
+    error_body,
+)
+
+__all__ = ["ROUTES", "Reply", "Route", "error_reply", "handle", "resolve", "run_route"]
+
+_JSON: Final = "application/json"
+
+
+class Reply(NamedTuple):
+    status: HTTPStatus
+    body: bytes
+    headers: dict[str, str]
+
+
+# An action gets the data plane, the path parameters, the lower-cased headers and the body.
+Action = Callable[[DataPlane, Mapping[str, str], Mapping[str, str], bytes], Reply]
+
+
+class Route(NamedTuple):
+    method: str
+    pattern: re.Pattern[str]
+    action: Action
+
+
+def _json_reply(obj: Any, status: HTTPStatus = HTTPStatus.OK) -> Reply:
+    return Reply(status, json.dumps(obj).encode(), {"Content-Type": _JSON})
+
+
+def _flag_reply(key: str, flag: bool) -> Reply:
+    return _json_reply({key: flag}, HTTPStatus.OK if flag else HTTPStatus.SERVICE_UNAVAILABLE)
+
+
+def _server_metadata(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) -> Reply:
+    return _json_reply(dp.server_metadata())
+
+
+def _live(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) -> Reply:
+    return _flag_reply("live", dp.live())
+
+
+def _ready(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) -> Reply:
+    return _flag_reply("ready", dp.ready())
+
+
+def _model_metadata(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) -> Reply:
+    return _json_reply(dp.model_metadata(p["name"], p.get("version")))
+
+
+def _model_ready(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) -> Reply:
+    return _flag_reply("ready", dp.model_ready(p["name"], p.get("version")))
+
+
+def _infer(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) -> Reply:
+    try:
+        header_length = _header_length(h)
+    except InferenceError as exc:
+        dp.log_rejected(p["name"], exc, len(b), h.get("x-request-id"))
+        raise
+    body, headers = dp.infer(
+        p["name"],
+        b,
+        header_length,
+        h.get("content-type"),
+        version=p.get("version"),
+        request_id=h.get("x-request-id"),
+    )
+    return Reply(HTTPStatus.OK, body, headers)
+
+
+def _header_length(h: Mapping[str, str]) -> int | None:
+    encoding = h.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported")
+    raw_length = h.get(HEADER_LENGTH_HEADER.lower())
+    if raw_length is None:
+        return None
+    try:
+        return int(raw_length)
+    except ValueError:
+        raise BadRequest(f"{HEADER_LENGTH_HEADER} must be an integer, got {raw_length!r}") from None
+
+
+_MODEL: Final = r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
+
+ROUTES: Final[tuple[Route, ...]] = (
+    Route("GET", re.compile(r"/v2/?"), _server_metadata),
+    Route("GET", re.compile(r"/v2/health/live"), _live),
+    Route("GET", re.compile(r"/v2/health/ready"), _ready),
+    Route("GET", re.compile(_MODEL + r"/?"), _model_metadata),
+    Route("GET", re.compile(_MODEL + r"/ready"), _model_ready),
+    Route("POST", re.compile(_MODEL + r"/infer"), _infer),
+)
+
+
+def resolve(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The route for ``method`` and ``path`` (query string removed) and its parameters."""
+    path = path.split("?", 1)[0]
+    allowed: list[str] = []
+    for route in ROUTES:
+        match = route.pattern.fullmatch(path)
+        if match is None:
+            continue
+        if route.method == method:
+            params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
+            return route, params
+        allowed.append(route.method)
+    if allowed:
+        raise MethodNotAllowed(f"{method} is not allowed on {path}; use {' or '.join(allowed)}")
+    raise ModelNotFound(f"no route for {method} {path}")
+
+
+def handle(dp: DataPlane, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    """Dispatch one request; errors become ``{"error": ...}`` replies with their status.
+
+    ``headers`` must have lower-cased names.
+    """
+    try:
+        route, params = resolve(method, path)
+    except InferenceError as exc:
+        return error_reply(exc)
+    return run_route(dp, route, params, headers, body)
+
+
+def run_route(
+    dp: DataPlane,
+    route: Route,
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
+    body: bytes,
+) -> Reply:
+    """Run a resolved route; errors become ``{"error": ...}`` replies with their status."""
+    try:
+        return route.action(dp, params, headers, body)
+    except InferenceError as exc:
+        return error_reply(exc)
+
+
+def error_reply(exc: InferenceError) -> Reply:
+    return Reply(exc.status, error_body(exc.message), {"Content-Type": _JSON})
