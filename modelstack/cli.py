@@ -29,6 +29,12 @@ def _lint(args: argparse.Namespace) -> int:
     return lint(args.paths, args.format, _ids(args.select), _ids(args.ignore), args.model_checks)
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from modelstack.commands.plan import plan
+
+    return plan(args.manifest, args.target, args.format, args.image)
+
+
 def _rules(args: argparse.Namespace) -> int:
     from modelstack.commands.rules import rules
 
@@ -62,6 +68,7 @@ def _init(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": _init,
     "lint": _lint,
+    "plan": _plan,
     "rules": _rules,
     "schema": _schema,
     "serve": _serve,
@@ -129,6 +136,22 @@ def build_parser() -> argparse.ArgumentParser:
         dest="model_checks",
         action="store_false",
         help="do not open model files (fast pre-commit mode: schema and settings only)",
+    )
+
+    p = sub.add_parser(
+        "plan",
+        help="show the cloud resources a target would create (offline, no credentials)",
+        description="Run the target's Pulumi program under Pulumi's mocks and print every "
+        "resource with its key properties. Nothing is deployed and no credentials are needed, "
+        "so it fits code review: the JSON form is stable and diffs cleanly between commits.",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--target", "-t", help="target name (default: the only non-local target)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument(
+        "--image",
+        metavar="REF",
+        help="image by digest (repository@sha256:...); default: a labelled placeholder",
     )
 
     sub.add_parser("rules", help="list the lint rules", description="List every lint rule.")

@@ -1,0 +1,242 @@
+"""The resources of a gcp-cloud-run target (pulumi_gcp).
+
+Artifact Registry repository -> a dedicated service account (unless the manifest names one) ->
+Cloud Run v2 service whose revision name is derived from the image digest, with the stable
+revision and the candidate (tag `candidate`) in its traffic list, guarded by the smoke gate ->
+invoker IAM (private unless the manifest says `public: true`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from modelstack.errors import SmokeTestError
+from modelstack.manifest.model import CloudRunTarget
+from modelstack.pulumi.gate import smoke_gate
+from modelstack.pulumi.naming import fit, gcp_labels, revision_name, service_account_id
+from modelstack.pulumi.spec import ServiceOutputs, ServiceSpec
+from modelstack.pulumi.traffic import CANDIDATE_TAG, cloud_run_traffic
+
+__all__ = [
+    "CONTAINER_PORT",
+    "INGRESS",
+    "READY_PATH",
+    "build_cloud_run",
+    "candidate_url",
+    "gate_binding",
+]
+
+CONTAINER_PORT = 8080
+READY_PATH = "/v2/health/ready"
+"""The Open Inference Protocol readiness route: ready once the model is loaded."""
+
+INGRESS = {
+    "internal": "INGRESS_TRAFFIC_INTERNAL_ONLY",
+    "internal-and-cloud-load-balancing": "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+    "all": "INGRESS_TRAFFIC_ALL",
+}
+
+_PROBE_PERIOD_S = 10
+_PROBE_FAILURES = {False: 12, True: 24}
+"""Startup budget (period x failures): 120 s on CPU, 240 s (Cloud Run's most) on GPU, where
+loading the model onto the device and the CUDA initialisation take longer."""
+
+
+def _cpu(cpu: float) -> str:
+    return str(int(cpu)) if float(cpu).is_integer() else f"{round(cpu * 1000)}m"
+
+
+def candidate_url(outputs: Mapping[str, Any] | None) -> str | None:
+    """The `candidate` tag's URL in a Cloud Run service's outputs (engine names)."""
+    if not outputs:
+        return None
+    for status in outputs.get("trafficStatuses") or outputs.get("traffic_statuses") or []:
+        if status.get("tag") == CANDIDATE_TAG and status.get("uri"):
+            return str(status["uri"])
+    uri = outputs.get("uri")
+    if uri and "://" in uri:
+        scheme, host = uri.split("://", 1)
+        return f"{scheme}://{CANDIDATE_TAG}---{host}"
+    return None
+
+
+def _template(
+    spec: ServiceSpec, service_account: Any, sa_key: str, labels: dict[str, str]
+) -> dict[str, Any]:
+    """The revision template; its name hashes every setting, so a change makes a new name."""
+    target = spec.target
+    assert isinstance(target, CloudRunTarget)
+    memory = f"{spec.memory_mb}Mi" if spec.memory_mb else target.memory
+    limits = {"cpu": _cpu(target.cpu), "memory": memory}
+    gpu = target.gpu
+    if gpu is not None:
+        limits["nvidia.com/gpu"] = str(gpu.count)
+    container: dict[str, Any] = {
+        "image": str(spec.image),
+        "ports": {"container_port": CONTAINER_PORT},
+        "resources": {
+            "limits": limits,
+            # GPU instances must keep CPU allocated; otherwise follow the manifest.
+            "cpu_idle": gpu is None and not target.cpu_always_allocated,
+            "startup_cpu_boost": True,
+        },
+        "startup_probe": {
+            "http_get": {"path": READY_PATH, "port": CONTAINER_PORT},
+            "initial_delay_seconds": 0,
+            "period_seconds": _PROBE_PERIOD_S,
+            "timeout_seconds": 5,
+            "failure_threshold": _PROBE_FAILURES[gpu is not None],
+        },
+        "envs": [{"name": k, "value": v} for k, v in sorted(target.environment.items())],
+    }
+    template: dict[str, Any] = {
+        "service_account": service_account,
+        "timeout": f"{target.timeout_s}s",
+        "max_instance_request_concurrency": target.concurrency,
+        "scaling": {
+            "min_instance_count": target.min_instances,
+            "max_instance_count": target.max_instances,
+        },
+        "encryption_key": target.kms_key,
+        "labels": labels,
+        "containers": [container],
+    }
+    if gpu is not None:
+        template["node_selector"] = {"accelerator": gpu.type}
+        template["gpu_zonal_redundancy_disabled"] = not gpu.zonal_redundancy
+        template["execution_environment"] = "EXECUTION_ENVIRONMENT_GEN2"
+    settings = json.dumps({**template, "service_account": sa_key}, sort_keys=True)
+    template["revision"] = revision_name(fit(spec.base, 49), spec.image.hex, settings)
+    return template
+
+
+def gate_binding(spec: ServiceSpec, service_name: str, revision: str) -> Any:
+    """Hooks on the service: after a no-traffic deploy, or before traffic shifts."""
+    target = spec.target
+    assert isinstance(target, CloudRunTarget)
+    static = {
+        "provider": "gcp-cloud-run",
+        "service": service_name,
+        "revision": revision,
+        "tag": CANDIDATE_TAG,
+        "project": target.project,
+        "region": target.region,
+    }
+
+    def deployed(args: pulumi.ResourceHookArgs) -> dict[str, Any]:
+        return {**static, "url": candidate_url(args.new_outputs)}
+
+    def before_shift(args: pulumi.ResourceHookArgs) -> dict[str, Any]:
+        old_revision = ((args.old_inputs or {}).get("template") or {}).get("revision")
+        if old_revision != revision:
+            raise SmokeTestError(
+                f"smoke gate: revision {revision} has not been deployed yet, so it cannot take "
+                f"{spec.candidate_percent}% of the traffic untested; deploy it first with "
+                "candidate_percent=0 (the gate tests it then), and shift traffic afterwards"
+            )
+        return {**static, "url": candidate_url(args.old_outputs)}
+
+    shifting = spec.stable_version is not None and spec.candidate_percent > 0
+    if shifting:
+        gate = smoke_gate(spec.manifest, spec.target_name, before_shift, spec.smoke_runner)
+        return pulumi.ResourceHookBinding(before_update=[gate])
+    gate = smoke_gate(spec.manifest, spec.target_name, deployed, spec.smoke_runner)
+    return pulumi.ResourceHookBinding(after_create=[gate], after_update=[gate])
+
+
+def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> ServiceOutputs:
+    """Register the target's resources as children of `parent`."""
+    target = spec.target
+    assert isinstance(target, CloudRunTarget)
+    labels = gcp_labels(spec.manifest, spec.target_name)
+    child = pulumi.ResourceOptions(parent=parent)
+    where = {"project": target.project, "location": target.region}
+
+    repo = gcp.artifactregistry.Repository(
+        f"{name}-repo",
+        repository_id=fit(spec.base, 63),
+        description=f"Images of {spec.manifest.name}",
+        format="DOCKER",
+        docker_config={"immutable_tags": True},
+        cleanup_policy_dry_run=False,
+        cleanup_policies=[
+            {"id": "keep-recent", "action": "KEEP", "most_recent_versions": {"keep_count": 20}},
+            {"id": "delete-old", "action": "DELETE", "condition": {"older_than": "7776000s"}},
+        ],
+        kms_key_name=target.kms_key,
+        labels=labels,
+        opts=child,
+        **where,
+    )
+    if target.service_account:
+        service_account: Any = target.service_account
+        sa_key = target.service_account
+    else:
+        sa_key = service_account_id(spec.base)
+        account = gcp.serviceaccount.Account(
+            f"{name}-sa",
+            account_id=sa_key,
+            display_name=f"Cloud Run runtime of {spec.manifest.name} ({spec.target_name})",
+            project=target.project,
+            opts=child,
+        )
+        service_account = account.email
+
+    service_name = fit(spec.base, 49)
+    template = _template(spec, service_account, sa_key, labels)
+    revision = template["revision"]
+    service = gcp.cloudrunv2.Service(
+        f"{name}-service",
+        name=service_name,
+        ingress=INGRESS[target.ingress],
+        deletion_protection=target.deletion_protection,
+        labels=labels,
+        template=template,
+        traffics=cloud_run_traffic(revision, spec.stable_version, spec.candidate_percent),
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            hooks=gate_binding(spec, service_name, revision) if spec.smoke_gate else None,
+        ),
+        **where,
+    )
+    members = (["allUsers"] if target.public else []) + list(target.invokers)
+    for member in members:
+        slug = fit(re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-"), 40)
+        gcp.cloudrunv2.ServiceIamMember(
+            f"{name}-invoker-{slug}",
+            name=service.name,
+            role="roles/run.invoker",
+            member=member,
+            opts=child,
+            **where,
+        )
+
+    static = {"provider": "gcp-cloud-run", "service": service_name, "revision": revision}
+    candidate_address = service.traffic_statuses.apply(
+        lambda statuses: {
+            **static,
+            "tag": CANDIDATE_TAG,
+            "url": candidate_url(
+                {"trafficStatuses": [{"tag": s.tag, "uri": s.uri} for s in statuses or []]}
+            ),
+        }
+    )
+    return ServiceOutputs(
+        endpoint=service.uri,
+        candidate_address=candidate_address,
+        candidate_version=revision,
+        stable_version=spec.stable_version or revision,
+        registry=repo.registry_uri,
+        resource_names={
+            "service": service.name,
+            "revision": revision,
+            "repository": repo.repository_id,
+            "service_account": service_account,
+        },
+    )

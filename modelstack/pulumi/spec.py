@@ -1,0 +1,147 @@
+"""From ModelServiceArgs to a checked ServiceSpec: the manifest loaded and linted, the target
+chosen, the image parsed, the traffic settings validated. Everything here runs before any
+resource is registered, so bad input fails fast with a message and no partial stack."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelstack.errors import ManifestError, UsageError
+from modelstack.manifest import load_manifest
+from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, LocalTarget, Manifest
+from modelstack.pulumi.args import ModelServiceArgs, SmokeRunner
+from modelstack.pulumi.image import ImageRef, parse_image
+from modelstack.pulumi.naming import base_name
+
+__all__ = [
+    "CloudTarget",
+    "ServiceOutputs",
+    "ServiceSpec",
+    "load_checked_manifest",
+    "resolve",
+    "select_target",
+]
+
+CloudTarget = AwsLambdaTarget | CloudRunTarget
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Checked input for the resource builders."""
+
+    manifest: Manifest
+    target_name: str
+    target: CloudTarget
+    image: ImageRef
+    base: str
+    candidate_percent: int
+    stable_version: str | None
+    memory_mb: int | None
+    smoke_gate: bool
+    smoke_runner: SmokeRunner | None
+    alarm_actions: tuple[str, ...]
+
+    @property
+    def splits_traffic(self) -> bool:
+        """True when both a stable version and the candidate receive traffic."""
+        return self.stable_version is not None and 0 < self.candidate_percent < 100
+
+
+def _lint_errors(path: Path) -> list[str] | None:
+    """Error-level lint findings as text, or None when this installation has no linter."""
+    import modelstack.lint as lint
+
+    lint_file = getattr(lint, "lint_manifest_file", None)
+    if lint_file is None:
+        return None
+    return [str(d) for d in lint_file(path) if d.severity == "error"]
+
+
+def load_checked_manifest(
+    manifest: str | os.PathLike[str] | Manifest, *, lint: bool = True
+) -> Manifest:
+    """Load (if given a path) and lint a manifest; refuse it when lint reports errors."""
+    path = manifest.path if isinstance(manifest, Manifest) else Path(manifest)
+    if lint:
+        errors = _lint_errors(path)
+        if errors:
+            raise ManifestError(
+                f"{path} has {len(errors)} lint error(s); fix them before deploying:\n  "
+                + "\n  ".join(errors)
+            )
+    return manifest if isinstance(manifest, Manifest) else load_manifest(path)
+
+
+def _describe(manifest: Manifest) -> str:
+    return ", ".join(f"{name} ({t.provider})" for name, t in sorted(manifest.targets.items()))
+
+
+def select_target(manifest: Manifest, name: str | None) -> tuple[str, CloudTarget]:
+    """The named cloud target, or the only cloud target when `name` is None."""
+    if name is None:
+        cloud = [n for n, t in manifest.targets.items() if not isinstance(t, LocalTarget)]
+        if len(cloud) != 1:
+            raise UsageError(
+                f"{manifest.path} has {len(cloud)} cloud targets; choose one with --target: "
+                f"{_describe(manifest)}"
+            )
+        name = cloud[0]
+    target = manifest.targets.get(name)
+    if target is None:
+        raise UsageError(
+            f"{manifest.path} has no target {name!r}; available targets: {_describe(manifest)}"
+        )
+    if isinstance(target, LocalTarget):
+        raise UsageError(
+            f"target {name!r} is a local target, which runs on Docker (`modelstack serve`), "
+            f"not through Pulumi; cloud targets: {_describe(manifest)}"
+        )
+    return name, target
+
+
+def resolve(args: ModelServiceArgs) -> ServiceSpec:
+    """Check the arguments and the manifest; raise a ModelstackError naming any problem."""
+    image = parse_image(args.image)
+    if not 0 <= args.candidate_percent <= 100:
+        raise UsageError(f"candidate_percent must be 0-100, not {args.candidate_percent}")
+    if args.memory_mb is not None and args.memory_mb <= 0:
+        raise UsageError(f"memory_mb must be positive, not {args.memory_mb}")
+    manifest = load_checked_manifest(args.manifest, lint=args.lint)
+    target_name, target = select_target(manifest, args.target)
+    stable = args.stable_version or None
+    spec = ServiceSpec(
+        manifest=manifest,
+        target_name=target_name,
+        target=target,
+        image=image,
+        base=base_name(manifest, target_name, args.name),
+        candidate_percent=args.candidate_percent,
+        stable_version=stable,
+        memory_mb=args.memory_mb,
+        smoke_gate=args.smoke_gate,
+        smoke_runner=args.smoke_runner,
+        alarm_actions=tuple(args.alarm_actions),
+    )
+    pc = target.provisioned_concurrency if isinstance(target, AwsLambdaTarget) else None
+    if pc is not None and pc.attach_to == "alias" and spec.splits_traffic:
+        raise UsageError(
+            f"target {target_name!r}: provisioned_concurrency.attach_to is 'alias', but the alias "
+            f"would split traffic ({args.candidate_percent}% to the candidate); AWS rejects "
+            "provisioned concurrency on an alias with routing weights. Set attach_to: version"
+        )
+    return spec
+
+
+@dataclass(frozen=True)
+class ServiceOutputs:
+    """What a builder hands back to the component (values may be pulumi Outputs)."""
+
+    endpoint: Any
+    candidate_address: Any
+    candidate_version: Any
+    stable_version: Any
+    registry: Any
+    resource_names: dict[str, Any]
