@@ -1,0 +1,45 @@
+"""Pre-traffic smoke tests against a cloud candidate, as the Pulumi gate and `up` run them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from modelstack.errors import SmokeTestError, UsageError
+from modelstack.manifest.model import Manifest
+from modelstack.smoke.clients import InferenceClient
+from modelstack.smoke.cloud_clients import LambdaInvokeClient, cloud_run_client
+from modelstack.smoke.local import prepare_local
+from modelstack.smoke.report import format_report
+from modelstack.smoke.runner import SmokeReport, run_smoke_tests
+
+__all__ = ["candidate_client", "run_candidate_smoke_tests"]
+
+
+def candidate_client(manifest: Manifest, address: Mapping[str, Any]) -> InferenceClient:
+    """A client for a candidate described by the component's `candidate_address` output."""
+    provider = address.get("provider")
+    if provider == "aws-lambda":
+        return LambdaInvokeClient(
+            str(address["function_name"]),
+            str(address["qualifier"]),
+            str(address["region"]),
+            endpoint_url=address.get("endpoint_url"),
+        )
+    if provider == "gcp-cloud-run":
+        return cloud_run_client(str(address["url"]), manifest.name)
+    raise UsageError(f"cannot smoke-test a candidate on provider {provider!r}")
+
+
+def run_candidate_smoke_tests(
+    manifest: Manifest, target: str, address: Mapping[str, Any]
+) -> SmokeReport:
+    """Run every smoke test against the candidate; SmokeTestError with the report if any fails."""
+    bundle = prepare_local(manifest)
+    report = run_smoke_tests(bundle.cases, candidate_client(manifest, address))
+    if not report.passed:
+        raise SmokeTestError(
+            f"smoke tests failed against the {target} candidate; traffic was not moved:\n"
+            + format_report(report, "text", manifest.name)
+        )
+    return report

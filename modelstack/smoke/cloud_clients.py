@@ -1,0 +1,82 @@
+"""Reaching a candidate in the cloud: a Lambda version through the Invoke API, a Cloud Run
+revision through its tag URL with an identity token. Both SDKs are imported only when used."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from modelstack.errors import MissingDependencyError
+from modelstack.smoke.clients import HttpClient, InferenceFailed
+from modelstack_runtime.codec import decode_request_object, encode_json_request
+
+__all__ = ["LambdaInvokeClient", "cloud_run_client"]
+
+
+class LambdaInvokeClient:
+    """Invokes one version of a Lambda function with a v2 request as the direct payload.
+
+    `endpoint_url` points boto3 at another implementation of the Invoke API, such as the local
+    target's (`http://127.0.0.1:PORT`), which is how this client is tested without AWS.
+    """
+
+    def __init__(
+        self,
+        function_name: str,
+        qualifier: str,
+        region: str,
+        *,
+        endpoint_url: str | None = None,
+        client: Any = None,
+    ) -> None:
+        self.function_name = function_name
+        self.qualifier = qualifier
+        self.endpoint_url = endpoint_url
+        self._client = client or _boto3_lambda(region, endpoint_url)
+
+    def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        payload = encode_json_request(inputs)
+        try:
+            response = self._client.invoke(
+                FunctionName=self.function_name, Qualifier=self.qualifier, Payload=payload
+            )
+        except Exception as exc:  # botocore raises many types; all mean "could not invoke"
+            raise InferenceFailed(f"invoke {self.function_name}:{self.qualifier}: {exc}") from None
+        body = response["Payload"].read()
+        try:
+            result = json.loads(body)
+        except ValueError:
+            raise InferenceFailed(f"the function answered with non-JSON: {body[:200]!r}") from None
+        if response.get("FunctionError") or (isinstance(result, dict) and "error" in result):
+            detail = result.get("error") or result.get("errorMessage") or result
+            raise InferenceFailed(f"the function answered with an error: {detail}")
+        return decode_request_object({"inputs": result["outputs"]}).inputs
+
+    def describe(self) -> str:
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return f"Lambda {self.function_name}:{self.qualifier}{where}"
+
+
+def _boto3_lambda(region: str, endpoint_url: str | None) -> Any:
+    try:
+        import boto3
+    except ImportError:
+        raise MissingDependencyError("invoking AWS Lambda", "aws") from None
+    options: dict[str, Any] = {"region_name": region}
+    if endpoint_url:
+        options["endpoint_url"] = endpoint_url
+    return boto3.client("lambda", **options)
+
+
+def cloud_run_client(url: str, model_name: str) -> HttpClient:
+    """An HTTP client for a (tagged) Cloud Run URL, authenticated with an identity token."""
+    try:
+        import google.auth.transport.requests
+        import google.oauth2.id_token
+    except ImportError:
+        raise MissingDependencyError("calling Cloud Run", "gcp") from None
+    token = google.oauth2.id_token.fetch_id_token(google.auth.transport.requests.Request(), url)
+    return HttpClient(url, model_name, headers={"Authorization": f"Bearer {token}"})
