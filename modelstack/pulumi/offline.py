@@ -194,9 +194,13 @@ class RecordingMonitor(MockMonitor):  # type: ignore[misc]
         self.resources.clear()
 
 
-def install_mocks(project: str = "modelstack", stack: str = "offline") -> RecordingMonitor:
+def install_mocks(
+    project: str = "modelstack",
+    stack: str = "offline",
+    mocks: pulumi.runtime.Mocks | None = None,
+) -> RecordingMonitor:
     """Install recording mocks as Pulumi's engine for this process; returns the monitor."""
-    monitor = RecordingMonitor()
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(
         monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
     )
@@ -204,7 +208,11 @@ def install_mocks(project: str = "modelstack", stack: str = "offline") -> Record
 
 
 def run_offline(
-    program: Callable[[], Any], *, project: str = "modelstack", stack: str = "offline"
+    program: Callable[[], Any],
+    *,
+    project: str = "modelstack",
+    stack: str = "offline",
+    mocks: pulumi.runtime.Mocks | None = None,
 ) -> tuple[list[RecordedResource], Any]:
     """Run `program` under recording mocks, synchronously, in a private event loop.
 
@@ -217,7 +225,7 @@ def run_offline(
     asyncio.set_event_loop(loop)
     result: dict[str, Any] = {}
     try:
-        monitor = install_mocks(project, stack)
+        monitor = install_mocks(project, stack, mocks)
 
         def body() -> None:
             value = program()

@@ -1,0 +1,204 @@
+"""Cloud targets (aws-lambda, gcp-cloud-run) through the Pulumi Automation API.
+
+The rollout drives `PulumiEngine`; every change is one `pulumi up` of an inline program built
+from the ModelService component, with the image digest and the traffic split in the stack's
+config. The engine talks to Pulumi only through `StackBoundary`: `AutomationStack` is the real
+one (it needs the Pulumi CLI and cloud credentials); tests put a fake in its place that runs the
+same program under Pulumi's mocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from modelstack.deploy.release import Release
+from modelstack.errors import InfrastructureError, MissingDependencyError
+from modelstack.manifest.model import Manifest
+from modelstack.smoke.candidate import candidate_client
+from modelstack.smoke.clients import InferenceClient
+
+__all__ = ["AutomationStack", "PulumiEngine", "StackBoundary", "service_program"]
+
+CONFIG_NAMESPACE = "modelstack"
+INSTALL_PULUMI = (
+    "The Pulumi CLI is needed to deploy cloud targets and is not installed. Install it with "
+    "`curl -fsSL https://get.pulumi.com | sh` (or see https://www.pulumi.com/docs/install/), "
+    "then run again. `modelstack plan` works without it."
+)
+
+
+class StackBoundary(Protocol):
+    """The one place the engine meets Pulumi: set the stack's config, update, read outputs."""
+
+    def up(self, config: Mapping[str, str], on_output: Callable[[str], None]) -> dict[str, Any]:
+        """Apply `config` (image, stable version, candidate percent); the stack's outputs."""
+        ...
+
+    def destroy(self, on_output: Callable[[str], None]) -> None: ...
+
+
+def service_program(manifest: Manifest, target: str) -> Callable[[], None]:
+    """The inline Pulumi program: one ModelService configured from the stack's config."""
+
+    def program() -> None:
+        import pulumi
+
+        from modelstack.pulumi import ModelService, ModelServiceArgs
+        from modelstack.pulumi.naming import base_name
+
+        config = pulumi.Config(CONFIG_NAMESPACE)
+        service = ModelService(
+            base_name(manifest, target),
+            ModelServiceArgs(
+                manifest=manifest,
+                image=config.require("image"),
+                target=target,
+                stable_version=config.get("stable_version") or None,
+                candidate_percent=config.get_int("candidate_percent") or 0,
+                smoke_gate=False,  # `up` runs the pre-traffic smoke tests itself
+                lint=False,  # `up` linted the manifest before it built anything
+            ),
+        )
+        pulumi.export("endpoint", service.endpoint)
+        pulumi.export("candidate_address", service.candidate_address)
+        pulumi.export("candidate_version", service.candidate_version)
+        pulumi.export("image_digest", service.image_digest)
+
+    return program
+
+
+class AutomationStack:
+    """The real boundary: a Pulumi stack with a local file backend by default."""
+
+    def __init__(
+        self, manifest: Manifest, target: str, stack: str, backend_url: str | None = None
+    ) -> None:
+        self.program = service_program(manifest, target)
+        self.project = f"modelstack-{manifest.name}"
+        self.stack_name = stack
+        state = manifest.directory / ".modelstack" / "pulumi"
+        self.backend_url = backend_url or f"file://{state}"
+        self.work_dir = state
+
+    def _stack(self) -> Any:
+        try:
+            from pulumi import automation
+        except ImportError:
+            raise MissingDependencyError("deploying cloud targets", "aws") from None
+        Path(self.work_dir).mkdir(parents=True, exist_ok=True)
+        settings = automation.ProjectSettings(
+            name=self.project,
+            runtime="python",
+            backend=automation.ProjectBackend(url=self.backend_url),
+        )
+        options = automation.LocalWorkspaceOptions(
+            work_dir=str(self.work_dir),
+            project_settings=settings,
+            env_vars={"PULUMI_CONFIG_PASSPHRASE": ""}
+            if self.backend_url.startswith("file:")
+            else None,
+        )
+        try:
+            return automation.create_or_select_stack(
+                stack_name=self.stack_name,
+                project_name=self.project,
+                program=self.program,
+                opts=options,
+            )
+        except FileNotFoundError:
+            raise InfrastructureError(INSTALL_PULUMI) from None
+        except Exception as exc:
+            if "pulumi" in str(exc).lower() and "not found" in str(exc).lower():
+                raise InfrastructureError(INSTALL_PULUMI) from None
+            raise InfrastructureError(f"pulumi: {exc}") from None
+
+    def up(self, config: Mapping[str, str], on_output: Callable[[str], None]) -> dict[str, Any]:
+        from pulumi import automation
+
+        stack = self._stack()
+        stack.set_all_config(
+            {f"{CONFIG_NAMESPACE}:{k}": automation.ConfigValue(v) for k, v in config.items()}
+        )
+        try:
+            result = stack.up(on_output=on_output)
+        except automation.errors.CommandError as exc:
+            raise InfrastructureError(f"pulumi up failed:\n{exc}") from None
+        return {key: output.value for key, output in result.outputs.items()}
+
+    def destroy(self, on_output: Callable[[str], None]) -> None:
+        from pulumi import automation
+
+        try:
+            self._stack().destroy(on_output=on_output)
+        except automation.errors.CommandError as exc:
+            raise InfrastructureError(f"pulumi destroy failed:\n{exc}") from None
+
+
+class PulumiEngine:
+    """The Engine protocol for cloud targets, one stack update per traffic change."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        target: str,
+        boundary: StackBoundary,
+        on_output: Callable[[str], None] = lambda line: None,
+        client_factory: Callable[[Manifest, Mapping[str, Any]], InferenceClient] = candidate_client,
+    ) -> None:
+        self.client_factory = client_factory
+        self.manifest = manifest
+        self.target = target
+        self.boundary = boundary
+        self.on_output = on_output
+        self.outputs: dict[str, Any] = {}
+        self._applied: dict[str, str] = {}
+
+    def _up(self, image: str, stable: Release | None, percent: int) -> dict[str, Any]:
+        config = {
+            "image": image,
+            "stable_version": stable.version if stable else "",
+            "candidate_percent": str(percent),
+        }
+        if config != self._applied:  # one `pulumi up` per real change
+            self.outputs = self.boundary.up(config, self.on_output)
+            self._applied = config
+        return self.outputs
+
+    def endpoint(self) -> str:
+        return str(self.outputs.get("endpoint", ""))
+
+    def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
+        outputs = self._up(release.image, stable, 0 if stable else 100)
+        version = str(outputs.get("candidate_version") or release.version)
+        return Release(
+            version,
+            release.image,
+            release.model_version,
+            release.model_sha256,
+            release.manifest_sha256,
+        )
+
+    def candidate_client(self, release: Release) -> InferenceClient:
+        address = self.outputs.get("candidate_address")
+        if not isinstance(address, Mapping):
+            raise InfrastructureError("the stack reported no candidate address")
+        return self.client_factory(self.manifest, address)
+
+    def set_traffic(self, stable: Release | None, candidate: Release, percent: int) -> None:
+        self._up(candidate.image, stable, percent)
+
+    def error_rate(self, release: Release) -> float | None:
+        return None  # the smoke tests between steps are the health check for cloud targets
+
+    def promote(self, release: Release, retired: Release | None) -> None:
+        self._up(release.image, None, 100)
+
+    def abandon(self, stable: Release | None, failed: Release) -> None:
+        if stable is None:
+            return  # first deploy: nothing served before, nothing to return to
+        self._up(stable.image, None, 100)
+
+    def destroy(self) -> None:
+        self.boundary.destroy(self.on_output)

@@ -1,0 +1,166 @@
+"""Deploy state and history under `.modelstack/` beside the manifest.
+
+The state file says which release is stable, which is the candidate and how traffic is split.
+It is written atomically (temporary file, fsync, rename), so a process killed at any moment
+leaves either the old state or the new one, never a torn file. A lock file keeps two `up`
+runs on one target from interleaving. The history is an append-only JSON-lines audit log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from modelstack.deploy.release import Release
+from modelstack.errors import InfrastructureError, UsageError
+
+__all__ = ["DeployState", "StateStore", "actor"]
+
+STATE_DIR = ".modelstack"
+
+
+@dataclass(frozen=True)
+class DeployState:
+    """Where one target stands."""
+
+    stable: Release | None = None
+    candidate: Release | None = None
+    candidate_percent: int = 0
+    step: str = "idle"
+    """The step in progress ('idle' between runs); anything else after a crash means resume."""
+    next_version: int = 1
+    endpoint: str = ""
+    last_smoke: list[dict[str, Any]] = field(default_factory=list)
+    previous: list[Release] = field(default_factory=list)
+    """Earlier stable releases, newest first, for `rollback --to`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stable": self.stable.to_dict() if self.stable else None,
+            "candidate": self.candidate.to_dict() if self.candidate else None,
+            "candidate_percent": self.candidate_percent,
+            "step": self.step,
+            "next_version": self.next_version,
+            "endpoint": self.endpoint,
+            "last_smoke": self.last_smoke,
+            "previous": [r.to_dict() for r in self.previous],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeployState:
+        def release(value: Any) -> Release | None:
+            return Release.from_dict(value) if value else None
+
+        return cls(
+            stable=release(data.get("stable")),
+            candidate=release(data.get("candidate")),
+            candidate_percent=int(data.get("candidate_percent", 0)),
+            step=str(data.get("step", "idle")),
+            next_version=int(data.get("next_version", 1)),
+            endpoint=str(data.get("endpoint", "")),
+            last_smoke=list(data.get("last_smoke", [])),
+            previous=[Release.from_dict(r) for r in data.get("previous", [])],
+        )
+
+    def with_(self, **changes: Any) -> DeployState:
+        return replace(self, **changes)
+
+
+def actor() -> str:
+    """Who is deploying: the CI actor when there is one, else the local user."""
+    for variable in ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILDKITE_BUILD_CREATOR", "USER"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class StateStore:
+    """The state and history files of one target of one manifest."""
+
+    def __init__(self, bundle: Path, target: str, stack: str | None = None) -> None:
+        self.root = bundle / STATE_DIR
+        name = target if stack is None else f"{target}.{stack}"
+        self.state_path = self.root / "state" / f"{name}.json"
+        self.lock_path = self.root / "state" / f"{name}.lock"
+        self.history_path = self.root / "history.jsonl"
+        self.target = target
+
+    def load(self) -> DeployState:
+        try:
+            text = self.state_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return DeployState()
+        try:
+            return DeployState.from_dict(json.loads(text))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InfrastructureError(
+                f"the deploy state {self.state_path} is unreadable ({exc}); it was not "
+                "written by modelstack or was edited by hand. Restore it from history.jsonl "
+                "or remove it and run `modelstack up` to redeploy."
+            ) from None
+
+    def save(self, state: DeployState) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_path.with_suffix(f".tmp.{os.getpid()}")
+        with temporary.open("w", encoding="utf-8") as handle:
+            json.dump(state.to_dict(), handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.state_path)
+
+    def record(self, event: dict[str, Any]) -> None:
+        """Append one event to the audit log (who, what, when, digest, result)."""
+        self.history_path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "actor": actor(),
+            "target": self.target,
+            **event,
+        }
+        line = json.dumps(entry, sort_keys=True) + "\n"
+        fd = os.open(self.history_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def history(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.history_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                entries.append(json.loads(line))
+        return entries
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the target's lock; a second `up` on the same target is refused, not queued."""
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock_path.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(
+                    f"another modelstack command is deploying target '{self.target}' "
+                    f"(lock: {self.lock_path}); wait for it to finish"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,113 @@
+"""The cloud orchestration: the real rollout, the real PulumiEngine and inline program, the
+real ModelService component under Pulumi's mocks, through `FakeAutomationStack`. Candidates
+are served by the real runtime in-process, since no cloud can be reached from the tests."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from fake_automation import FakeAutomationStack
+
+from modelstack.deploy.cloud import PulumiEngine
+from modelstack.deploy.progress import Progress
+from modelstack.deploy.release import Release
+from modelstack.deploy.rollout import roll_out
+from modelstack.deploy.state import StateStore
+from modelstack.errors import SmokeTestError
+from modelstack.smoke.clients import InferenceClient
+
+DIGEST_1 = "sha256:" + "1" * 64
+DIGEST_2 = "sha256:" + "2" * 64
+REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/iris-prod"
+
+
+def release(digest: str) -> Release:
+    return Release("0", f"{REPO}@{digest}", "1.0.0", "m" * 64, "f" * 64)
+
+
+@pytest.fixture
+def stack(iris) -> FakeAutomationStack:
+    return FakeAutomationStack(iris, "prod")
+
+
+def engine_for(iris, stack, client: InferenceClient, seen: list[dict]) -> PulumiEngine:
+    def factory(manifest, address):
+        seen.append(dict(address))
+        return client
+
+    return PulumiEngine(iris, "prod", stack, client_factory=factory)
+
+
+def test_first_lambda_deploy_then_a_canary_update(
+    iris, iris_bundle: Path, iris_cases, iris_client, stack
+) -> None:
+    addresses: list[dict] = []
+    engine = engine_for(iris, stack, iris_client, addresses)
+    store = StateStore(iris_bundle, "prod")
+    progress = Progress(stream=io.StringIO())
+    roll_out(
+        engine, store, release(DIGEST_1), iris_cases, iris.rollout, progress, sleep=lambda s: None
+    )
+    first = store.load().stable
+    assert first is not None and first.digest == DIGEST_1
+    assert stack.updates[0] == {
+        "image": f"{REPO}@{DIGEST_1}",
+        "stable_version": "",
+        "candidate_percent": "100",
+    }
+
+    roll_out(
+        engine, store, release(DIGEST_2), iris_cases, iris.rollout, progress, sleep=lambda s: None
+    )
+    percents = [u["candidate_percent"] for u in stack.updates[1:]]
+    assert percents == ["0", "10", "50", "100", "100"]
+    assert all(u["stable_version"] == first.version for u in stack.updates[1:5])
+    # Pre-traffic smoke tests went to the Lambda version the stack reported, by qualifier.
+    second = store.load().stable
+    assert (first.version, second.version) == ("1", "2")
+    assert [a["provider"] for a in addresses] == ["aws-lambda"] * 4
+    assert [a["qualifier"] for a in addresses] == ["1", "2", "2", "2"]
+    # While the canary ran, the alias carried the weights and provisioned concurrency stayed
+    # on the version.
+    during = stack.resources[2]
+    alias = next(r for r in during if r.type.endswith("lambda/alias:Alias"))
+    assert alias.inputs["routingConfig"]["additionalVersionWeights"]
+    provisioned = next(r for r in during if r.type.endswith("ProvisionedConcurrencyConfig"))
+    assert provisioned.inputs["qualifier"] != "live"
+
+
+def test_a_candidate_failing_smoke_tests_leaves_the_stack_on_stable(
+    iris, iris_bundle: Path, iris_cases, iris_client, stack
+) -> None:
+    engine = engine_for(iris, stack, iris_client, [])
+    store = StateStore(iris_bundle, "prod")
+    progress = Progress(stream=io.StringIO())
+    roll_out(
+        engine, store, release(DIGEST_1), iris_cases, iris.rollout, progress, sleep=lambda s: None
+    )
+
+    class Regressed:
+        def infer(self, inputs):
+            outputs = iris_client.infer(inputs)
+            return {**outputs, "label": (outputs["label"] + 1) % 3}
+
+        def describe(self) -> str:
+            return "regressed"
+
+    engine.client_factory = lambda manifest, address: Regressed()
+    with pytest.raises(SmokeTestError):
+        roll_out(
+            engine,
+            store,
+            release(DIGEST_2),
+            iris_cases,
+            iris.rollout,
+            progress,
+            sleep=lambda s: None,
+        )
+    last = stack.updates[-1]
+    assert last["image"].endswith(DIGEST_1) and last["candidate_percent"] == "100"
+    assert not any(u["candidate_percent"] in ("10", "50") for u in stack.updates)
+    assert store.load().stable.digest == DIGEST_1
