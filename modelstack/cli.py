@@ -59,6 +59,21 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(args.manifest, args.port, args.host)
 
 
+def _build(args: argparse.Namespace) -> int:
+    from modelstack.commands.build import build
+
+    return build(
+        args.manifest,
+        args.target,
+        args.push,
+        args.base_image,
+        args.ca_bundle,
+        args.quiet,
+        args.registry,
+        args.format,
+    )
+
+
 def _init(args: argparse.Namespace) -> int:
     from modelstack.commands.init import init
 
@@ -66,6 +81,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "build": _build,
     "init": _init,
     "lint": _lint,
     "plan": _plan,
@@ -90,6 +106,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"modelstack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "build",
+        help="build the target's image, smoke-test it in a container, push by digest",
+        description="Render a minimal build context, build it with the Docker engine (skipped "
+        "when the content-addressed tag exists), run the image locally and run every smoke "
+        "test against it; with --push, push and record repository@sha256:... A failing smoke "
+        "test pushes nothing.",
+        epilog="exit codes: 0 ok, 1 smoke test failed, 2 usage error, 3 Docker/registry error",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--target", "-t", metavar="NAME", help="target to build (default: the only one)")
+    p.add_argument("--push", action="store_true", help="push after the smoke tests pass")
+    p.add_argument(
+        "--registry",
+        metavar="URL",
+        help="push to URL/<name> (default: the target's ECR / Artifact Registry)",
+    )
+    p.add_argument("--base-image", metavar="IMAGE", help="override the flavour's base image")
+    p.add_argument("--ca-bundle", metavar="FILE", help="CA bundle for pip in the builder stage")
+    p.add_argument("--quiet", "-q", action="store_true", help="no build/push progress on stderr")
+    p.add_argument("--format", choices=["text", "json"], default="text")
 
     p = sub.add_parser(
         "init",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -224,6 +225,8 @@ def run_offline(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     result: dict[str, Any] = {}
+    previous_root = settings.ROOT.get()
+    settings.ROOT.set(None)  # a fresh root stack resource for this project and stack
     try:
         monitor = install_mocks(project, stack, mocks)
 
@@ -236,4 +239,10 @@ def run_offline(
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
-        asyncio.set_event_loop(previous)
+        if previous is None:
+            # Forget our closed loop without marking "no loop" as set: a fresh default policy
+            # lets later callers get a loop of their own, as they could before.
+            asyncio.set_event_loop_policy(None)
+        else:
+            asyncio.set_event_loop(previous)
+        settings.ROOT.set(previous_root)

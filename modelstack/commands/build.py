@@ -1,0 +1,131 @@
+"""`modelstack build`: build the target's image, smoke-test it in a container, optionally push.
+
+Steps: load the manifest -> verify the model and smoke cases -> render the build context and
+its content tag -> build (skipped when the tag is already present) -> run the image locally
+and run every smoke test against it -> with --push, push and record the digest reference.
+A failing smoke test stops before the push and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from modelstack.errors import UsageError
+from modelstack.image.builder import ensure_image
+from modelstack.image.container_smoke import smoke_test_image
+from modelstack.image.context import render_context, resolve_ca_bundle
+from modelstack.image.engine import docker_client
+from modelstack.image.flavours import flavour_for, select_target
+from modelstack.image.push import PushedImage, push_image
+from modelstack.image.record import BuildRecord, write_record
+from modelstack.image.registries import destination_for
+from modelstack.manifest import load_manifest
+from modelstack.smoke.local import prepare_local
+from modelstack.smoke.report import format_report
+
+FORMATS = ("text", "json")
+
+
+def build(
+    manifest: str,
+    target: str | None = None,
+    push: bool = False,
+    base_image: str | None = None,
+    ca_bundle: str | None = None,
+    quiet: bool = False,
+    registry: str | None = None,
+    fmt: str = "text",
+) -> int:
+    """Exit 0 when the image is built and passes its smoke tests (and is pushed with --push)."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if registry and not push:
+        raise UsageError("--registry only matters with --push")
+    started = time.perf_counter()
+    loaded = load_manifest(manifest)
+    chosen = select_target(loaded, target)
+    flavour = flavour_for(chosen)
+    ca_path = resolve_ca_bundle(loaded, ca_bundle)
+    bundle = prepare_local(loaded)
+    destination = destination_for(loaded, chosen.name, chosen, registry) if push else None
+    context = render_context(
+        loaded, chosen.name, flavour, bundle, base_image=base_image, ca_bundle=ca_path
+    )
+    client = docker_client()
+    try:
+        _say(quiet, f"image {context.tag}: {flavour.name} on {context.base_image}")
+        image = ensure_image(client, context, quiet=quiet)
+        _say(
+            quiet,
+            f"built {image.tag} in {image.seconds:.1f} s"
+            if image.built
+            else f"unchanged: {image.tag} is already built (decided in {image.seconds:.2f} s)",
+        )
+        _say(quiet, f"smoke tests in a container ({flavour.protocol}) ...")
+        result = smoke_test_image(
+            client, image.tag, flavour.protocol, bundle.cases, loaded.name,
+            environment=dict(chosen.environment),
+        )  # fmt: skip
+        pushed: PushedImage | None = None
+        if result.report.passed and destination is not None:
+            _say(quiet, f"pushing to {destination.repository} ...")
+            pushed = push_image(client, image.tag, destination, image.tag.rsplit(":", 1)[1],
+                                quiet=quiet)  # fmt: skip
+    finally:
+        client.close()
+    record = BuildRecord(
+        model=loaded.name,
+        version=loaded.metadata.version,
+        target=chosen.name,
+        flavour=flavour.name,
+        tag=image.tag,
+        image_id=image.image_id,
+        size_bytes=image.size_bytes,
+        built=image.built,
+        build_seconds=round(image.seconds, 3),
+        cold_start_seconds=round(result.cold_start_s, 3),
+        smoke_passed=result.report.passed,
+        reference=pushed.reference if pushed else None,
+        digest=pushed.digest if pushed else None,
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    path = write_record(loaded.directory, record)
+    _print(record, format_report(result.report, "text", loaded.name), path, fmt,
+           time.perf_counter() - started, push)  # fmt: skip
+    if not result.report.passed:
+        print(
+            "smoke tests failed in the container: nothing was pushed"
+            if push
+            else "smoke tests failed in the container",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _say(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(f"modelstack build: {message}", file=sys.stderr, flush=True)
+
+
+def _print(
+    record: BuildRecord, report: str, path: Path, fmt: str, seconds: float, push: bool
+) -> None:
+    if fmt == "json":
+        print(json.dumps({**record.to_dict(), "record": str(path)}, indent=2, sort_keys=True))
+        return
+    print(report)
+    rows = [
+        ("image", f"{record.tag} ({'built' if record.built else 'unchanged'})"),
+        ("size", f"{record.size_bytes / 2**20:.1f} MiB"),
+        ("cold start", f"{record.cold_start_seconds:.2f} s"),
+        ("pushed", record.reference or ("no: smoke tests failed" if push else "no (--push)")),
+        ("record", str(path)),
+        ("took", f"{seconds:.1f} s"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
