@@ -69,8 +69,8 @@ def lint_file(path: str | os.PathLike[str], options: LintOptions | None = None) 
     try:
         source = load_source(path)
     except ManifestParseError as exc:
-        if not options.enabled(ALL_RULES[0]):
-            return []
+        if options.ignore and "MS000".startswith(options.ignore):
+            return []  # a file that cannot be read is never clean, unless MS000 is ignored
         pos = exc.position
         return [
             Diagnostic(

@@ -12,7 +12,7 @@ _NOQA = re.compile(r"#\s*modelstack:\s*noqa\b:?\s*(?P<ids>MS\d{3}(?:[\s,]+MS\d{3
 def noqa_lines(text: str) -> dict[int, frozenset[str] | None]:
     """1-based line -> the rule ids it suppresses (None suppresses every rule)."""
     result: dict[int, frozenset[str] | None] = {}
-    if "noqa" not in text:
+    if "noqa" not in text.lower():
         return result
     for number, line in enumerate(text.splitlines(), start=1):
         match = _NOQA.search(line)

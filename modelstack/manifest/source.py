@@ -2,8 +2,9 @@
 
 A manifest is untrusted input. This module reads it as plain data (mappings, sequences, strings,
 numbers, booleans, null) and nothing else: no Python object tags, no custom constructors. It
-refuses files over a size bound, text that is not UTF-8, duplicate keys, and documents whose
-aliases expand into more values than any real manifest has (the "billion laughs" attack).
+refuses files over a size bound, text that is not UTF-8, duplicate keys, documents nested too
+deep, recursive aliases, and documents whose aliases expand into more values than any real
+manifest has (the "billion laughs" attack).
 
 Positions are kept 0-based here, exactly as PyYAML reports them; `Span.start()` converts them to
 1-based editor positions, and that is the only place where the conversion happens.
@@ -22,6 +23,7 @@ import yaml
 from modelstack.errors import ManifestParseError, SourcePosition
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_MANIFEST_BYTES",
     "MAX_VALUES",
     "PathKey",
@@ -37,10 +39,17 @@ MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_VALUES = 100_000
 """Documents that expand (through aliases) into more values than this are refused."""
 
+MAX_DEPTH = 64
+"""Documents nested deeper than this are refused (a real manifest is under 10 levels deep)."""
+
 PathKey = tuple[str | int, ...]
 """The location of a value in the document: mapping keys and sequence indexes from the root."""
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+"""A `<<` key is kept as a plain key named '<<' (the schema then rejects it by name)."""
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -119,8 +128,11 @@ def parse_source(raw: bytes | str, file: str = "<string>") -> Source:
     """Parse YAML text (bytes must be UTF-8) into a `Source`."""
     text = _decode(raw, file) if isinstance(raw, bytes) else raw
     if "\x00" in text:
-        raise ManifestParseError("the file contains NUL bytes; is it binary?", _pos(file, text, 0))
+        raise ManifestParseError(
+            "the file contains NUL bytes; is it binary?", _pos(file, text, text.index("\x00"))
+        )
     try:
+        _check_depth(text, file)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -141,16 +153,38 @@ def parse_source(raw: bytes | str, file: str = "<string>") -> Source:
     return source
 
 
+def _check_depth(text: str, file: str) -> None:
+    """Refuse deep nesting from the event stream, before composing.
+
+    Composing a deeply nested document recurses once per level (in C with the libyaml loader,
+    where too many levels crash the process), so the depth is measured on the flat event
+    stream first.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                line, column = (mark.line, mark.column) if mark else (0, 0)
+                raise ManifestParseError(
+                    f"the document is nested more than {MAX_DEPTH} levels deep",
+                    Span(line, column, line, column).start(file),
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _decode(raw: bytes, file: str) -> str:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
+    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    raw = raw[bom:]
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         prefix = raw[: exc.start].decode("utf-8", errors="replace")
         raise ManifestParseError(
-            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8",
+            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start + bom}); save it as UTF-8",
             _pos(file, prefix, len(prefix)),
         ) from None
 
@@ -174,6 +208,8 @@ class _Builder:
         self.source = source
         self.count = 0
         self.constructor = yaml.SafeLoader("")
+        self.open: set[int] = set()
+        """Ids of the collection nodes being built: an alias to one of them is a cycle."""
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.count += 1
@@ -184,11 +220,28 @@ class _Builder:
                 _span(node).start(self.source.file),
             )
         self.source.values.setdefault(path, _span(node))
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            return self._scalar(node)
+        if node.tag != (_MAP_TAG if isinstance(node, yaml.MappingNode) else _SEQ_TAG):
+            raise self._unsupported(node)
+        if id(node) in self.open:
+            raise ManifestParseError(
+                "an alias refers to a mapping or list that contains it (a recursive document)",
+                _span(node).start(self.source.file),
+            )
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        finally:
+            self.open.discard(id(node))
+
+    def _unsupported(self, node: yaml.Node) -> ManifestParseError:
+        return ManifestParseError(
+            f"unsupported YAML tag '{node.tag}'; manifests hold plain data only",
+            _span(node).start(self.source.file),
+        )
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -197,24 +250,31 @@ class _Builder:
                 raise ManifestParseError(
                     "mapping keys must be plain strings", _span(key_node).start(self.source.file)
                 )
+            if key_node.tag not in _SCALAR_TAGS and key_node.tag != _MERGE_TAG:
+                raise self._unsupported(key_node)
             key = str(key_node.value)
+            child: PathKey = (*path, key)
             if key in result:
-                first = self.source.keys[(*path, key)].start(self.source.file)
+                first = self.source.keys[child].start(self.source.file)
                 raise ManifestParseError(
                     f"duplicate key '{key}' (first defined at line {first.line}); "
                     "YAML keeps only one of them, so remove or rename the other",
                     _span(key_node).start(self.source.file),
                 )
-            self.source.keys[(*path, key)] = _span(key_node)
-            result[key] = self.build(value_node, (*path, key))
+            self.source.keys[child] = _span(key_node)
+            result[key] = self.build(value_node, child)
         return result
 
     def _scalar(self, node: yaml.Node) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            raise ManifestParseError(
-                f"unsupported YAML tag '{node.tag}'; manifests hold plain data only",
-                _span(node).start(self.source.file),
-            )
+            raise self._unsupported(node)
         if node.tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
             return str(node.value)
-        return self.constructor.construct_object(node, deep=True)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (ValueError, KeyError, IndexError):  # an explicit tag such as `!!int abc`
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise ManifestParseError(
+                f"'{node.value}' is not a valid {kind} (tagged !!{kind})",
+                _span(node).start(self.source.file),
+            ) from None

@@ -12,7 +12,8 @@ class ParseError(Rule):
     summary = "The manifest is not readable YAML"
     description = (
         "The file could not be parsed: invalid YAML, not UTF-8, empty, larger than 1 MiB, a "
-        "duplicate key, an unsupported tag, or aliases that expand into too many values."
+        "duplicate key, an unsupported tag, nesting deeper than 64 levels, a recursive alias, "
+        "or aliases that expand into too many values. Always reported unless ignored."
     )
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:

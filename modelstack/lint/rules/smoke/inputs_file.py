@@ -22,6 +22,6 @@ class SmokeInputsFile(Rule):
             if test.inputs_file is None:
                 continue
             try:
-                resolve_in_bundle(ctx.manifest.directory, test.inputs_file, what="inputs file")
+                resolve_in_bundle(ctx.manifest.directory, test.inputs_file, what="inputs")
             except ModelError as exc:
                 yield Finding((*test.path, "inputs_file"), str(exc))

@@ -1,0 +1,79 @@
+"""Shared fixtures: a tiny ONNX model built with onnx.helper, and manifest bundles in tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+def identity_model_bytes() -> bytes:
+    """A tiny ONNX model, byte-for-byte reproducible: y = Identity(x), FP32 [N, 4] -> [N, 4]."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity", [x], [y])
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17)],
+        ir_version=8,
+        producer_name="modelstack-tests",
+    )
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.fixture
+def identity_model() -> bytes:
+    return identity_model_bytes()
+
+
+def _manifest_text(sha256: str, extra: str = "") -> str:
+    """A valid manifest for the identity model with one local target, plus `extra` lines."""
+    return (
+        "apiVersion: modelstack.dev/v1\n"
+        "kind: ModelService\n"
+        "metadata:\n"
+        "  name: tiny\n"
+        "  version: 1.0.0\n"
+        "model:\n"
+        "  path: model.onnx\n"
+        f"  sha256: {sha256}\n"
+        "targets:\n"
+        "  dev:\n"
+        "    provider: local\n"
+    ) + extra
+
+
+@pytest.fixture
+def write_bundle(tmp_path: Path, identity_model: bytes) -> Callable[..., Path]:
+    """Write a bundle (manifest plus files) under tmp_path/bundle; returns the manifest path.
+
+    With `manifest=None`, the manifest is `_manifest_text` for the identity model plus `extra`.
+    `files` maps relative names to bytes; by default the bundle holds the identity model.
+    """
+
+    def write(
+        manifest: str | None = None,
+        *,
+        extra: str = "",
+        files: dict[str, bytes] | None = None,
+        name: str = "modelstack.yaml",
+    ) -> Path:
+        bundle = tmp_path / "bundle"
+        bundle.mkdir(exist_ok=True)
+        for relative, data in ({"model.onnx": identity_model} if files is None else files).items():
+            target = bundle / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if manifest is None:
+            manifest = _manifest_text(hashlib.sha256(identity_model).hexdigest(), extra)
+        path = bundle / name
+        path.write_text(manifest, encoding="utf-8")
+        return path
+
+    return write

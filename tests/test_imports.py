@@ -1,0 +1,61 @@
+"""`modelstack lint` stays light: it runs in pre-commit hooks and CI on every push."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("pulumi", "pulumi_aws", "pulumi_gcp", "docker", "onnxruntime", "onnx", "numpy",
+         "jsonschema", "boto3", "google.auth", "google.cloud")  # fmt: skip
+
+PROBE = """
+import json, sys
+import modelstack.cli
+try:
+    code = modelstack.cli.main({argv!r})
+except SystemExit as exit:
+    code = exit.code
+heavy = sorted({{h for h in {heavy!r} for m in sys.modules if m == h or m.startswith(h + ".")}})
+print("\\n" + json.dumps({{"code": code, "heavy": heavy}}))
+"""
+
+
+def imported(argv: list[str]) -> tuple[int, set[str]]:
+    """The exit code of `modelstack <argv>` in a fresh interpreter, and what heavy it loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(argv=argv, heavy=HEAVY)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=True,
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return report["code"], set(report["heavy"])
+
+
+def test_lint_without_model_checks_imports_nothing_heavy() -> None:
+    code, heavy = imported(["lint", "--no-model-checks", "examples"])
+    assert code == 0
+    assert heavy == set()
+
+
+def test_lint_with_model_checks_imports_onnx_only() -> None:
+    code, heavy = imported(["lint", "examples"])
+    assert code == 0
+    assert "onnx" in heavy  # the probe can see an import when there is one
+    assert heavy <= {"onnx", "numpy"}
+
+
+@pytest.mark.parametrize("argv", [["rules"], ["schema"], ["lint", "--help"]])
+def test_other_light_commands(argv: list[str]) -> None:
+    code, heavy = imported(argv)
+    assert code == 0
+    assert heavy == set()
