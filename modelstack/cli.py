@@ -12,9 +12,13 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from modelstack import __version__
 from modelstack.errors import ModelstackError
+
+if TYPE_CHECKING:
+    from modelstack.deploy.pipeline import BuildOptions
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -74,6 +78,54 @@ def _build(args: argparse.Namespace) -> int:
     )
 
 
+def _build_options(args: argparse.Namespace) -> BuildOptions:
+    from modelstack.deploy.pipeline import BuildOptions
+
+    return BuildOptions(
+        args.base_image or os.environ.get("MODELSTACK_BASE_IMAGE"),
+        args.ca_bundle or os.environ.get("MODELSTACK_CA_BUNDLE"),
+        args.registry,
+    )
+
+
+def _up(args: argparse.Namespace) -> int:
+    from modelstack.commands.up import up
+
+    return up(
+        args.manifest,
+        args.target,
+        args.stack,
+        args.yes,
+        args.format,
+        _build_options(args),
+        args.backend,
+    )
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from modelstack.commands.rollback import rollback
+
+    return rollback(args.manifest, args.target, args.to, args.stack, args.yes, args.backend)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from modelstack.commands.status import status
+
+    return status(args.manifest, args.target, args.stack, args.format)
+
+
+def _destroy(args: argparse.Namespace) -> int:
+    from modelstack.commands.destroy import destroy
+
+    return destroy(args.manifest, args.target, args.stack, args.yes, args.backend)
+
+
+def _history(args: argparse.Namespace) -> int:
+    from modelstack.commands.history import history
+
+    return history(args.manifest, args.target, args.format)
+
+
 def _init(args: argparse.Namespace) -> int:
     from modelstack.commands.init import init
 
@@ -82,13 +134,18 @@ def _init(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "build": _build,
+    "destroy": _destroy,
+    "history": _history,
     "init": _init,
     "lint": _lint,
     "plan": _plan,
+    "rollback": _rollback,
     "rules": _rules,
     "schema": _schema,
     "serve": _serve,
+    "status": _status,
     "test": _test,
+    "up": _up,
 }
 
 
@@ -124,8 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="push to URL/<name> (default: the target's ECR / Artifact Registry)",
     )
-    p.add_argument("--base-image", metavar="IMAGE", help="override the flavour's base image")
-    p.add_argument("--ca-bundle", metavar="FILE", help="CA bundle for pip in the builder stage")
+    p.add_argument(
+        "--base-image",
+        metavar="IMAGE",
+        help="override the flavour's base image (default: $MODELSTACK_BASE_IMAGE)",
+    )
+    p.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="CA bundle for pip in the builder stage (default: $MODELSTACK_CA_BUNDLE)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no build/push progress on stderr")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -220,7 +285,94 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", help="path to modelstack.yaml")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    _deploy_parsers(sub)
     return parser
+
+
+def _deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def common(p: argparse.ArgumentParser, *, backend: bool = True) -> None:
+        p.add_argument("manifest", help="path to modelstack.yaml")
+        p.add_argument(
+            "--target", "-t", metavar="NAME", help="target (default: local, or the only one)"
+        )
+        p.add_argument(
+            "--stack", metavar="NAME", help="Pulumi stack name (default: the target name)"
+        )
+        if backend:
+            p.add_argument(
+                "--backend",
+                metavar="URL",
+                help="Pulumi state backend (default: $PULUMI_BACKEND_URL, else "
+                "file://.modelstack/pulumi beside the manifest)",
+            )
+
+    p = sub.add_parser(
+        "up",
+        help="lint, test, build, push and roll out with pre-traffic smoke tests",
+        description="Lint, run the smoke tests locally, build the image (skipped when "
+        "unchanged), smoke-test the container, push, deploy the candidate with 0%% traffic, "
+        "smoke-test it, shift traffic by the manifest's rollout (checking health between "
+        "steps) and promote it. Any failure after the candidate exists returns traffic to the "
+        "last good version. Running `up` again after an interrupt or crash recovers cleanly.",
+        epilog="exit codes: 0 deployed or unchanged, 1 lint or smoke test failed (traffic on the "
+        "last good version), 2 usage error, 3 infrastructure error, 130 interrupted",
+    )
+    common(p)
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before deploying")
+    p.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="json: a summary of every step on stdout (progress stays on stderr)",
+    )
+    p.add_argument(
+        "--base-image",
+        metavar="IMAGE",
+        help="override the flavour's base image (default: $MODELSTACK_BASE_IMAGE)",
+    )
+    p.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="CA bundle for pip in the builder stage (default: $MODELSTACK_CA_BUNDLE)",
+    )
+    p.add_argument("--registry", metavar="URL", help="push to URL/<name> instead of the default")
+
+    p = sub.add_parser(
+        "rollback",
+        help="put an earlier release back on all traffic",
+        description="Deploy an earlier release again (the previous one, or --to VERSION) "
+        "through the gated rollout: its smoke tests run before it gets traffic.",
+    )
+    common(p)
+    p.add_argument("--to", metavar="VERSION", help="the version to restore (default: previous)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask first")
+
+    p = sub.add_parser(
+        "status",
+        help="versions, traffic split, endpoint, last smoke results",
+        description="Show what a target serves, from its deploy state.",
+    )
+    common(p, backend=False)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = sub.add_parser(
+        "destroy",
+        help="remove everything a target created",
+        description="Remove every resource of the target. Asks first unless "
+        "--yes; refuses to ask when CI is set.",
+    )
+    common(p)
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask first")
+
+    p = sub.add_parser(
+        "history",
+        help="the audit log of deploys",
+        description="Every deploy, rollback and recovery, from "
+        ".modelstack/history.jsonl: who, what, when, digest and result.",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--target", "-t", metavar="NAME", help="only this target")
+    p.add_argument("--format", choices=["text", "json"], default="text")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -67,14 +67,19 @@ def build(
         )
         _say(quiet, f"smoke tests in a container ({flavour.protocol}) ...")
         result = smoke_test_image(
-            client, image.tag, flavour.protocol, bundle.cases, loaded.name,
+            client,
+            image.tag,
+            flavour.protocol,
+            bundle.cases,
+            loaded.name,
             environment=dict(chosen.environment),
-        )  # fmt: skip
+        )
         pushed: PushedImage | None = None
         if result.report.passed and destination is not None:
             _say(quiet, f"pushing to {destination.repository} ...")
-            pushed = push_image(client, image.tag, destination, image.tag.rsplit(":", 1)[1],
-                                quiet=quiet)  # fmt: skip
+            pushed = push_image(
+                client, image.tag, destination, image.tag.rsplit(":", 1)[1], quiet=quiet
+            )
     finally:
         client.close()
     record = BuildRecord(
@@ -94,8 +99,14 @@ def build(
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     path = write_record(loaded.directory, record)
-    _print(record, format_report(result.report, "text", loaded.name), path, fmt,
-           time.perf_counter() - started, push)  # fmt: skip
+    _print(
+        record,
+        format_report(result.report, "text", loaded.name),
+        path,
+        fmt,
+        time.perf_counter() - started,
+        push,
+    )
     if not result.report.passed:
         print(
             "smoke tests failed in the container: nothing was pushed"

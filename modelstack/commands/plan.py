@@ -19,7 +19,9 @@ FORMATS = ("table", "json")
 
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "aws:ecr/repository:Repository": (
-        "name", "imageTagMutability", "imageScanningConfiguration.scanOnPush",
+        "name",
+        "imageTagMutability",
+        "imageScanningConfiguration.scanOnPush",
         "encryptionConfigurations",
     ),
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": ("repository",),
@@ -27,45 +29,77 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "aws:iam/rolePolicy:RolePolicy": ("policy",),
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays", "kmsKeyId"),
     "aws:lambda/function:Function": (
-        "name", "packageType", "imageUri", "memorySize", "timeout", "architectures",
-        "ephemeralStorage.size", "reservedConcurrentExecutions", "tracingConfig.mode", "publish",
+        "name",
+        "packageType",
+        "imageUri",
+        "memorySize",
+        "timeout",
+        "architectures",
+        "ephemeralStorage.size",
+        "reservedConcurrentExecutions",
+        "tracingConfig.mode",
+        "publish",
     ),
     "aws:lambda/alias:Alias": (
-        "name", "functionVersion", "routingConfig.additionalVersionWeights",
+        "name",
+        "functionVersion",
+        "routingConfig.additionalVersionWeights",
     ),
     "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig": (
-        "qualifier", "provisionedConcurrentExecutions",
+        "qualifier",
+        "provisionedConcurrentExecutions",
     ),
     "aws:appautoscaling/target:Target": (
-        "resourceId", "scalableDimension", "minCapacity", "maxCapacity",
+        "resourceId",
+        "scalableDimension",
+        "minCapacity",
+        "maxCapacity",
     ),
     "aws:appautoscaling/policy:Policy": (
-        "policyType", "targetTrackingScalingPolicyConfiguration.targetValue",
+        "policyType",
+        "targetTrackingScalingPolicyConfiguration.targetValue",
         "targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification"
         ".predefinedMetricType",
     ),
     "aws:appautoscaling/scheduledAction:ScheduledAction": (
-        "schedule", "timezone", "scalableTargetAction.minCapacity",
+        "schedule",
+        "timezone",
+        "scalableTargetAction.minCapacity",
         "scalableTargetAction.maxCapacity",
     ),
     "aws:lambda/functionUrl:FunctionUrl": ("qualifier", "authorizationType"),
     "aws:lambda/permission:Permission": ("action", "principal", "qualifier"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": (
-        "metricName", "statistic", "extendedStatistic", "threshold", "dimensions.Resource",
+        "metricName",
+        "statistic",
+        "extendedStatistic",
+        "threshold",
+        "dimensions.Resource",
     ),
     "gcp:artifactregistry/repository:Repository": (
-        "repositoryId", "format", "dockerConfig.immutableTags", "kmsKeyName",
+        "repositoryId",
+        "format",
+        "dockerConfig.immutableTags",
+        "kmsKeyName",
     ),
     "gcp:serviceaccount/account:Account": ("accountId",),
     "gcp:cloudrunv2/service:Service": (
-        "name", "ingress", "deletionProtection", "template.revision",
-        "template.containers.0.image", "template.containers.0.resources.limits",
-        "template.containers.0.resources.cpuIdle", "template.nodeSelector.accelerator",
-        "template.gpuZonalRedundancyDisabled", "template.scaling", "template.serviceAccount",
-        "template.maxInstanceRequestConcurrency", "traffics",
+        "name",
+        "ingress",
+        "deletionProtection",
+        "template.revision",
+        "template.containers.0.image",
+        "template.containers.0.resources.limits",
+        "template.containers.0.resources.cpuIdle",
+        "template.nodeSelector.accelerator",
+        "template.gpuZonalRedundancyDisabled",
+        "template.scaling",
+        "template.serviceAccount",
+        "template.maxInstanceRequestConcurrency",
+        "traffics",
     ),
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": ("role", "member"),
-}  # fmt: skip
+}
 """Per resource type, the inputs (engine names, dotted paths) shown by `plan`."""
 
 

@@ -10,6 +10,7 @@ same program under Pulumi's mocks.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -172,13 +173,7 @@ class PulumiEngine:
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         outputs = self._up(release.image, stable, 0 if stable else 100)
         version = str(outputs.get("candidate_version") or release.version)
-        return Release(
-            version,
-            release.image,
-            release.model_version,
-            release.model_sha256,
-            release.manifest_sha256,
-        )
+        return replace(release, version=version)
 
     def candidate_client(self, release: Release) -> InferenceClient:
         address = self.outputs.get("candidate_address")

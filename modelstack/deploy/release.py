@@ -19,6 +19,8 @@ class Release:
     model_version: str
     model_sha256: str
     manifest_sha256: str
+    image_id: str = ""
+    """The local image id it was built as (how `up` knows that nothing changed)."""
 
     @property
     def digest(self) -> str:
@@ -29,4 +31,4 @@ class Release:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Release:
-        return cls(**{k: str(data[k]) for k in cls.__dataclass_fields__})
+        return cls(**{k: str(data.get(k, "")) for k in cls.__dataclass_fields__})

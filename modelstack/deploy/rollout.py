@@ -140,7 +140,10 @@ def roll_out(
 
 
 def _smoke(client: InferenceClient, cases: Sequence[SmokeCase], progress: Progress) -> SmokeReport:
-    report = run_smoke_tests(cases, client)
+    try:
+        report = run_smoke_tests(cases, client)
+    finally:
+        client.close()
     for line in format_report(report, "text", "candidate").splitlines()[1:]:
         progress.note(line)
     if not report.passed:

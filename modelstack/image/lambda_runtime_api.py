@@ -188,3 +188,6 @@ class LambdaRuntimeClient:
 
     def describe(self) -> str:
         return f"Lambda function '{self.broker.function_name}' (local runtime API)"
+
+    def close(self) -> None:
+        pass

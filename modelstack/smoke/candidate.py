@@ -36,7 +36,11 @@ def run_candidate_smoke_tests(
 ) -> SmokeReport:
     """Run every smoke test against the candidate; SmokeTestError with the report if any fails."""
     bundle = prepare_local(manifest)
-    report = run_smoke_tests(bundle.cases, candidate_client(manifest, address))
+    client = candidate_client(manifest, address)
+    try:
+        report = run_smoke_tests(bundle.cases, client)
+    finally:
+        client.close()
     if not report.passed:
         raise SmokeTestError(
             f"smoke tests failed against the {target} candidate; traffic was not moved:\n"

@@ -34,6 +34,10 @@ class InferenceClient(Protocol):
 
     def describe(self) -> str: ...
 
+    def close(self) -> None:
+        """Release connections; the client is not used afterwards."""
+        ...
+
 
 class InProcessClient:
     """Runs requests through a `DataPlane` in this process (as `modelstack test` does)."""
@@ -53,6 +57,9 @@ class InProcessClient:
 
     def describe(self) -> str:
         return "onnxruntime in this process"
+
+    def close(self) -> None:
+        pass
 
 
 class HttpClient:

@@ -20,7 +20,8 @@ class LambdaInvokeClient:
     """Invokes one version of a Lambda function with a v2 request as the direct payload.
 
     `endpoint_url` points boto3 at another implementation of the Invoke API, such as the local
-    target's (`http://127.0.0.1:PORT`), which is how this client is tested without AWS.
+    target's (`http://127.0.0.1:PORT`, with `local=True` for placeholder credentials), which is
+    how this client is tested without AWS.
     """
 
     def __init__(
@@ -30,12 +31,12 @@ class LambdaInvokeClient:
         region: str,
         *,
         endpoint_url: str | None = None,
-        client: Any = None,
+        local: bool = False,
     ) -> None:
         self.function_name = function_name
         self.qualifier = qualifier
         self.endpoint_url = endpoint_url
-        self._client = client or _boto3_lambda(region, endpoint_url)
+        self._client = _boto3_lambda(region, endpoint_url, local)
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         payload = encode_json_request(inputs)
@@ -55,12 +56,15 @@ class LambdaInvokeClient:
             raise InferenceFailed(f"the function answered with an error: {detail}")
         return decode_request_object({"inputs": result["outputs"]}).inputs
 
+    def close(self) -> None:
+        self._client.close()
+
     def describe(self) -> str:
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return f"Lambda {self.function_name}:{self.qualifier}{where}"
 
 
-def _boto3_lambda(region: str, endpoint_url: str | None) -> Any:
+def _boto3_lambda(region: str, endpoint_url: str | None, local: bool) -> Any:
     try:
         import boto3
     except ImportError:
@@ -68,6 +72,8 @@ def _boto3_lambda(region: str, endpoint_url: str | None) -> Any:
     options: dict[str, Any] = {"region_name": region}
     if endpoint_url:
         options["endpoint_url"] = endpoint_url
+    if local:  # the local Invoke API ignores signatures, as `sam local start-lambda` does
+        options.update(aws_access_key_id="local", aws_secret_access_key="local")
     return boto3.client("lambda", **options)
 
 

@@ -31,6 +31,9 @@ class _BrokenClient:
     def describe(self) -> str:
         return "a regressed model"
 
+    def close(self) -> None:
+        pass
+
 
 @dataclass
 class RecordingEngine:

@@ -96,6 +96,9 @@ def test_a_candidate_failing_smoke_tests_leaves_the_stack_on_stable(
         def describe(self) -> str:
             return "regressed"
 
+        def close(self) -> None:
+            pass
+
     engine.client_factory = lambda manifest, address: Regressed()
     with pytest.raises(SmokeTestError):
         roll_out(

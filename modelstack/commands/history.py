@@ -1,0 +1,28 @@
+"""`modelstack history`: the append-only audit log of deploys (who, what, when, digest)."""
+
+from __future__ import annotations
+
+import json
+
+from modelstack.deploy.state import StateStore
+from modelstack.manifest import load_manifest
+
+
+def history(manifest_path: str, target: str | None = None, fmt: str = "text") -> int:
+    manifest = load_manifest(manifest_path)
+    entries = StateStore(manifest.directory, target or "").history()
+    if target is not None:
+        entries = [e for e in entries if e.get("target") == target]
+    if fmt == "json":
+        for entry in entries:
+            print(json.dumps(entry, sort_keys=True))
+        return 0
+    if not entries:
+        print("no deploys recorded yet")
+    for e in entries:
+        print(
+            f"{e.get('time', '?')}  {e.get('target', '?'):<10} {e.get('event', '?'):<9} "
+            f"v{e.get('version', '-'):<4} {e.get('result', '')}  by {e.get('actor', '?')}  "
+            f"{e.get('digest', '')}"
+        )
+    return 0

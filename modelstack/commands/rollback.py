@@ -1,0 +1,67 @@
+"""`modelstack rollback`: put an earlier release back on all traffic, through the same gated
+rollout (its smoke tests run again before it gets traffic)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+from modelstack.commands.up import confirm, sigterm_interrupts
+from modelstack.deploy.engines import engine_for
+from modelstack.deploy.progress import Progress
+from modelstack.deploy.rollout import recover, roll_out
+from modelstack.deploy.state import StateStore
+from modelstack.errors import UsageError
+from modelstack.image.flavours import select_target
+from modelstack.manifest import load_manifest
+from modelstack.manifest.model import LocalTarget, RolloutSpec
+from modelstack.smoke.local import prepare_local
+
+
+def rollback(
+    manifest_path: str,
+    target: str | None = None,
+    to: str | None = None,
+    stack: str | None = None,
+    yes: bool = False,
+    backend: str | None = None,
+) -> int:
+    manifest = load_manifest(manifest_path)
+    chosen = select_target(manifest, target)
+    store = StateStore(manifest.directory, chosen.name, stack)
+    progress = Progress()
+    with store.locked(), sigterm_interrupts():
+        engine = engine_for(manifest, chosen, stack=stack, backend=backend, on_output=progress.note)
+        state = recover(engine, store, progress)
+        if not state.previous:
+            raise UsageError(f"target '{chosen.name}' has no earlier release to roll back to")
+        known = {r.version: r for r in state.previous}
+        if to is not None and to not in known:
+            raise UsageError(
+                f"no earlier release '{to}' on '{chosen.name}'; known: {', '.join(known)}"
+            )
+        chosen_release = known[to] if to is not None else state.previous[0]
+        current = state.stable.version if state.stable else "none"
+        confirm(
+            f"roll {chosen.name} back from version {current} to {chosen_release.version}",
+            yes,
+            skip=isinstance(chosen, LocalTarget),
+        )
+        release = replace(chosen_release, version=str(state.next_version))
+        cases = prepare_local(manifest).cases
+        roll_out(engine, store, release, cases, RolloutSpec(strategy="all-at-once"), progress)
+        store.record(
+            {
+                "event": "rollback",
+                "version": release.version,
+                "restored": chosen_release.version,
+                "digest": release.digest,
+                "result": "succeeded",
+            }
+        )
+    print(
+        f"{chosen.name} serves the release of version {chosen_release.version} again "
+        f"(now version {release.version}) at {engine.endpoint()}",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,155 @@
+"""`modelstack up`: lint, test, build, smoke-test the container, push, then roll out with
+pre-traffic smoke tests and automatic rollback. Safe to run again after any failure."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from modelstack.deploy.engines import engine_for
+from modelstack.deploy.pipeline import BuildOptions, build_release, check_manifest, test_locally
+from modelstack.deploy.progress import Progress
+from modelstack.deploy.release import Release
+from modelstack.deploy.rollout import recover, roll_out
+from modelstack.deploy.state import StateStore
+from modelstack.deploy.summary import write_github_summary, write_json_summary
+from modelstack.errors import ModelstackError, UsageError
+from modelstack.image.flavours import select_target
+from modelstack.manifest import load_manifest
+from modelstack.manifest.model import LocalTarget, Manifest, Target
+
+
+def up(
+    manifest_path: str,
+    target: str | None = None,
+    stack: str | None = None,
+    yes: bool = False,
+    fmt: str = "text",
+    options: BuildOptions | None = None,
+    backend: str | None = None,
+) -> int:
+    """Exit 0 deployed (or nothing to do), 1 a check or smoke test failed (traffic untouched or
+    rolled back), 2 usage error, 3 infrastructure error, 130 interrupted (rolled back)."""
+    manifest = load_manifest(manifest_path)
+    chosen = select_target(manifest, target or _default_target(manifest))
+    confirm(
+        f"deploy {manifest.name} {manifest.metadata.version} to {chosen.name}",
+        yes,
+        skip=isinstance(chosen, LocalTarget),
+    )
+    progress = Progress()
+    store = StateStore(manifest.directory, chosen.name, stack)
+    summary: dict[str, Any] = {"command": "up", "model": manifest.name, "target": chosen.name}
+    try:
+        with store.locked(), sigterm_interrupts():
+            result = _up(
+                manifest,
+                chosen,
+                store,
+                progress,
+                options or BuildOptions(),
+                stack,
+                backend,
+                summary,
+            )
+        summary["result"] = result
+        return 0
+    except ModelstackError as exc:
+        summary.update(result="failed", error=str(exc))
+        raise
+    finally:
+        summary["steps"] = progress.summary()
+        summary.setdefault("result", "failed")
+        if fmt == "json":
+            write_json_summary(summary)
+        write_github_summary(summary)
+
+
+def _up(
+    manifest: Manifest,
+    target: Target,
+    store: StateStore,
+    progress: Progress,
+    options: BuildOptions,
+    stack: str | None,
+    backend: str | None,
+    summary: dict[str, Any],
+) -> str:
+    check_manifest(manifest, progress)
+    bundle = test_locally(manifest, progress)
+    engine = engine_for(manifest, target, stack=stack, backend=backend, on_output=progress.note)
+    state = recover(engine, store, progress)
+    from modelstack.image.engine import docker_client
+
+    client = docker_client()
+    try:
+        built = build_release(
+            client,
+            manifest,
+            target,
+            bundle,
+            options,
+            progress,
+            deployed_image_id=state.stable.image_id if state.stable else None,
+        )
+    finally:
+        client.close()
+    if built is None:
+        assert state.stable is not None
+        progress.skip("deploy", f"version {state.stable.version} already serves this image")
+        summary.update(
+            version=state.stable.version, endpoint=state.endpoint, image=state.stable.image
+        )
+        return "unchanged"
+    release = Release(
+        version=str(state.next_version),
+        image=built.image,
+        model_version=manifest.metadata.version,
+        model_sha256=built.model_sha256,
+        manifest_sha256=built.manifest_sha256,
+        image_id=built.image_id,
+    )
+    result = roll_out(engine, store, release, bundle.cases, manifest.rollout, progress)
+    summary.update(
+        version=result.release.version, endpoint=engine.endpoint(), image=result.release.image
+    )
+    print(
+        f"{manifest.name} version {result.release.version} serves 100% at {engine.endpoint()}",
+        file=sys.stderr,
+    )
+    return "deployed"
+
+
+def _default_target(manifest: Manifest) -> str | None:
+    """`local` when the manifest has it and others too: the safe default for a bare `up`."""
+    return "local" if "local" in manifest.targets and len(manifest.targets) > 1 else None
+
+
+def confirm(action: str, yes: bool, *, skip: bool = False) -> None:
+    """Ask before acting on real infrastructure; never ask when CI is set or --yes is given."""
+    if yes or skip:
+        return
+    if os.environ.get("CI") or not sys.stdin.isatty():
+        raise UsageError(f"refusing to {action} without confirmation; pass --yes")
+    answer = input(f"{action}? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("cancelled")
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) is handled like Ctrl-C: roll back, then exit."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,40 @@
+"""Choosing the engine for a target: local Docker, or Pulumi for the clouds."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from modelstack.deploy.engine import Engine
+from modelstack.manifest.model import LocalTarget, Manifest, Target
+
+__all__ = ["engine_for", "state_dir"]
+
+
+def state_dir(manifest: Manifest, target: Target) -> str:
+    return str(manifest.directory / ".modelstack" / "local" / target.name)
+
+
+def engine_for(
+    manifest: Manifest,
+    target: Target,
+    *,
+    stack: str | None = None,
+    backend: str | None = None,
+    on_output: Callable[[str], None] = lambda line: None,
+) -> Engine:
+    """The engine that deploys `target`. Cloud state defaults to a file backend in .modelstack/."""
+    if isinstance(target, LocalTarget):
+        from pathlib import Path
+
+        from modelstack.deploy.local.engine import LocalEngine
+        from modelstack.image.engine import docker_client
+
+        return LocalEngine(
+            docker_client(), manifest.name, target, Path(state_dir(manifest, target))
+        )
+    from modelstack.deploy.cloud import AutomationStack, PulumiEngine
+
+    backend = backend or os.environ.get("PULUMI_BACKEND_URL")
+    boundary = AutomationStack(manifest, target.name, stack or target.name, backend)
+    return PulumiEngine(manifest, target.name, boundary, on_output=on_output)

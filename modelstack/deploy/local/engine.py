@@ -1,0 +1,307 @@
+"""The local engine: each release runs as warm containers on the host network behind the
+router, which is the stable endpoint. Used by `modelstack up --target local` and the same
+rollout code as the cloud targets."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelstack.deploy.local.routes import Revision, Routes, read_routes, write_routes
+from modelstack.deploy.release import Release
+from modelstack.errors import InfrastructureError
+from modelstack.image.containers import free_port
+from modelstack.manifest.model import LocalTarget
+from modelstack.smoke.clients import HttpClient, InferenceClient
+from modelstack.smoke.cloud_clients import LambdaInvokeClient
+
+if TYPE_CHECKING:
+    import docker
+
+__all__ = ["LocalEngine"]
+
+TARGET_LABEL = "dev.modelstack.target"
+VERSION_LABEL = "dev.modelstack.version"
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class LocalEngine:
+    """Revisions as containers, a router process as the endpoint, state under `state_dir`."""
+
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        model_name: str,
+        target: LocalTarget,
+        state_dir: Path,
+        *,
+        ready_timeout_s: float = 120.0,
+        drain_timeout_s: float = 30.0,
+    ) -> None:
+        self.client = client
+        self.model_name = model_name
+        self.target = target
+        self.state_dir = state_dir
+        self.routes_path = state_dir / "routes.json"
+        self.pid_path = state_dir / "router.pid"
+        self.ready_timeout_s = ready_timeout_s
+        self.drain_timeout_s = drain_timeout_s
+        self.label = f"{model_name}.{target.name}"
+
+    # --- Engine protocol ------------------------------------------------------------------
+
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.target.port}"
+
+    def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
+        self._ensure_router()
+        self._remove_containers(release.version)
+        routes = self._routes()
+        revision = Revision(release.version, 0)
+        if self.target.flavour == "lambda":
+            revision = Revision(release.version, 0, runtime_api_port=free_port())
+            self._write(routes, [*_without(routes, release.version), revision])
+        ports = [free_port() for _ in range(self.target.provisioned_concurrency)]
+        for index, port in enumerate(ports):
+            self._start_container(release, index, port, revision.runtime_api_port)
+        if self.target.flavour == "http":
+            backends = tuple(f"127.0.0.1:{port}" for port in ports)
+            for backend in backends:
+                self._wait_http_ready(release, backend)
+            revision = Revision(release.version, 0, backends=backends)
+            self._write(routes, [*_without(routes, release.version), revision])
+        else:
+            self._wait_lambda_ready(release)
+        return release
+
+    def candidate_client(self, release: Release) -> InferenceClient:
+        revision = self._routes().revision(release.version)
+        if revision is None:
+            raise InfrastructureError(f"version {release.version} is not deployed")
+        if self.target.flavour == "lambda":
+            return LambdaInvokeClient(
+                self.label, release.version, "us-east-1", endpoint_url=self.endpoint(), local=True
+            )
+        return HttpClient(f"http://{revision.backends[0]}", self.model_name)
+
+    def set_traffic(self, stable: Release | None, candidate: Release, percent: int) -> None:
+        routes = self._routes()
+        weights = {candidate.version: percent}
+        if stable is not None:
+            weights[stable.version] = 100 - percent
+        revisions = [
+            Revision(r.version, weights.get(r.version, 0), r.backends, r.runtime_api_port)
+            for r in routes.revisions
+        ]
+        self._write(routes, revisions)
+
+    def error_rate(self, release: Release) -> float | None:
+        counters = self._status().get("revisions", {}).get(release.version)
+        if not counters or not counters["requests"]:
+            return None
+        return float(counters["errors"]) / float(counters["requests"])
+
+    def promote(self, release: Release, retired: Release | None) -> None:
+        self.set_traffic(None, release, 100)
+        if retired is not None and retired.version != release.version:
+            self._retire(retired.version)
+
+    def abandon(self, stable: Release | None, failed: Release) -> None:
+        routes = self._routes()
+        if stable is not None and routes.revision(stable.version) is not None:
+            self.set_traffic(None, stable, 100)
+        self._retire(failed.version)
+
+    def destroy(self) -> None:
+        self._stop_router()
+        self._remove_containers(None)
+        for path in (self.routes_path, self.pid_path):
+            path.unlink(missing_ok=True)
+
+    # --- routing table and router process -------------------------------------------------
+
+    def _routes(self) -> Routes:
+        return read_routes(self.routes_path) or Routes(self.target.flavour, self.label)
+
+    def _write(self, routes: Routes, revisions: list[Revision]) -> None:
+        fresh = Routes(
+            routes.flavour, routes.function_name, routes.generation + 1, tuple(revisions)
+        )
+        write_routes(self.routes_path, fresh)
+        self._wait_generation(fresh.generation)
+
+    def _wait_generation(self, generation: int) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self._status().get("generation", -1) >= generation:
+                return
+            time.sleep(0.02)
+        raise InfrastructureError(
+            f"the local router on port {self.target.port} did not apply the new routes; "
+            f"see {self.state_dir / 'router.log'}"
+        )
+
+    def _status(self) -> dict[str, Any]:
+        try:
+            with _OPENER.open(f"{self.endpoint()}/_modelstack/status", timeout=5) as response:
+                status: dict[str, Any] = json.loads(response.read())
+                return status
+        except OSError:
+            return {}
+
+    def _router_alive(self) -> bool:
+        try:
+            pid = int(self.pid_path.read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return False
+        return bool(self._status())
+
+    def _ensure_router(self) -> None:
+        if self._router_alive():
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not self.routes_path.exists():
+            write_routes(self.routes_path, Routes(self.target.flavour, self.label))
+        with (self.state_dir / "router.log").open("ab") as log:
+            launcher = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "modelstack.deploy.local.router",
+                    "--routes",
+                    str(self.routes_path),
+                    "--port",
+                    str(self.target.port),
+                    "--pid-file",
+                    str(self.pid_path),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=30,
+                check=False,
+            )
+        deadline = time.monotonic() + 10
+        while launcher.returncode != 0 or not self._status():
+            if launcher.returncode != 0 or time.monotonic() > deadline:
+                raise InfrastructureError(
+                    f"the local router could not listen on 127.0.0.1:{self.target.port} (is "
+                    f"the port taken?); see {self.state_dir / 'router.log'}"
+                )
+            time.sleep(0.05)
+
+    def _stop_router(self) -> None:
+        try:
+            pid = int(self.pid_path.read_text())
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    # --- containers -------------------------------------------------------------------------
+
+    def _start_container(
+        self, release: Release, index: int, port: int, runtime_api_port: int | None
+    ) -> None:
+        import docker
+
+        env = {**self.target.environment, "HOST": "127.0.0.1", "PORT": str(port)}
+        if runtime_api_port is not None:
+            env.update(
+                {
+                    "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{runtime_api_port}",
+                    "AWS_LAMBDA_FUNCTION_NAME": self.label,
+                    "AWS_LAMBDA_FUNCTION_VERSION": release.version,
+                    "AWS_REGION": "us-east-1",
+                }
+            )
+        try:
+            self.client.containers.run(
+                release.image,
+                detach=True,
+                network_mode="host",
+                environment=env,
+                name=f"modelstack-{self.label}-v{release.version}-{index}".replace(".", "-"),
+                labels={TARGET_LABEL: self.label, VERSION_LABEL: release.version},
+                restart_policy={"Name": "unless-stopped"},
+            )
+        except docker.errors.APIError as exc:
+            raise InfrastructureError(f"cannot start {release.image}: {exc.explanation}") from None
+
+    def _containers(self, version: str | None) -> list[Any]:
+        labels = [f"{TARGET_LABEL}={self.label}"]
+        if version is not None:
+            labels.append(f"{VERSION_LABEL}={version}")
+        return list(self.client.containers.list(all=True, filters={"label": labels}))
+
+    def _remove_containers(self, version: str | None) -> None:
+        import docker
+
+        for container in self._containers(version):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+
+    def _retire(self, version: str) -> None:
+        """Drain `version` (no new requests, wait for those in flight), then remove it."""
+        routes = self._routes()
+        if routes.revision(version) is not None:
+            deadline = time.monotonic() + self.drain_timeout_s
+            while time.monotonic() < deadline:
+                counters = self._status().get("revisions", {}).get(version, {})
+                if not counters.get("in_flight"):
+                    break
+                time.sleep(0.05)
+            self._write(routes, _without(routes, version))
+        self._remove_containers(version)
+
+    def _wait_http_ready(self, release: Release, backend: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with _OPENER.open(f"http://{backend}/v2/health/ready", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            self._check_running(release)
+            time.sleep(0.1)
+        raise InfrastructureError(f"version {release.version} was not ready in time")
+
+    def _wait_lambda_ready(self, release: Release) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while time.monotonic() < deadline:
+            self._check_running(release)
+            counters = self._status().get("pollers", {})
+            if counters.get(release.version):
+                return
+            time.sleep(0.1)
+        raise InfrastructureError(f"version {release.version} did not start polling in time")
+
+    def _check_running(self, release: Release) -> None:
+        for container in self._containers(release.version):
+            container.reload()
+            if container.status in ("exited", "dead") or container.attrs.get("RestartCount", 0):
+                tail = container.logs(tail=30).decode("utf-8", errors="replace")
+                raise InfrastructureError(
+                    f"version {release.version} exited while starting "
+                    f"({container.name}); the last lines of its log:\n{tail}"
+                )
+
+
+def _without(routes: Routes, version: str) -> list[Revision]:
+    return [r for r in routes.revisions if r.version != version]

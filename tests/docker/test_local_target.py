@@ -1,0 +1,255 @@
+"""`modelstack up` end to end on the local target: the real Docker engine, real images, the
+router, and a client hitting the stable endpoint while deploys succeed or fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from bundles import write_bundle
+
+from modelstack.cli import main
+from modelstack.deploy.state import StateStore
+from modelstack.image.containers import free_port
+
+BASE_IMAGE = os.environ.get("MODELSTACK_BASE_IMAGE", "modelstack/base-python:bookworm")
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+BUILD_FLAGS = ["--base-image", BASE_IMAGE, "--ca-bundle", CA_BUNDLE]
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+ROW = {
+    "inputs": [
+        {"name": "features", "datatype": "FP32", "shape": [1, 4], "data": [3.0, 0.0, 0.0, 1.0]}
+    ]
+}
+TWO_ROWS = {
+    "inputs": [
+        {
+            "name": "features",
+            "datatype": "FP32",
+            "shape": [2, 4],
+            "data": [3.0, 0, 0, 1, 0, 0.5, 2, 0],
+        }
+    ]
+}
+
+
+def up(manifest: Path, *extra: str) -> int:
+    return main(["up", str(manifest), "--target", "local", *BUILD_FLAGS, *extra])
+
+
+def infer(port: int, body: dict = ROW) -> tuple[int, str, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v2/models/tiny/infer",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with OPENER.open(request, timeout=10) as response:
+            revision = response.headers.get("X-Modelstack-Revision", "")
+            return response.status, revision, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("X-Modelstack-Revision", ""), {}
+
+
+@dataclass
+class LoadClient:
+    """Hits the stable endpoint from a thread until stopped (bounded: 60 s, 20,000 requests)."""
+
+    port: int
+    body: dict = field(default_factory=lambda: ROW)
+    statuses: Counter[int] = field(default_factory=Counter)
+    revisions: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 60
+        for _ in range(20_000):
+            if self._stop.is_set() or time.monotonic() > deadline:
+                return
+            try:
+                status, revision, _ = infer(self.port, self.body)
+            except OSError as exc:
+                self.errors.append(str(exc))
+                continue
+            self.statuses[status] += 1
+            self.revisions[revision] += 1
+            time.sleep(0.005)
+
+    def __enter__(self) -> LoadClient:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    @property
+    def failures(self) -> int:
+        return len(self.errors) + sum(n for s, n in self.statuses.items() if s != 200)
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, port: int) -> Iterator[Path]:
+    directory = tmp_path / "tiny"
+    yield directory
+    if (directory / "modelstack.yaml").exists():
+        main(["destroy", str(directory / "modelstack.yaml"), "--target", "local", "--yes"])
+
+
+def state(bundle: Path) -> StateStore:
+    return StateStore(bundle, "local")
+
+
+def test_good_deploy_then_an_unchanged_up_does_nothing(bundle: Path, port: int) -> None:
+    manifest = write_bundle(bundle, port=port)
+    assert up(manifest) == 0
+    status, revision, body = infer(port)
+    assert status == 200 and revision == "1"
+    assert {o["name"]: o["data"] for o in body["outputs"]}["label"] == [0]
+
+    started = time.perf_counter()
+    assert up(manifest) == 0
+    assert time.perf_counter() - started < 3.0
+    deploys = [e for e in state(bundle).history() if e["event"] == "deploy"]
+    assert [e["result"] for e in deploys] == ["succeeded"]
+    assert state(bundle).load().stable.version == "1"
+
+
+def test_a_model_failing_its_smoke_tests_never_gets_traffic(bundle: Path, port: int) -> None:
+    manifest = write_bundle(bundle, port=port)
+    assert up(manifest) == 0
+    with LoadClient(port) as load:
+        write_bundle(bundle, port=port, kind="wrong", version="2.0.0")
+        assert up(manifest) == 1
+        time.sleep(0.3)
+    assert load.failures == 0, (load.statuses, load.errors[:3])
+    assert sum(load.statuses.values()) > 20
+    assert set(load.revisions) == {"1"}
+    assert state(bundle).load().stable.model_version == "1.0.0"
+
+
+def test_a_canary_failing_midway_is_rolled_back(bundle: Path, port: int) -> None:
+    manifest = write_bundle(bundle, port=port)
+    assert up(manifest) == 0
+    with LoadClient(port, body=TWO_ROWS) as load:
+        write_bundle(bundle, port=port, kind="fragile", version="2.0.0", interval=2)
+        assert up(manifest) == 1
+    saw_canary = load.revisions.get("2", 0)
+    assert saw_canary > 0, "the canary never got traffic, so nothing was tested"
+    after = Counter(infer(port, TWO_ROWS)[1] for _ in range(20))
+    assert after == Counter({"1": 20})
+    current = state(bundle).load()
+    assert current.stable.version == "1" and current.candidate is None
+    assert state(bundle).history()[-1]["result"].startswith("failed")
+
+
+def test_rollback_restores_the_previous_release(bundle: Path, port: int) -> None:
+    manifest = write_bundle(bundle, port=port, strategy="all-at-once")
+    assert up(manifest) == 0
+    first = state(bundle).load().stable
+    write_bundle(bundle, port=port, strategy="all-at-once", version="2.0.0")
+    assert up(manifest) == 0
+    assert state(bundle).load().stable.model_version == "2.0.0"
+
+    assert main(["rollback", str(manifest), "--target", "local"]) == 0
+    restored = state(bundle).load().stable
+    assert restored.image == first.image and restored.model_version == "1.0.0"
+    assert infer(port)[0] == 200
+
+
+def test_kill_9_mid_rollout_then_up_again_recovers(bundle: Path, port: int) -> None:
+    manifest = write_bundle(bundle, port=port)
+    assert up(manifest) == 0
+    write_bundle(bundle, port=port, version="2.0.0", interval=30)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "modelstack",
+            "up",
+            str(manifest),
+            "--target",
+            "local",
+            *BUILD_FLAGS,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while state(bundle).load().candidate_percent != 20:
+            assert time.monotonic() < deadline, "the rollout never reached its first step"
+            assert process.poll() is None, "up exited before it could be killed"
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    interrupted = state(bundle).load()
+    assert interrupted.step != "idle" and interrupted.candidate is not None
+    assert infer(port)[0] == 200  # the stable endpoint survived the kill
+
+    write_bundle(bundle, port=port, version="2.0.0", interval=1)
+    assert up(manifest) == 0
+    final = state(bundle).load()
+    assert final.step == "idle" and final.candidate is None
+    assert final.stable.model_version == "2.0.0"
+    assert [e["event"] for e in state(bundle).history()].count("recovered") == 1
+    revisions = Counter(infer(port)[1] for _ in range(10))
+    assert revisions == Counter({final.stable.version: 10})
+
+
+def test_lambda_flavour_answers_boto3_through_the_local_invoke_api(bundle: Path, port: int) -> None:
+    import boto3
+
+    manifest = write_bundle(bundle, port=port, flavour="lambda", replicas=2)
+    assert up(manifest) == 0
+    client = boto3.client(
+        "lambda",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    for qualifier in ("1", "live"):
+        response = client.invoke(
+            FunctionName="tiny.local", Qualifier=qualifier, Payload=json.dumps(ROW).encode()
+        )
+        body = json.loads(response["Payload"].read())
+        assert response["ExecutedVersion"] == "1"
+        assert {o["name"]: o["data"] for o in body["outputs"]}["label"] == [0]
+    with pytest.raises(client.exceptions.ResourceNotFoundException, match="no version 9"):
+        client.invoke(FunctionName="tiny.local", Qualifier="9", Payload=b"{}")
+
+
+def test_destroy_removes_containers_and_router(bundle: Path, port: int) -> None:
+    import docker
+
+    manifest = write_bundle(bundle, port=port)
+    assert up(manifest) == 0
+    assert main(["destroy", str(manifest), "--target", "local", "--yes"]) == 0
+    engine = docker.from_env()
+    left = engine.containers.list(all=True, filters={"label": "dev.modelstack.target=tiny.local"})
+    assert left == []
+    with pytest.raises(OSError):
+        infer(port)
