@@ -59,3 +59,19 @@ def test_other_light_commands(argv: list[str]) -> None:
     code, heavy = imported(argv)
     assert code == 0
     assert heavy == set()
+
+
+def test_test_command_never_imports_pulumi_or_docker() -> None:
+    code, heavy = imported(["test", "examples/iris/modelstack.yaml"])
+    assert code == 0
+    assert "onnxruntime" in heavy  # it really ran the model
+    assert not heavy & {"pulumi", "pulumi_aws", "pulumi_gcp", "docker", "boto3"}
+
+
+def test_build_command_never_imports_pulumi(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No engine at this socket: build gets as far as connecting to Docker, then stops.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    code, heavy = imported(["build", "examples/iris/modelstack.yaml", "--target", "local"])
+    assert code == 3
+    assert "docker" in heavy
+    assert not heavy & {"pulumi", "pulumi_aws", "pulumi_gcp"}

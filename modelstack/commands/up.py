@@ -60,7 +60,12 @@ def up(
         summary["result"] = result
         return 0
     except ModelstackError as exc:
+        progress.abort(str(exc))
         summary.update(result="failed", error=str(exc))
+        raise
+    except KeyboardInterrupt:
+        progress.abort("interrupted")
+        summary.update(result="interrupted")
         raise
     finally:
         summary["steps"] = progress.summary()

@@ -46,6 +46,11 @@ class Progress:
     def fail(self, detail: str) -> None:
         self.done(detail, status="failed")
 
+    def abort(self, reason: str) -> None:
+        """Mark the step still running (if any) as failed: an error left it unfinished."""
+        if self.steps and self.steps[-1].status == "running":
+            self.fail(reason.splitlines()[0] if reason else "failed")
+
     def note(self, message: str) -> None:
         self._print(f"    {message}")
 
