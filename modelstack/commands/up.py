@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from modelstack.deploy.engines import engine_for
+from modelstack.deploy.engines import engine_for, preflight
 from modelstack.deploy.pipeline import BuildOptions, build_release, check_manifest, test_locally
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release
@@ -85,6 +85,7 @@ def _up(
     backend: str | None,
     summary: dict[str, Any],
 ) -> str:
+    preflight(target)
     check_manifest(manifest, progress)
     bundle = test_locally(manifest, progress)
     engine = engine_for(manifest, target, stack=stack, backend=backend, on_output=progress.note)

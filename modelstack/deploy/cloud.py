@@ -9,6 +9,7 @@ same program under Pulumi's mocks.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,13 @@ from modelstack.manifest.model import Manifest
 from modelstack.smoke.candidate import candidate_client
 from modelstack.smoke.clients import InferenceClient
 
-__all__ = ["AutomationStack", "PulumiEngine", "StackBoundary", "service_program"]
+__all__ = [
+    "AutomationStack",
+    "PulumiEngine",
+    "StackBoundary",
+    "require_pulumi_cli",
+    "service_program",
+]
 
 CONFIG_NAMESPACE = "modelstack"
 INSTALL_PULUMI = (
@@ -28,6 +35,12 @@ INSTALL_PULUMI = (
     "`curl -fsSL https://get.pulumi.com | sh` (or see https://www.pulumi.com/docs/install/), "
     "then run again. `modelstack plan` works without it."
 )
+
+
+def require_pulumi_cli() -> None:
+    """InfrastructureError saying how to install the Pulumi CLI when it is not on PATH."""
+    if shutil.which("pulumi") is None:
+        raise InfrastructureError(INSTALL_PULUMI)
 
 
 class StackBoundary(Protocol):
@@ -76,6 +89,7 @@ class AutomationStack:
     def __init__(
         self, manifest: Manifest, target: str, stack: str, backend_url: str | None = None
     ) -> None:
+        require_pulumi_cli()
         self.program = service_program(manifest, target)
         self.project = f"modelstack-{manifest.name}"
         self.stack_name = stack

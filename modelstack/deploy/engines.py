@@ -8,11 +8,19 @@ from collections.abc import Callable
 from modelstack.deploy.engine import Engine
 from modelstack.manifest.model import LocalTarget, Manifest, Target
 
-__all__ = ["engine_for", "state_dir"]
+__all__ = ["engine_for", "preflight", "state_dir"]
 
 
 def state_dir(manifest: Manifest, target: Target) -> str:
     return str(manifest.directory / ".modelstack" / "local" / target.name)
+
+
+def preflight(target: Target) -> None:
+    """Check the tools a target needs before anything is built: the Pulumi CLI for clouds."""
+    if not isinstance(target, LocalTarget):
+        from modelstack.deploy.cloud import require_pulumi_cli
+
+        require_pulumi_cli()
 
 
 def engine_for(

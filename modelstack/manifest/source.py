@@ -176,7 +176,7 @@ def _check_depth(text: str, file: str) -> None:
         raise
 
 
-def _too_deep(mark: yaml.Mark | None, file: str) -> ManifestParseError:
+def _too_deep(mark: Any, file: str) -> ManifestParseError:
     line, column = (mark.line, mark.column) if mark else (0, 0)
     return ManifestParseError(
         f"the document is nested more than {MAX_DEPTH} levels deep",

@@ -141,3 +141,16 @@ def test_deploy_commands_have_help(command: str, capsys) -> None:
         main([command, "--help"])
     assert exit.value.code == 0
     assert "manifest" in capsys.readouterr().out
+
+
+def test_cloud_up_without_the_pulumi_cli_says_how_to_install_it_before_building(
+    iris_bundle: Path, monkeypatch, capsys, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi (and no docker) on PATH
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    code = main(["up", str(iris_bundle / "modelstack.yaml"), "--target", "prod", "--yes"])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "Pulumi CLI is needed" in err and "get.pulumi.com" in err
+    assert "modelstack plan` works without it" in err
+    assert not (iris_bundle / ".modelstack" / "builds").exists()  # nothing was built
