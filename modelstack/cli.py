@@ -66,12 +66,13 @@ def _serve(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from modelstack.commands.build import build
 
+    options = _build_options(args)
     return build(
         args.manifest,
         args.target,
         args.push,
-        args.base_image,
-        args.ca_bundle,
+        options.base_image,
+        options.ca_bundle,
         args.quiet,
         args.registry,
         args.format,

@@ -6,10 +6,11 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from modelstack.commands.up import confirm, sigterm_interrupts
+from modelstack.commands.up import confirm
 from modelstack.deploy.engines import engine_for
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.rollout import recover, roll_out
+from modelstack.deploy.signals import interrupts_as_keyboard
 from modelstack.deploy.state import StateStore
 from modelstack.errors import UsageError
 from modelstack.image.flavours import select_target
@@ -30,7 +31,7 @@ def rollback(
     chosen = select_target(manifest, target)
     store = StateStore(manifest.directory, chosen.name, stack)
     progress = Progress()
-    with store.locked(), sigterm_interrupts():
+    with store.locked(), interrupts_as_keyboard():
         engine = engine_for(manifest, chosen, stack=stack, backend=backend, on_output=progress.note)
         state = recover(engine, store, progress)
         if not state.previous:

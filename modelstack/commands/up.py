@@ -4,18 +4,15 @@ pre-traffic smoke tests and automatic rollback. Safe to run again after any fail
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 from typing import Any
 
 from modelstack.deploy.engines import engine_for, preflight
 from modelstack.deploy.pipeline import BuildOptions, build_release, check_manifest, test_locally
 from modelstack.deploy.progress import Progress
-from modelstack.deploy.release import Release
+from modelstack.deploy.release import Release, settings_digest
 from modelstack.deploy.rollout import recover, roll_out
+from modelstack.deploy.signals import interrupts_as_keyboard
 from modelstack.deploy.state import StateStore
 from modelstack.deploy.summary import write_github_summary, write_json_summary
 from modelstack.errors import ModelstackError, UsageError
@@ -46,7 +43,7 @@ def up(
     store = StateStore(manifest.directory, chosen.name, stack)
     summary: dict[str, Any] = {"command": "up", "model": manifest.name, "target": chosen.name}
     try:
-        with store.locked(), sigterm_interrupts():
+        with store.locked(), interrupts_as_keyboard():
             result = _up(
                 manifest,
                 chosen,
@@ -101,13 +98,16 @@ def _up(
             bundle,
             options,
             progress,
-            deployed_image_id=state.stable.image_id if state.stable else None,
+            deployed=state.stable,
         )
     finally:
         client.close()
     if built is None:
         assert state.stable is not None
-        progress.skip("deploy", f"version {state.stable.version} already serves this image")
+        engine.ensure_endpoint()
+        progress.skip(
+            "deploy", f"version {state.stable.version} already serves this image and settings"
+        )
         summary.update(
             version=state.stable.version, endpoint=state.endpoint, image=state.stable.image
         )
@@ -119,6 +119,7 @@ def _up(
         model_sha256=built.model_sha256,
         manifest_sha256=built.manifest_sha256,
         image_id=built.image_id,
+        settings_sha256=settings_digest(target),
     )
     result = roll_out(engine, store, release, bundle.cases, manifest.rollout, progress)
     summary.update(
@@ -145,17 +146,3 @@ def confirm(action: str, yes: bool, *, skip: bool = False) -> None:
     answer = input(f"{action}? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         raise UsageError("cancelled")
-
-
-@contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (a cancelled CI job) is handled like Ctrl-C: roll back, then exit."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -133,10 +133,10 @@ class AutomationStack:
         from pulumi import automation
 
         stack = self._stack()
-        stack.set_all_config(
-            {f"{CONFIG_NAMESPACE}:{k}": automation.ConfigValue(v) for k, v in config.items()}
-        )
         try:
+            stack.set_all_config(
+                {f"{CONFIG_NAMESPACE}:{k}": automation.ConfigValue(v) for k, v in config.items()}
+            )
             result = stack.up(on_output=on_output)
         except automation.errors.CommandError as exc:
             raise InfrastructureError(f"pulumi up failed:\n{exc}") from None
@@ -184,6 +184,9 @@ class PulumiEngine:
     def endpoint(self) -> str:
         return str(self.outputs.get("endpoint", ""))
 
+    def ensure_endpoint(self) -> None:
+        pass  # the cloud keeps its endpoints; there is nothing local to restart
+
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         outputs = self._up(release.image, stable, 0 if stable else 100)
         version = str(outputs.get("candidate_version") or release.version)
@@ -206,7 +209,10 @@ class PulumiEngine:
 
     def abandon(self, stable: Release | None, failed: Release) -> None:
         if stable is None:
-            return  # first deploy: nothing served before, nothing to return to
+            # A first deploy that failed: nothing served before it, so nothing may serve now.
+            self.boundary.destroy(self.on_output)
+            self.outputs, self._applied = {}, {}
+            return
         self._up(stable.image, None, 100)
 
     def destroy(self) -> None:

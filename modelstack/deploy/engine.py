@@ -18,6 +18,10 @@ class Engine(Protocol):
         """The stable endpoint users call (it routes by the current traffic split)."""
         ...
 
+    def ensure_endpoint(self) -> None:
+        """Bring the stable endpoint back if the platform lost it (a local router that died)."""
+        ...
+
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         """Start `release` beside `stable` with no traffic, warm (provisioned) and ready.
 

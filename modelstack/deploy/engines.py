@@ -35,6 +35,11 @@ def engine_for(
     if isinstance(target, LocalTarget):
         from pathlib import Path
 
+        from modelstack.errors import UsageError
+
+        if stack is not None:
+            raise UsageError("--stack is for cloud targets; a local target has one deployment")
+
         from modelstack.deploy.local.engine import LocalEngine
         from modelstack.image.engine import docker_client
 

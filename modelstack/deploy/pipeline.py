@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelstack.deploy.progress import Progress
+from modelstack.deploy.release import Release, settings_digest
 from modelstack.errors import ManifestError, SmokeTestError
 from modelstack.manifest.model import LocalTarget, Manifest, Target
 from modelstack.modelfile import sha256_file
@@ -74,9 +75,12 @@ def build_release(
     options: BuildOptions,
     progress: Progress,
     *,
-    deployed_image_id: str | None,
+    deployed: Release | None,
 ) -> BuiltRelease | None:
-    """Steps 3-5: build (or reuse), container smoke tests, push. None: nothing changed."""
+    """Steps 3-5: build (or reuse), container smoke tests, push.
+
+    None when nothing changed: `deployed` serves this very image with the same target settings.
+    """
     from modelstack.image.builder import ensure_image
     from modelstack.image.container_smoke import smoke_test_image
     from modelstack.image.context import render_context, resolve_ca_bundle
@@ -96,7 +100,11 @@ def build_release(
     progress.done("built" if image.built else "unchanged, not rebuilt")
     model_sha = sha256_file(manifest.directory / manifest.model.path)
     manifest_sha = sha256_file(manifest.path)
-    if deployed_image_id == image.image_id:
+    if (
+        deployed is not None
+        and deployed.image_id == image.image_id
+        and deployed.settings_sha256 == settings_digest(target)
+    ):
         return None
 
     progress.start("container smoke tests")

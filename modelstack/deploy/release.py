@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Release"]
+from modelstack.manifest.model import Target
+
+__all__ = ["Release", "settings_digest"]
+
+
+def settings_digest(target: Target) -> str:
+    """A digest of everything the target's manifest section says (memory, port, GPU, ...)."""
+    text = json.dumps(asdict(target), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -20,7 +30,10 @@ class Release:
     model_sha256: str
     manifest_sha256: str
     image_id: str = ""
-    """The local image id it was built as (how `up` knows that nothing changed)."""
+    """The local image id it was built as (with `settings_sha256`, how `up` knows that
+    nothing changed)."""
+    settings_sha256: str = ""
+    """A digest of the target's settings when this release was deployed."""
 
     @property
     def digest(self) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from modelstack.deploy.engine import Engine
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release
+from modelstack.deploy.signals import shielded
 from modelstack.deploy.state import DeployState, StateStore
 from modelstack.errors import ModelstackError, SmokeTestError
 from modelstack.manifest.model import RolloutSpec
@@ -45,7 +46,10 @@ def traffic_steps(rollout: RolloutSpec, has_stable: bool) -> list[int]:
 def recover(engine: Engine, store: StateStore, progress: Progress) -> DeployState:
     """After a crash or kill mid-rollout, put traffic back on the stable release."""
     state = store.load()
-    if state.step == "idle" or state.candidate is None:
+    if state.step == "idle":
+        return state
+    if state.candidate is None:  # stopped while retiring the previous release: it serves
+        store.save(state := state.with_(step="idle"))
         return state
     progress.start(f"recover from an interrupted run (it stopped during '{state.step}')")
     engine.abandon(state.stable, state.candidate)
@@ -89,54 +93,92 @@ def roll_out(
     store.save(state)
     smoke: SmokeReport | None = None
     try:
-        progress.start(f"deploy candidate version {release.version} with 0% traffic")
-        release = engine.deploy_candidate(release, stable)
-        store.save(state := state.with_(candidate=release))
-        progress.done(release.image)
-
-        progress.start("pre-traffic smoke tests against the candidate")
-        store.save(state := state.with_(step="pre-traffic smoke tests"))
-        smoke = _smoke(engine.candidate_client(release), cases, progress)
-        state = state.with_(last_smoke=_smoke_summary(smoke))
-
-        for percent in traffic_steps(rollout, stable is not None):
-            progress.start(f"shift {percent}% of traffic to version {release.version}")
-            store.save(state := state.with_(step=f"traffic {percent}%"))
-            engine.set_traffic(stable, release, percent)
-            store.save(state := state.with_(candidate_percent=percent))
-            progress.done(f"endpoint {engine.endpoint()}")
-            if percent < 100:
-                _watch(engine, release, cases, rollout, progress, sleep)
-
-        progress.start(f"promote version {release.version}")
-        engine.promote(release, stable)
-        previous = ([stable] if stable else []) + [r for r in state.previous if r != stable]
-        state = state.with_(
-            stable=release,
-            candidate=None,
-            candidate_percent=0,
-            step="idle",
-            previous=previous[:20],
-            endpoint=engine.endpoint(),
+        release, smoke = _shift_traffic(
+            engine, store, state, release, cases, rollout, progress, sleep
         )
-        store.save(state)
-        store.record(_event("deploy", release, "succeeded"))
-        progress.done(f"version {release.version} serves 100% at {engine.endpoint()}")
-        return RolloutResult(release, True, smoke)
     except KeyboardInterrupt:
         _roll_back(engine, store, stable, release, progress, "interrupted")
         raise Interrupted(
             "interrupted; traffic is back on "
             + (f"version {stable.version}" if stable else "no version (first deploy)")
         ) from None
-    except ModelstackError as exc:
-        progress.fail(str(exc).splitlines()[0])
-        if rollout.rollback_on_failure:
+    except Exception as exc:  # any failure, ours or not, must not leave traffic on the candidate
+        progress.abort(str(exc) or type(exc).__name__)
+        if rollout.rollback_on_failure or not isinstance(exc, ModelstackError):
             _roll_back(engine, store, stable, release, progress, "failed")
         else:
-            store.save(state.with_(step="halted"))
+            store.save(store.load().with_(step="halted"))
             store.record(_event("deploy", release, f"failed, left in place: {exc}"))
         raise
+    _promote(engine, store, release, stable, progress)
+    return RolloutResult(release, True, smoke)
+
+
+def _shift_traffic(
+    engine: Engine,
+    store: StateStore,
+    state: DeployState,
+    release: Release,
+    cases: Sequence[SmokeCase],
+    rollout: RolloutSpec,
+    progress: Progress,
+    sleep: Callable[[float], None],
+) -> tuple[Release, SmokeReport]:
+    """Candidate, pre-traffic smoke tests, then every traffic step up to 100%."""
+    stable = state.stable
+    progress.start(f"deploy candidate version {release.version} with 0% traffic")
+    release = engine.deploy_candidate(release, stable)
+    store.save(state := state.with_(candidate=release))
+    progress.done(release.image)
+
+    progress.start("pre-traffic smoke tests against the candidate")
+    store.save(state := state.with_(step="pre-traffic smoke tests"))
+    smoke = _smoke(engine.candidate_client(release), cases, progress)
+    state = state.with_(last_smoke=_smoke_summary(smoke))
+
+    for percent in traffic_steps(rollout, stable is not None):
+        progress.start(f"shift {percent}% of traffic to version {release.version}")
+        store.save(state := state.with_(step=f"traffic {percent}%"))
+        engine.set_traffic(stable, release, percent)
+        store.save(state := state.with_(candidate_percent=percent))
+        progress.done(f"endpoint {engine.endpoint()}")
+        if percent < 100:
+            _watch(engine, release, cases, rollout, progress, sleep)
+
+    # All traffic is on the release: record it as stable before anything is retired, so an
+    # interrupt from here on can never route back to a release that is being removed.
+    previous = ([stable] if stable else []) + [r for r in state.previous if r != stable]
+    store.save(
+        state.with_(
+            stable=release,
+            candidate=None,
+            candidate_percent=0,
+            step="retire previous",
+            previous=previous[:20],
+            endpoint=engine.endpoint(),
+        )
+    )
+    store.record(_event("deploy", release, "succeeded"))
+    return release, smoke
+
+
+def _promote(
+    engine: Engine,
+    store: StateStore,
+    release: Release,
+    retired: Release | None,
+    progress: Progress,
+) -> None:
+    """Retire the previous release; the new one already serves, so failures here only warn."""
+    progress.start(f"promote version {release.version}")
+    try:
+        with shielded():
+            engine.promote(release, retired)
+    except Exception as exc:
+        progress.fail(f"version {release.version} serves, but retiring the old one failed: {exc}")
+    else:
+        progress.done(f"version {release.version} serves 100% at {engine.endpoint()}")
+    store.save(store.load().with_(step="idle"))
 
 
 def _smoke(client: InferenceClient, cases: Sequence[SmokeCase], progress: Progress) -> SmokeReport:
@@ -184,7 +226,8 @@ def _roll_back(
     why: str,
 ) -> None:
     progress.start(f"roll back: traffic to {f'version {stable.version}' if stable else 'none'}")
-    engine.abandon(stable, failed)
+    with shielded():
+        engine.abandon(stable, failed)
     state = store.load()
     store.save(state.with_(candidate=None, candidate_percent=0, step="idle"))
     store.record(_event("deploy", failed, f"{why}, rolled back"))

@@ -13,6 +13,7 @@ import fcntl
 import getpass
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -89,6 +90,8 @@ class StateStore:
     """The state and history files of one target of one manifest."""
 
     def __init__(self, bundle: Path, target: str, stack: str | None = None) -> None:
+        if stack is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", stack):
+            raise UsageError(f"invalid stack name {stack!r}: use letters, digits, '.', '_' and '-'")
         self.root = bundle / STATE_DIR
         name = target if stack is None else f"{target}.{stack}"
         self.state_path = self.root / "state" / f"{name}.json"

@@ -111,7 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False
+    # A restarted local router binds the same port again while the old connections of the
+    # containers linger in TIME_WAIT (SO_REUSEADDR does not let two servers share a port).
+    allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], broker: InvocationBroker) -> None:
         self.broker = broker

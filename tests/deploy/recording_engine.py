@@ -55,6 +55,9 @@ class RecordingEngine:
     def endpoint(self) -> str:
         return "memory://endpoint"
 
+    def ensure_endpoint(self) -> None:
+        self.calls.append(("ensure endpoint",))
+
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         self._call("deploy", release.version)
         self.traffic.setdefault(release.version, 0)

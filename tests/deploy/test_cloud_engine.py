@@ -114,3 +114,33 @@ def test_a_candidate_failing_smoke_tests_leaves_the_stack_on_stable(
     assert last["image"].endswith(DIGEST_1) and last["candidate_percent"] == "100"
     assert not any(u["candidate_percent"] in ("10", "50") for u in stack.updates)
     assert store.load().stable.digest == DIGEST_1
+
+
+def test_a_failed_first_deploy_leaves_nothing_serving(
+    iris, iris_bundle: Path, iris_cases, iris_client, stack
+) -> None:
+    class Regressed:
+        def infer(self, inputs):
+            outputs = iris_client.infer(inputs)
+            return {**outputs, "label": (outputs["label"] + 1) % 3}
+
+        def describe(self) -> str:
+            return "regressed"
+
+        def close(self) -> None:
+            pass
+
+    engine = PulumiEngine(iris, "prod", stack, client_factory=lambda m, a: Regressed())
+    store = StateStore(iris_bundle, "prod")
+    with pytest.raises(SmokeTestError):
+        roll_out(
+            engine,
+            store,
+            release(DIGEST_1),
+            iris_cases,
+            iris.rollout,
+            Progress(stream=io.StringIO()),
+            sleep=lambda s: None,
+        )
+    assert stack.destroyed
+    assert store.load().stable is None and store.load().candidate is None

@@ -102,13 +102,53 @@ def test_interrupt_returns_traffic_to_stable(store, iris_cases, iris_client) -> 
     assert state.step == "idle" and state.candidate is None and state.stable == release("1")
 
 
-def test_infrastructure_failure_rolls_back(store, iris_cases, iris_client) -> None:
+def test_infrastructure_failure_mid_rollout_rolls_back(store, iris_cases, iris_client) -> None:
     engine = RecordingEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
-    engine.fail_on = "promote 2"
+    engine.fail_on = "traffic 2 50"
     with pytest.raises(InfrastructureError, match="injected"):
         deploy(engine, store, iris_cases, release("2"))
     assert engine.traffic == {"1": 100}
+    assert store.load().stable == release("1") and store.load().step == "idle"
+
+
+def test_an_unexpected_error_rolls_back_too(store, iris_cases, iris_client) -> None:
+    engine = RecordingEngine(iris_client)
+    deploy(engine, store, iris_cases, release("1"))
+    original = engine.set_traffic
+
+    def broken(stable, candidate, percent):
+        original(stable, candidate, percent)
+        if percent == 50:
+            raise OSError("disk full")
+
+    engine.set_traffic = broken  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="disk full"):
+        deploy(engine, store, iris_cases, release("2"), replace(CANARY, rollback_on_failure=False))
+    assert engine.traffic == {"1": 100}
+    assert store.load().candidate is None and store.load().stable == release("1")
+
+
+def test_a_failure_while_retiring_the_old_release_keeps_the_new_one(
+    store, iris_cases, iris_client
+) -> None:
+    engine = RecordingEngine(iris_client)
+    deploy(engine, store, iris_cases, release("1"))
+    engine.fail_on = "promote 2"
+    deploy(engine, store, iris_cases, release("2"))  # no exception: version 2 already serves
+    assert ("abandon", "2") not in engine.calls
+    state = store.load()
+    assert state.stable == release("2") and state.step == "idle"
+    assert store.history()[-1]["result"] == "succeeded"
+
+
+def test_recover_after_a_crash_while_retiring(store, iris_cases, iris_client) -> None:
+    engine = RecordingEngine(iris_client)
+    deploy(engine, store, iris_cases, release("1"))
+    store.save(store.load().with_(step="retire previous"))
+    state = recover(engine, store, quiet())
+    assert state.step == "idle" and state.stable == release("1")
+    assert ("abandon", "1") not in engine.calls
 
 
 def test_without_rollback_on_failure_the_state_says_halted(store, iris_cases, iris_client) -> None:

@@ -242,6 +242,33 @@ def test_lambda_flavour_answers_boto3_through_the_local_invoke_api(bundle: Path,
         client.invoke(FunctionName="tiny.local", Qualifier="9", Payload=b"{}")
 
 
+def test_an_unchanged_up_restarts_a_lost_router(bundle: Path, port: int) -> None:
+    manifest = write_bundle(bundle, port=port, flavour="lambda")
+    assert up(manifest) == 0
+    pid = int((bundle / ".modelstack" / "local" / "local" / "router.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(OSError):
+        infer(port)
+    assert up(manifest) == 0  # nothing to build or deploy, but the endpoint comes back
+    import boto3
+
+    client = boto3.client(
+        "lambda",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    deadline = time.monotonic() + 60
+    while True:  # the containers reconnect to the new router's Runtime API
+        response = client.invoke(FunctionName="tiny.local", Payload=json.dumps(ROW).encode())
+        if "FunctionError" not in response or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    body = json.loads(response["Payload"].read())
+    assert {o["name"]: o["data"] for o in body["outputs"]}["label"] == [0]
+
+
 def test_destroy_removes_containers_and_router(bundle: Path, port: int) -> None:
     import docker
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelstack.deploy.local.routes import Revision, Routes, read_routes, write_routes
 from modelstack.deploy.release import Release
-from modelstack.errors import InfrastructureError
+from modelstack.errors import InfrastructureError, UsageError
 from modelstack.image.containers import free_port
 from modelstack.manifest.model import LocalTarget
 from modelstack.smoke.clients import HttpClient, InferenceClient
@@ -60,6 +60,10 @@ class LocalEngine:
 
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.target.port}"
+
+    def ensure_endpoint(self) -> None:
+        if self.routes_path.exists():
+            self._ensure_router()
 
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         self._ensure_router()
@@ -110,13 +114,24 @@ class LocalEngine:
         return float(counters["errors"]) / float(counters["requests"])
 
     def promote(self, release: Release, retired: Release | None) -> None:
+        """All traffic to `release`; every other revision (and any orphan) is retired."""
         self.set_traffic(None, release, 100)
-        if retired is not None and retired.version != release.version:
-            self._retire(retired.version)
+        for revision in self._routes().revisions:
+            if revision.version != release.version:
+                self._retire(revision.version)
+        for container in self._containers(None):
+            if container.labels.get(VERSION_LABEL) != release.version:
+                self._remove_containers(container.labels.get(VERSION_LABEL))
 
     def abandon(self, stable: Release | None, failed: Release) -> None:
         routes = self._routes()
-        if stable is not None and routes.revision(stable.version) is not None:
+        if stable is not None:
+            if routes.revision(stable.version) is None:
+                raise InfrastructureError(
+                    f"cannot return traffic to version {stable.version}: it no longer runs; "
+                    f"version {failed.version} is left in place. Run `modelstack rollback` "
+                    "to restore an earlier release."
+                )
             self.set_traffic(None, stable, 100)
         self._retire(failed.version)
 
@@ -157,17 +172,34 @@ class LocalEngine:
         except OSError:
             return {}
 
-    def _router_alive(self) -> bool:
+    def _router_pid(self) -> int | None:
+        """The pid in router.pid, if that process really is this target's router."""
         try:
             pid = int(self.pid_path.read_text())
-            os.kill(pid, 0)
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
-            return False
-        return bool(self._status())
+            return None
+        routes = str(self.routes_path).encode()
+        is_router = b"modelstack.deploy.local.router" in command and routes in command
+        return pid if is_router else None
+
+    def _router_port(self, pid: int) -> int | None:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        return int(command[command.index(b"--port") + 1]) if b"--port" in command else None
 
     def _ensure_router(self) -> None:
-        if self._router_alive():
-            return
+        pid = self._router_pid()
+        if pid is not None:
+            port = self._router_port(pid)
+            if port != self.target.port:
+                raise UsageError(
+                    f"the local target '{self.target.name}' runs on port {port}, but the "
+                    f"manifest now says {self.target.port}; run `modelstack destroy` first"
+                )
+            if self._status():
+                self._check_flavour()
+                return
+        self._check_flavour()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if not self.routes_path.exists():
             write_routes(self.routes_path, Routes(self.target.flavour, self.label))
@@ -199,18 +231,25 @@ class LocalEngine:
                 )
             time.sleep(0.05)
 
+    def _check_flavour(self) -> None:
+        routes = read_routes(self.routes_path)
+        if routes is not None and routes.revisions and routes.flavour != self.target.flavour:
+            raise UsageError(
+                f"the local target '{self.target.name}' runs the {routes.flavour} flavour, "
+                f"but the manifest now says {self.target.flavour}; run `modelstack destroy` first"
+            )
+
     def _stop_router(self) -> None:
-        try:
-            pid = int(self.pid_path.read_text())
-            os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError):
-            return
+        pid = self._router_pid()
+        if pid is None:
+            return  # not running (or the pid now belongs to someone else: leave it alone)
+        os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return
+        while self._router_pid() == pid:
+            if time.monotonic() > deadline:
+                raise InfrastructureError(
+                    f"the local router (pid {pid}) did not stop; stop it with `kill {pid}`"
+                )
             time.sleep(0.05)
 
     # --- containers -------------------------------------------------------------------------

@@ -55,65 +55,78 @@ class Router:
         self.routes_path = routes_path
         self._lock = threading.Lock()
         self._routes = Routes("http", "", -1)
-        self._mtime = -1.0
+        self._file_id: tuple[int, int] | None = None
         self._checked = 0.0
+        self._error = ""
         self._counters: dict[str, _Counters] = {}
         self._credit: dict[str, int] = {}
         self._runtimes: dict[str, RuntimeApiServer] = {}
         self.reload()
 
     def reload(self) -> Routes:
-        """The current table, re-read when the file changed (checked at most every 20 ms)."""
+        """The current table, re-read when the file was replaced (checked every 20 ms).
+
+        A table that cannot be read or applied is reported in the status and otherwise
+        ignored: the last good table keeps serving.
+        """
         now = time.monotonic()
         if now - self._checked < 0.02:
             return self._routes
-        self._checked = now
-        try:
-            mtime = self.routes_path.stat().st_mtime
-        except FileNotFoundError:
+        with self._lock:
+            self._checked = now
+            try:
+                stat = self.routes_path.stat()
+                file_id = (stat.st_ino, stat.st_mtime_ns)
+                if file_id != self._file_id:
+                    routes = read_routes(self.routes_path)
+                    if routes is not None and routes.generation > self._routes.generation:
+                        stopped = self._apply(routes)
+                        self._routes = routes
+                        for server in stopped:
+                            threading.Thread(target=server.stop, daemon=True).start()
+                    self._file_id, self._error = file_id, ""
+            except FileNotFoundError:
+                pass
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                self._error = f"cannot apply {self.routes_path.name}: {exc}"
             return self._routes
-        if mtime != self._mtime:
-            routes = read_routes(self.routes_path)
-            if routes is not None:
-                with self._lock:
-                    self._apply(routes)
-                    self._routes, self._mtime = routes, mtime
-        return self._routes
 
-    def _apply(self, routes: Routes) -> None:
-        if routes.flavour != "lambda":
-            return
+    def _apply(self, routes: Routes) -> list[RuntimeApiServer]:
+        """Start Runtime APIs for new Lambda revisions; return those to stop (outside the lock)."""
         wanted = {r.version: r for r in routes.revisions if r.runtime_api_port}
-        for version in [v for v in self._runtimes if v not in wanted]:
-            self._runtimes.pop(version).stop()
+        stopped = [self._runtimes.pop(v) for v in list(self._runtimes) if v not in wanted]
         for version, revision in wanted.items():
             if version not in self._runtimes:
-                broker = InvocationBroker(routes.function_name)
                 assert revision.runtime_api_port is not None
-                server = RuntimeApiServer(broker, revision.runtime_api_port).start()
-                self._runtimes[version] = server
+                broker = InvocationBroker(routes.function_name)
+                self._runtimes[version] = RuntimeApiServer(
+                    broker, revision.runtime_api_port
+                ).start()
+        for version in [v for v in self._credit if routes.revision(v) is None]:
+            del self._credit[version]
+        return stopped
 
-    def pick(self, qualifier: str | None = None) -> Revision | None:
-        """A pinned revision, or the next by smooth weighted round robin."""
+    def begin(self, qualifier: str | None = None) -> Revision | None:
+        """Choose a revision (pinned, or by smooth weighted round robin) and count the request
+        as in flight, in one step, so a drain never misses a request being routed."""
         routes = self.reload()
-        if qualifier not in (None, "", "live", "$LATEST"):
-            return routes.revision(str(qualifier))
-        live = [r for r in routes.revisions if r.weight > 0]
-        if not live:
-            return None
         with self._lock:
-            total = sum(r.weight for r in live)
-            for r in live:
-                self._credit[r.version] = self._credit.get(r.version, 0) + r.weight
-            chosen = max(live, key=lambda r: self._credit[r.version])
-            self._credit[chosen.version] -= total
-        return chosen
-
-    def begin(self, version: str) -> None:
-        with self._lock:
-            counters = self._counters.setdefault(version, _Counters())
-            counters.requests += 1
-            counters.in_flight += 1
+            if qualifier not in (None, "", "live", "$LATEST"):
+                chosen = routes.revision(str(qualifier))
+            else:
+                live = [r for r in routes.revisions if r.weight > 0]
+                chosen = None
+                if live:
+                    total = sum(r.weight for r in live)
+                    for r in live:
+                        self._credit[r.version] = self._credit.get(r.version, 0) + r.weight
+                    chosen = max(live, key=lambda r: self._credit[r.version])
+                    self._credit[chosen.version] -= total
+            if chosen is not None:
+                counters = self._counters.setdefault(chosen.version, _Counters())
+                counters.requests += 1
+                counters.in_flight += 1
+            return chosen
 
     def end(self, version: str, failed: bool) -> None:
         with self._lock:
@@ -131,10 +144,12 @@ class Router:
             counters = {v: vars(c).copy() for v, c in self._counters.items()}
             pollers = {v: s.broker.runtime_polled.is_set() for v, s in self._runtimes.items()}
         return {
+            "pid": os.getpid(),
             "generation": routes.generation,
             "flavour": routes.flavour,
             "revisions": counters,
             "pollers": pollers,
+            "error": self._error,
         }
 
     def close(self) -> None:
@@ -161,7 +176,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_modelstack/status"):
             self._send(HTTPStatus.OK, json.dumps(router.status()).encode(), {})
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._send(HTTPStatus.BAD_REQUEST, b'{"error": "invalid Content-Length"}', {})
+            self.close_connection = True
+            return
         if length > MAX_BODY:
             self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b'{"error": "body too large"}', {})
             self.close_connection = True
@@ -174,19 +196,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _proxy(self, method: str, body: bytes) -> None:
         router = self.server.router
-        revision = router.pick(self.headers.get("X-Modelstack-Revision"))
+        revision = router.begin(self.headers.get("X-Modelstack-Revision"))
         if revision is None or not revision.backends:
+            if revision is not None:
+                router.end(revision.version, failed=True)
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, b'{"error": "no revision serves"}', {})
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
-        router.begin(revision.version)
         failed = True
         try:
             status, reply_headers, reply = _forward(revision, method, self.path, headers, body)
             failed = status >= 500
             reply_headers["X-Modelstack-Revision"] = revision.version
-            self._send(HTTPStatus(status), reply, reply_headers)
-        except OSError as exc:
+            self._send(status, reply, reply_headers)
+        except (OSError, http.client.HTTPException) as exc:
             message = json.dumps({"error": f"revision {revision.version} unreachable: {exc}"})
             self._send(HTTPStatus.BAD_GATEWAY, message.encode(), {})
         finally:
@@ -207,16 +230,17 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         qualifier = parse_qs(url.query).get("Qualifier", [None])[0]
-        revision = router.pick(qualifier)
+        revision = router.begin(qualifier)
         broker = router.broker(revision.version) if revision else None
         if revision is None or broker is None:
+            if revision is not None:
+                router.end(revision.version, failed=True)
             self._aws_error(
                 HTTPStatus.NOT_FOUND,
                 "ResourceNotFoundException",
                 f"no version {qualifier or 'live'} of this function",
             )
             return
-        router.begin(revision.version)
         failed = True
         try:
             reply = broker.invoke(body)
@@ -236,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps({"Type": "User", "message": message}).encode()
         self._send(status, body, {"x-amzn-ErrorType": kind})
 
-    def _send(self, status: HTTPStatus, body: bytes, headers: Mapping[str, str]) -> None:
+    def _send(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
         self.send_response(status)
         sent = {k.lower() for k in headers}
         for key, value in headers.items():
@@ -249,11 +273,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _is_server_error(reply: bytes) -> bool:
+    """Whether a function's answer is a server fault (its own 5xx error payload, or garbage)."""
     try:
         document = json.loads(reply)
-    except ValueError:
+        return isinstance(document, dict) and int(document.get("status") or 200) >= 500
+    except (ValueError, TypeError):
         return True
-    return isinstance(document, dict) and int(document.get("status", 200) or 200) >= 500
 
 
 _local = threading.local()
@@ -263,15 +288,20 @@ _turns = itertools.count()
 def _forward(
     revision: Revision, method: str, path: str, headers: dict[str, str], body: bytes
 ) -> tuple[int, dict[str, str], bytes]:
-    """Send the request to the revision's backends in turn; retry a refused or stale one."""
+    """Send the request to one of the revision's containers.
+
+    It moves on to the next container only when a request cannot have been processed: the
+    connection was refused, or a kept-alive connection turned out to be closed before any
+    answer. A timeout is never retried, so no inference runs twice.
+    """
     pool: dict[str, http.client.HTTPConnection] = getattr(_local, "pool", None) or {}
     _local.pool = pool
-    last: OSError | None = None
+    start = next(_turns)
+    last: OSError = OSError("no backend")
     for attempt in range(2 * len(revision.backends)):
-        backend = revision.backends[
-            (attempt + hash(threading.get_ident())) % len(revision.backends)
-        ]
+        backend = revision.backends[(start + attempt) % len(revision.backends)]
         connection = pool.get(backend)
+        reused = connection is not None
         if connection is None:
             host, _, port = backend.rpartition(":")
             connection = pool[backend] = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -279,23 +309,35 @@ def _forward(
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
-        except (OSError, http.client.HTTPException) as exc:
+        except (
+            ConnectionRefusedError,
+            http.client.RemoteDisconnected,
+            BrokenPipeError,
+            ConnectionResetError,
+        ) as exc:
             connection.close()
             pool.pop(backend, None)
-            last = exc if isinstance(exc, OSError) else OSError(str(exc))
-            continue
+            if isinstance(exc, ConnectionRefusedError) or reused:
+                last = exc
+                continue
+            raise
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            pool.pop(backend, None)
+            raise
         reply = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS}
         return response.status, reply, data
-    raise last or OSError("no backend")
+    raise last
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, router: Router) -> None:
+    router: Router
+
+    def __init__(self, port: int) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
-        self.router = router
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,10 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--pid-file", type=Path, help="detach, and write the router's pid here")
     args = parser.parse_args(argv)
-    router = Router(args.routes)
-    server = _Server(args.port, router)  # bind before detaching: a taken port fails loudly
+    server = _Server(args.port)  # bind before detaching: a taken port fails loudly
     if args.pid_file is not None:
         _detach(args.pid_file)
+    # Threads (the Lambda Runtime APIs) start only now: they would not survive the fork.
+    server.router = Router(args.routes)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -317,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     server.shutdown()
     thread.join()
-    router.close()
+    server.router.close()
     server.server_close()
     return 0
 
