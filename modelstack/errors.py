@@ -5,7 +5,7 @@
      ├── ManifestError              a manifest cannot be read or is invalid (exit 1)
      │    └── ManifestParseError    YAML that cannot be parsed, too big, not UTF-8, ...
      ├── ModelError                 the ONNX model is missing, corrupt or does not match
- │    └── ExternalDataError     its external data lies outside the bundle
+     │    └── ExternalDataError     its external data lies outside the bundle
      ├── SmokeTestError             smoke tests failed (exit 1)
      ├── MissingDependencyError     an optional extra is not installed (exit 2)
      └── InfrastructureError        Docker, a registry or a cloud API failed (exit 3)

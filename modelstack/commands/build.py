@@ -16,14 +16,18 @@ from pathlib import Path
 
 from modelstack.errors import UsageError
 from modelstack.image.builder import ensure_image
-from modelstack.image.container_smoke import smoke_test_image
-from modelstack.image.context import render_context, resolve_ca_bundle
 from modelstack.image.engine import docker_client
-from modelstack.image.flavours import flavour_for, select_target
-from modelstack.image.push import PushedImage, push_image
+from modelstack.image.flavours import flavour_for
+from modelstack.image.push import PushedImage
 from modelstack.image.record import BuildRecord, write_record
-from modelstack.image.registries import destination_for
+from modelstack.image.steps import (
+    destination,
+    push_target_image,
+    smoke_test_target_image,
+    target_context,
+)
 from modelstack.manifest import load_manifest
+from modelstack.manifest.targets import select_target
 from modelstack.smoke.local import prepare_local
 from modelstack.smoke.report import format_report
 
@@ -49,12 +53,9 @@ def build(
     loaded = load_manifest(manifest)
     chosen = select_target(loaded, target)
     flavour = flavour_for(chosen)
-    ca_path = resolve_ca_bundle(loaded, ca_bundle)
     bundle = prepare_local(loaded)
-    destination = destination_for(loaded, chosen.name, chosen, registry) if push else None
-    context = render_context(
-        loaded, chosen.name, flavour, bundle, base_image=base_image, ca_bundle=ca_path
-    )
+    where = destination(loaded, chosen, registry) if push else None
+    context = target_context(loaded, chosen, bundle, base_image=base_image, ca_bundle=ca_bundle)
     client = docker_client()
     try:
         _say(quiet, f"image {context.tag}: {flavour.name} on {context.base_image}")
@@ -66,20 +67,11 @@ def build(
             else f"unchanged: {image.tag} is already built (decided in {image.seconds:.2f} s)",
         )
         _say(quiet, f"smoke tests in a container ({flavour.protocol}) ...")
-        result = smoke_test_image(
-            client,
-            image.tag,
-            flavour.protocol,
-            bundle.cases,
-            loaded.name,
-            environment=dict(chosen.environment),
-        )
+        result = smoke_test_target_image(client, image, loaded, chosen, bundle)
         pushed: PushedImage | None = None
-        if result.report.passed and destination is not None:
-            _say(quiet, f"pushing to {destination.repository} ...")
-            pushed = push_image(
-                client, image.tag, destination, image.tag.rsplit(":", 1)[1], quiet=quiet
-            )
+        if result.report.passed and where is not None:
+            _say(quiet, f"pushing to {where.repository} ...")
+            pushed = push_target_image(client, image, where, quiet=quiet)
     finally:
         client.close()
     record = BuildRecord(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from modelstack.commands.up import confirm
 from modelstack.deploy.engines import engine_for
 from modelstack.deploy.state import StateStore
-from modelstack.image.flavours import select_target
 from modelstack.manifest import load_manifest
+from modelstack.manifest.targets import select_target
+from modelstack.prompts import confirm
 
 
 def destroy(
@@ -19,7 +19,7 @@ def destroy(
     backend: str | None = None,
 ) -> int:
     manifest = load_manifest(manifest_path)
-    chosen = select_target(manifest, target)
+    chosen = select_target(manifest, target, default="local")
     confirm(f"destroy every resource of {manifest.name} on {chosen.name}", yes)
     store = StateStore(manifest.directory, chosen.name, stack)
     with store.locked():

@@ -6,16 +6,16 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from modelstack.commands.up import confirm
 from modelstack.deploy.engines import engine_for
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.rollout import recover, roll_out
 from modelstack.deploy.signals import interrupts_as_keyboard
 from modelstack.deploy.state import StateStore
 from modelstack.errors import UsageError
-from modelstack.image.flavours import select_target
 from modelstack.manifest import load_manifest
 from modelstack.manifest.model import LocalTarget, RolloutSpec
+from modelstack.manifest.targets import select_target
+from modelstack.prompts import confirm
 from modelstack.smoke.local import prepare_local
 
 
@@ -28,7 +28,7 @@ def rollback(
     backend: str | None = None,
 ) -> int:
     manifest = load_manifest(manifest_path)
-    chosen = select_target(manifest, target)
+    chosen = select_target(manifest, target, default="local")
     store = StateStore(manifest.directory, chosen.name, stack)
     progress = Progress()
     with store.locked(), interrupts_as_keyboard():

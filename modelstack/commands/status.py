@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from modelstack.deploy.release import Release
 from modelstack.deploy.state import StateStore
-from modelstack.image.flavours import select_target
 from modelstack.manifest import load_manifest
+from modelstack.manifest.targets import select_target
 
 
 def status(
     manifest_path: str, target: str | None = None, stack: str | None = None, fmt: str = "text"
 ) -> int:
     manifest = load_manifest(manifest_path)
-    chosen = select_target(manifest, target)
+    chosen = select_target(manifest, target, default="local")
     state = StateStore(manifest.directory, chosen.name, stack).load()
     report: dict[str, Any] = {
         "model": manifest.name,
@@ -49,7 +50,7 @@ def status(
     return 0
 
 
-def _traffic(stable: Any, candidate: Any, percent: int) -> dict[str, int]:
+def _traffic(stable: Release | None, candidate: Release | None, percent: int) -> dict[str, int]:
     traffic: dict[str, int] = {}
     if stable is not None:
         traffic[stable.version] = 100 - (percent if candidate else 0)

@@ -3,7 +3,6 @@ pre-traffic smoke tests and automatic rollback. Safe to run again after any fail
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -15,10 +14,11 @@ from modelstack.deploy.rollout import recover, roll_out
 from modelstack.deploy.signals import interrupts_as_keyboard
 from modelstack.deploy.state import StateStore
 from modelstack.deploy.summary import write_github_summary, write_json_summary
-from modelstack.errors import ModelstackError, UsageError
-from modelstack.image.flavours import select_target
+from modelstack.errors import ModelstackError
 from modelstack.manifest import load_manifest
 from modelstack.manifest.model import LocalTarget, Manifest, Target
+from modelstack.manifest.targets import select_target
+from modelstack.prompts import confirm
 
 
 def up(
@@ -33,7 +33,7 @@ def up(
     """Exit 0 deployed (or nothing to do), 1 a check or smoke test failed (traffic untouched or
     rolled back), 2 usage error, 3 infrastructure error, 130 interrupted (rolled back)."""
     manifest = load_manifest(manifest_path)
-    chosen = select_target(manifest, target or _default_target(manifest))
+    chosen = select_target(manifest, target, default="local")
     confirm(
         f"deploy {manifest.name} {manifest.metadata.version} to {chosen.name}",
         yes,
@@ -130,19 +130,3 @@ def _up(
         file=sys.stderr,
     )
     return "deployed"
-
-
-def _default_target(manifest: Manifest) -> str | None:
-    """`local` when the manifest has it and others too: the safe default for a bare `up`."""
-    return "local" if "local" in manifest.targets and len(manifest.targets) > 1 else None
-
-
-def confirm(action: str, yes: bool, *, skip: bool = False) -> None:
-    """Ask before acting on real infrastructure; never ask when CI is set or --yes is given."""
-    if yes or skip:
-        return
-    if os.environ.get("CI") or not sys.stdin.isatty():
-        raise UsageError(f"refusing to {action} without confirmation; pass --yes")
-    answer = input(f"{action}? [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise UsageError("cancelled")

@@ -82,18 +82,15 @@ def build_release(
     None when nothing changed: `deployed` serves this very image with the same target settings.
     """
     from modelstack.image.builder import ensure_image
-    from modelstack.image.container_smoke import smoke_test_image
-    from modelstack.image.context import render_context, resolve_ca_bundle
-    from modelstack.image.flavours import flavour_for
+    from modelstack.image.steps import (
+        destination,
+        push_target_image,
+        smoke_test_target_image,
+        target_context,
+    )
 
-    flavour = flavour_for(target)
-    context = render_context(
-        manifest,
-        target.name,
-        flavour,
-        bundle,
-        base_image=options.base_image,
-        ca_bundle=resolve_ca_bundle(manifest, options.ca_bundle),
+    context = target_context(
+        manifest, target, bundle, base_image=options.base_image, ca_bundle=options.ca_bundle
     )
     progress.start(f"build {context.tag}")
     image = ensure_image(client, context, quiet=progress.quiet)
@@ -108,14 +105,7 @@ def build_release(
         return None
 
     progress.start("container smoke tests")
-    result = smoke_test_image(
-        client,
-        image.tag,
-        flavour.protocol,
-        bundle.cases,
-        manifest.name,
-        environment=dict(target.environment),
-    )
+    result = smoke_test_target_image(client, image, manifest, target, bundle)
     if not result.report.passed:
         raise SmokeTestError(
             "smoke tests failed in the container; nothing was pushed:\n"
@@ -126,13 +116,8 @@ def build_release(
     if isinstance(target, LocalTarget) and options.registry is None:
         progress.skip("push", "the local target runs the image where it was built")
         return BuiltRelease(image.image_id, image.image_id, model_sha, manifest_sha)
-    from modelstack.image.push import push_image
-    from modelstack.image.registries import destination_for
-
-    destination = destination_for(manifest, target.name, target, options.registry)
-    progress.start(f"push to {destination.repository}")
-    pushed = push_image(
-        client, image.tag, destination, image.tag.rsplit(":", 1)[1], quiet=progress.quiet
-    )
+    where = destination(manifest, target, options.registry)
+    progress.start(f"push to {where.repository}")
+    pushed = push_target_image(client, image, where, quiet=progress.quiet)
     progress.done(pushed.reference)
     return BuiltRelease(pushed.reference, image.image_id, model_sha, manifest_sha)

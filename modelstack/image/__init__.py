@@ -22,7 +22,7 @@ from modelstack.image.context import (
 )
 from modelstack.image.dockerfile import DockerfileOptions, render_dockerfile, render_requirements
 from modelstack.image.engine import docker_client
-from modelstack.image.flavours import FLAVOURS, Flavour, flavour_for, select_target
+from modelstack.image.flavours import FLAVOURS, Flavour, flavour_for
 from modelstack.image.invocations import Invocation, InvocationBroker, InvocationFailed
 from modelstack.image.lambda_runtime_api import LambdaRuntimeClient, RuntimeApiServer
 from modelstack.image.push import PushedImage, push_image
@@ -62,7 +62,6 @@ __all__ = [
     "resolve_ca_bundle",
     "run_container",
     "runtime_package_dir",
-    "select_target",
     "smoke_test_image",
     "write_record",
 ]

@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from modelstack.errors import UsageError
-from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, Manifest, Target
+from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, Target
 
 __all__ = [
     "AWS_LAMBDA_BASE",
@@ -24,7 +23,6 @@ __all__ = [
     "Flavour",
     "flavour_for",
     "is_aws_lambda_base",
-    "select_target",
 ]
 
 Protocol = Literal["http", "lambda"]
@@ -93,20 +91,3 @@ def flavour_for(target: Target) -> Flavour:
     if isinstance(target, CloudRunTarget):
         return FLAVOURS["cloudrun-gpu" if target.gpu is not None else "cloudrun-cpu"]
     return FLAVOURS["lambda" if target.flavour == "lambda" else "cloudrun-cpu"]
-
-
-def select_target(manifest: Manifest, name: str | None) -> Target:
-    """The target called `name`, or the only target; UsageError naming the choices otherwise."""
-    names = sorted(manifest.targets)
-    if name is None:
-        if len(names) == 1:
-            return manifest.targets[names[0]]
-        raise UsageError(
-            f"{manifest.path} has {len(names)} targets ({', '.join(names)}); "
-            "choose one with --target NAME"
-        )
-    if name not in manifest.targets:
-        raise UsageError(
-            f"{manifest.path} has no target '{name}'; its targets are: {', '.join(names)}"
-        )
-    return manifest.targets[name]

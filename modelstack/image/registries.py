@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from modelstack.errors import MissingDependencyError, RegistryError, UsageError
@@ -43,7 +43,7 @@ class Destination:
     """A repository to push to (`host[/path]/name`) and the credentials for its registry."""
 
     repository: str
-    auth: dict[str, str] | None = None
+    auth: dict[str, str] | None = field(default=None, repr=False)  # never print secrets
 
     @property
     def registry(self) -> str:

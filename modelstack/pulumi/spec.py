@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from modelstack.errors import ManifestError, UsageError
-from modelstack.manifest import load_manifest
+from modelstack.manifest import load_manifest, targets
 from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, LocalTarget, Manifest
 from modelstack.pulumi.args import ModelServiceArgs, SmokeRunner
 from modelstack.pulumi.image import ImageRef, parse_image
@@ -75,31 +75,15 @@ def load_checked_manifest(
     return manifest if isinstance(manifest, Manifest) else load_manifest(path)
 
 
-def _describe(manifest: Manifest) -> str:
-    return ", ".join(f"{name} ({t.provider})" for name, t in sorted(manifest.targets.items()))
-
-
 def select_target(manifest: Manifest, name: str | None) -> tuple[str, CloudTarget]:
     """The named cloud target, or the only cloud target when `name` is None."""
-    if name is None:
-        cloud = [n for n, t in manifest.targets.items() if not isinstance(t, LocalTarget)]
-        if len(cloud) != 1:
-            raise UsageError(
-                f"{manifest.path} has {len(cloud)} cloud targets; choose one with --target: "
-                f"{_describe(manifest)}"
-            )
-        name = cloud[0]
-    target = manifest.targets.get(name)
-    if target is None:
-        raise UsageError(
-            f"{manifest.path} has no target {name!r}; available targets: {_describe(manifest)}"
-        )
+    target = targets.select_target(manifest, name, default="cloud")
     if isinstance(target, LocalTarget):
         raise UsageError(
-            f"target {name!r} is a local target, which runs on Docker (`modelstack serve`), "
-            f"not through Pulumi; cloud targets: {_describe(manifest)}"
+            f"target {target.name!r} is a local target, which runs on Docker (`modelstack up`), "
+            f"not through Pulumi; targets: {targets.describe_targets(manifest)}"
         )
-    return name, target
+    return target.name, target
 
 
 def resolve(args: ModelServiceArgs) -> ServiceSpec:

@@ -12,7 +12,7 @@ from imagefixtures import copy_iris
 from modelstack.commands.build import build
 from modelstack.errors import DockerUnavailableError, MissingDependencyError, UsageError
 from modelstack.image.context import render_context, resolve_ca_bundle, runtime_package_dir
-from modelstack.image.flavours import flavour_for, select_target
+from modelstack.image.flavours import flavour_for
 from modelstack.image.push import classify_push_error
 from modelstack.image.record import BuildRecord, record_path, write_record
 from modelstack.image.registries import destination_for, registry_auth
@@ -93,14 +93,6 @@ def test_ca_bundle_from_the_manifest_must_stay_inside_the_bundle(
         assert resolve_ca_bundle(manifest, str(outside)) == outside
     with pytest.raises(UsageError, match="no such file"):
         resolve_ca_bundle(iris, str(tmp_path / "nope.pem"))
-
-
-def test_target_selection(iris: Manifest) -> None:
-    assert select_target(iris, "prod").name == "prod"
-    with pytest.raises(UsageError, match="choose one with --target"):
-        select_target(iris, None)
-    with pytest.raises(UsageError, match=r"no target 'nope'.*local, prod"):
-        select_target(iris, "nope")
 
 
 def test_registry_destinations(iris: Manifest, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,7 +216,6 @@ def test_the_public_api_is_deliberate() -> None:
         "resolve_ca_bundle",
         "run_container",
         "runtime_package_dir",
-        "select_target",
         "smoke_test_image",
         "write_record",
     ]

@@ -1,0 +1,40 @@
+"""Choosing the target a command acts on: the one named, else a sensible default."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from modelstack.errors import UsageError
+from modelstack.manifest.model import LocalTarget, Manifest, Target
+
+__all__ = ["describe_targets", "select_target"]
+
+Default = Literal["only", "local", "cloud"]
+
+
+def describe_targets(manifest: Manifest) -> str:
+    """`name (provider)` for every target, for messages."""
+    return ", ".join(f"{name} ({t.provider})" for name, t in sorted(manifest.targets.items()))
+
+
+def select_target(manifest: Manifest, name: str | None, *, default: Default = "only") -> Target:
+    """The target called `name`. Without a name: the only target, else (by `default`) the
+    only local target or the only cloud target; UsageError listing the targets otherwise."""
+    if name is not None:
+        if name not in manifest.targets:
+            raise UsageError(
+                f"{manifest.path} has no target '{name}'; its targets: {describe_targets(manifest)}"
+            )
+        return manifest.targets[name]
+    targets = list(manifest.targets.values())
+    if default == "local":
+        targets = [t for t in targets if isinstance(t, LocalTarget)] or targets
+    elif default == "cloud":
+        targets = [t for t in targets if not isinstance(t, LocalTarget)]
+    if len(targets) == 1:
+        return targets[0]
+    kind = {"only": "", "local": "", "cloud": "cloud "}[default]
+    raise UsageError(
+        f"{manifest.path} has {len(targets)} {kind}targets; choose one with --target NAME: "
+        f"{describe_targets(manifest)}"
+    )
