@@ -1,29 +1,32 @@
 """OCI labels of an image: what it serves, from which manifest and which source revision.
 
-No creation timestamp: a label that changes on every build would change the content-addressed
-tag and defeat "an unchanged bundle is not rebuilt".
+Every label depends only on what goes into the image, so an unchanged bundle keeps its
+content-addressed tag: no creation timestamp; the manifest digest covers the sections that
+shape the image (metadata, model, runtime, build), not targets or rollout; and the revision is
+the last commit that changed the bundle's folder, not whatever commit is checked out.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 from pathlib import Path
 from typing import Final
 
 from modelstack.manifest.model import Manifest
-from modelstack.modelfile import sha256_file
 
-__all__ = ["LABEL_PREFIX", "image_labels", "source_revision"]
+__all__ = ["LABEL_PREFIX", "image_labels", "image_manifest_digest", "source_revision"]
 
 LABEL_PREFIX: Final = "dev.modelstack"
 UNKNOWN_REVISION: Final = "unknown"
 
 
 def source_revision(directory: Path) -> str:
-    """The git commit the manifest's folder is checked out at, or "unknown" outside git."""
+    """The last git commit that changed the manifest's folder, or "unknown" outside git."""
     try:
         result = subprocess.run(
-            ["git", "-C", str(directory), "rev-parse", "HEAD"],
+            ["git", "-C", str(directory), "log", "-1", "--format=%H", "--", "."],
             capture_output=True,
             text=True,
             timeout=10,
@@ -35,6 +38,13 @@ def source_revision(directory: Path) -> str:
     if result.returncode != 0 or not revision:
         return UNKNOWN_REVISION
     return revision
+
+
+def image_manifest_digest(manifest: Manifest) -> str:
+    """A digest of the manifest sections that shape the image (not targets or rollout)."""
+    data = manifest.source.data
+    relevant = {key: data.get(key) for key in ("metadata", "model", "runtime", "build")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
 def image_labels(
@@ -55,7 +65,7 @@ def image_labels(
         f"{LABEL_PREFIX}.model.name": meta.name,
         f"{LABEL_PREFIX}.model.version": meta.version,
         f"{LABEL_PREFIX}.model.sha256": manifest.model.sha256,
-        f"{LABEL_PREFIX}.manifest.sha256": sha256_file(manifest.path.resolve()),
+        f"{LABEL_PREFIX}.manifest.sha256": image_manifest_digest(manifest),
         f"{LABEL_PREFIX}.target": target_name,
         f"{LABEL_PREFIX}.flavour": flavour,
     }

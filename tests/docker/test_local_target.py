@@ -269,14 +269,61 @@ def test_an_unchanged_up_restarts_a_lost_router(bundle: Path, port: int) -> None
     assert {o["name"]: o["data"] for o in body["outputs"]}["label"] == [0]
 
 
+def ours(bundle: Path) -> set[str]:
+    """Ids of the containers this bundle's local target runs."""
+    import docker
+
+    engine = docker.from_env()
+    try:
+        return {
+            c.id
+            for c in engine.containers.list(all=True)
+            if c.labels.get("dev.modelstack.target", "").startswith("tiny.local.")
+            and c.attrs["Config"]["Env"]
+            and any("PORT=" in e for e in c.attrs["Config"]["Env"])
+            and _port_of(c) in _backend_ports(bundle)
+        }
+    finally:
+        engine.close()
+
+
+def _port_of(container) -> int:
+    env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
+    return int(env["PORT"])
+
+
+def _backend_ports(bundle: Path) -> set[int]:
+    routes = json.loads((bundle / ".modelstack" / "local" / "local" / "routes.json").read_text())
+    return {int(b.rsplit(":", 1)[1]) for r in routes["revisions"] for b in r["backends"]}
+
+
 def test_destroy_removes_containers_and_router(bundle: Path, port: int) -> None:
     import docker
 
     manifest = write_bundle(bundle, port=port)
     assert up(manifest) == 0
+    running = ours(bundle)
+    assert len(running) == 1
     assert main(["destroy", str(manifest), "--target", "local", "--yes"]) == 0
     engine = docker.from_env()
-    left = engine.containers.list(all=True, filters={"label": "dev.modelstack.target=tiny.local"})
-    assert left == []
+    try:
+        left = {c.id for c in engine.containers.list(all=True)}
+    finally:
+        engine.close()
+    assert running.isdisjoint(left)
     with pytest.raises(OSError):
         infer(port)
+
+
+def test_two_checkouts_of_one_model_do_not_touch_each_other(
+    bundle: Path, port: int, tmp_path: Path
+) -> None:
+    other_port = free_port()
+    other = write_bundle(tmp_path / "other", port=other_port)
+    try:
+        assert up(write_bundle(bundle, port=port)) == 0
+        assert up(other) == 0
+        assert main(["destroy", str(other), "--target", "local", "--yes"]) == 0
+        assert infer(port)[0] == 200  # the first checkout still serves
+    finally:
+        main(["destroy", str(other), "--target", "local", "--yes"])

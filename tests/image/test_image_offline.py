@@ -150,11 +150,21 @@ def test_push_errors_are_classified(message: str, kind: str) -> None:
 
 def test_the_build_record_is_written_atomically_beside_the_manifest(tmp_path: Path) -> None:
     record = BuildRecord(
-        model="iris", version="1.0.0", target="prod", flavour="lambda", tag="modelstack/iris:ab",
-        image_id="sha256:00", size_bytes=1, built=True, build_seconds=1.0,
-        cold_start_seconds=0.5, smoke_passed=True, reference="r@sha256:1", digest="sha256:1",
+        model="iris",
+        version="1.0.0",
+        target="prod",
+        flavour="lambda",
+        tag="modelstack/iris:ab",
+        image_id="sha256:00",
+        size_bytes=1,
+        built=True,
+        build_seconds=1.0,
+        cold_start_seconds=0.5,
+        smoke_passed=True,
+        reference="r@sha256:1",
+        digest="sha256:1",
         finished_at="2026-01-01T00:00:00+00:00",
-    )  # fmt: skip
+    )
     path = write_record(tmp_path, record)
     assert path == record_path(tmp_path, "iris", "prod")
     assert path == tmp_path / ".modelstack" / "builds" / "iris-prod.json"
@@ -221,3 +231,33 @@ def test_the_public_api_is_deliberate() -> None:
     ]
     for name in image.__all__:
         assert getattr(image, name) is not None
+
+
+def test_only_image_relevant_manifest_edits_change_the_tag(iris: Manifest, tmp_path: Path) -> None:
+    """Rollout, targets and comments do not shape the image: no rebuild, no redeploy."""
+    import shutil
+
+    from modelstack.manifest import load_manifest
+
+    copy = tmp_path / "edited"
+    shutil.copytree(iris.directory, copy)
+    path = copy / "modelstack.yaml"
+
+    def tag() -> str:
+        manifest = load_manifest(path)
+        local = manifest.targets["local"]
+        return render_context(
+            manifest, "local", flavour_for(local), prepare_local(manifest), base_image=BASE
+        ).tag
+
+    original = tag()
+    text = path.read_text()
+    path.write_text(
+        "# a comment\n"
+        + text.replace("interval_s: 30", "interval_s: 5").replace(
+            "memory_mb: 1024", "memory_mb: 2048"
+        )
+    )
+    assert tag() == original
+    path.write_text(text.replace("version: 1.0.0", "version: 1.0.1"))
+    assert tag() != original

@@ -5,6 +5,7 @@ rollout code as the cloud targets."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -54,7 +55,11 @@ class LocalEngine:
         self.pid_path = state_dir / "router.pid"
         self.ready_timeout_s = ready_timeout_s
         self.drain_timeout_s = drain_timeout_s
-        self.label = f"{model_name}.{target.name}"
+        self.function_name = f"{model_name}.{target.name}"
+        """The name clients use (the Lambda flavour's FunctionName)."""
+        where = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
+        self.label = f"{self.function_name}.{where}"
+        """Marks this deployment's containers: two checkouts of one model never share them."""
 
     # --- Engine protocol ------------------------------------------------------------------
 
@@ -92,7 +97,11 @@ class LocalEngine:
             raise InfrastructureError(f"version {release.version} is not deployed")
         if self.target.flavour == "lambda":
             return LambdaInvokeClient(
-                self.label, release.version, "us-east-1", endpoint_url=self.endpoint(), local=True
+                self.function_name,
+                release.version,
+                "us-east-1",
+                endpoint_url=self.endpoint(),
+                local=True,
             )
         return HttpClient(f"http://{revision.backends[0]}", self.model_name)
 
@@ -144,7 +153,7 @@ class LocalEngine:
     # --- routing table and router process -------------------------------------------------
 
     def _routes(self) -> Routes:
-        return read_routes(self.routes_path) or Routes(self.target.flavour, self.label)
+        return read_routes(self.routes_path) or Routes(self.target.flavour, self.function_name)
 
     def _write(self, routes: Routes, revisions: list[Revision]) -> None:
         fresh = Routes(
@@ -202,7 +211,7 @@ class LocalEngine:
         self._check_flavour()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if not self.routes_path.exists():
-            write_routes(self.routes_path, Routes(self.target.flavour, self.label))
+            write_routes(self.routes_path, Routes(self.target.flavour, self.function_name))
         with (self.state_dir / "router.log").open("ab") as log:
             launcher = subprocess.run(
                 [
@@ -264,7 +273,7 @@ class LocalEngine:
             env.update(
                 {
                     "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{runtime_api_port}",
-                    "AWS_LAMBDA_FUNCTION_NAME": self.label,
+                    "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
                     "AWS_LAMBDA_FUNCTION_VERSION": release.version,
                     "AWS_REGION": "us-east-1",
                 }
