@@ -1,0 +1,482 @@
+"""Benchmark of `modelstack up` on the local target (iris example, local Docker engine).
+
+Works on a private copy of examples/iris in a temporary directory, its `local` port set to a
+free port and its rollout interval shortened (`interval_s: 2`), and measures, in one run
+(containers on the host network, traffic to 127.0.0.1 only):
+
+* a full first `up` (no deploy state) on a warm machine with the base image present
+  (target < 60 s), with how many build steps came from the layer cache; then again, after
+  `destroy`, with a changed model version, which forces a new image (runtime.json changes);
+* a no-change `up`: same digest, nothing to build or deploy (target < 3 s, median of 5);
+* a canary rollout (version bump -> new image, steps 10/50/100) under a steady client load on
+  the stable endpoint: a bounded client (4 threads, at most 15,000 requests and 60 s) posts the
+  iris inference request to `/v2/models/iris/infer` before, during and after the `up`; target:
+  zero failed requests (non-200 or connection errors). It reports which revisions answered
+  (`X-Modelstack-Revision`);
+* the latency the router adds: p50/p99 through the stable endpoint against the same load sent
+  straight to the serving revision's container (its port from `routes.json`), in alternating
+  blocks, measured in the same run.
+
+It always runs `modelstack destroy` at the end (also on Ctrl-C) and removes the images this
+run built for its bumped versions.
+
+Usage: ``python bench/bench_up.py [--base-image IMG] [--ca-bundle FILE] [--rate N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "iris"
+UP_TIMEOUT_S = 300.0
+BODY = json.dumps(
+    {
+        "inputs": [
+            {
+                "name": "float_input",
+                "datatype": "FP32",
+                "shape": [1, 4],
+                "data": [5.1, 3.4, 1.5, 0.2],
+            }
+        ]
+    }
+).encode()
+HEADERS = {"Content-Type": "application/json"}
+
+
+# --- the private copy of the example ---------------------------------------------------------
+
+
+def prepare_copy(root: Path, name: str, port: int, interval_s: int) -> Path:
+    bundle = root / name
+    shutil.copytree(EXAMPLE, bundle, ignore=shutil.ignore_patterns(".modelstack", "__pycache__"))
+    manifest = bundle / "modelstack.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    text = _sub_once(r"(?m)^(    port: )\d+$", rf"\g<1>{port}", text)
+    text = _sub_once(r"(?m)^(  interval_s: )\d+$", rf"\g<1>{interval_s}", text)
+    text = _sub_once(r"(?m)^(  name: )iris$", rf"\g<1>{name}", text)
+    # The copy lives elsewhere: point the editor comment at the schema in this repository.
+    schema = (REPO / "schemas" / "modelstack.v1.schema.json").as_uri()
+    text = re.sub(r"\$schema=\S+", f"$schema={schema}", text)
+    manifest.write_text(text, encoding="utf-8")
+    return manifest
+
+
+def set_version(manifest: Path, version: str) -> None:
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(_sub_once(r"(?m)^(  version: )\S+$", rf"\g<1>{version}", text))
+
+
+def _sub_once(pattern: str, replacement: str, text: str) -> str:
+    result, count = re.subn(pattern, replacement, text, count=1)
+    if count != 1:
+        raise SystemExit(f"examples/iris/modelstack.yaml has no line matching {pattern!r}")
+    return result
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# --- modelstack commands ---------------------------------------------------------------------
+
+
+@dataclass
+class UpResult:
+    seconds: float
+    summary: dict[str, Any]
+    log: str
+
+    @property
+    def build(self) -> str:
+        """'built' or 'unchanged, not rebuilt' (or '' when the build step did not run)."""
+        return next((s["detail"] for s in self.summary.get("steps", [])
+                     if s["step"].startswith("build ")), "")  # fmt: skip
+
+    @property
+    def layers(self) -> tuple[int, int]:
+        """(steps taken from the layer cache, Dockerfile steps other than FROM), from the log."""
+        steps = len(re.findall(r"(?m)^Step \d+/\d+ : (?!FROM )", self.log))
+        cached = len(re.findall(r"(?m)^ ---> Using cache$", self.log))
+        cached += len(re.findall(r"(?m)^#\d+ CACHED$", self.log))  # BuildKit's log
+        return cached, steps
+
+
+class Commands:
+    """`modelstack up` and `destroy` as fresh processes; remembers a running one for cleanup."""
+
+    def __init__(self, manifest: Path, build_flags: list[str]) -> None:
+        self.manifest = manifest
+        self.build_flags = build_flags
+        self.running: subprocess.Popen[str] | None = None
+        self.executable = _executable("modelstack")
+
+    def up(self) -> UpResult:
+        argv = [self.executable, "up", str(self.manifest), "--target", "local", "--yes",
+                "--format", "json", *self.build_flags]  # fmt: skip
+        started = time.perf_counter()
+        self.running = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            text=True,
+        )  # fmt: skip
+        try:
+            stdout, stderr = self.running.communicate(timeout=UP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.stop_running()
+            raise SystemExit(f"`modelstack up` took more than {UP_TIMEOUT_S:.0f} s") from None
+        seconds = time.perf_counter() - started
+        status = self.running.returncode
+        self.running = None
+        if status != 0:
+            raise SystemExit(f"`modelstack up` failed with status {status}:\n{stderr}")
+        return UpResult(seconds, json.loads(stdout), stderr)
+
+    def destroy(self) -> None:
+        self.stop_running()
+        subprocess.run(
+            [self.executable, "destroy", str(self.manifest), "--target", "local", "--yes"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    def stop_running(self) -> None:
+        """Interrupt an `up` still running (it rolls back), so `destroy` can take the lock."""
+        process, self.running = self.running, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _executable(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} is not installed")
+    return found
+
+
+def docker_lines(*args: str) -> list[str]:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise SystemExit(f"docker {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout.split()
+
+
+# --- the client load -------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """Paced inference requests from `threads` threads, each on its own keep-alive connection,
+    until stopped or a bound is reached (`max_requests` in all, `max_s`)."""
+
+    port: int
+    path: str
+    threads: int = 4
+    rate: float = 200.0
+    max_requests: int = 15_000
+    max_s: float = 60.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    revisions: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    bounded: bool = False
+    """True when a bound, not stop(), ended the load."""
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._sent = 0
+        self._workers = [threading.Thread(target=self._run, args=(index,), daemon=True)
+                         for index in range(self.threads)]  # fmt: skip
+
+    @property
+    def sent(self) -> int:
+        return self._sent
+
+    def start(self) -> Load:
+        self._started = time.perf_counter()
+        for worker in self._workers:
+            worker.start()
+        return self
+
+    def stop(self) -> Load:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(timeout=30)
+        return self
+
+    def _take(self) -> bool:
+        with self._lock:
+            if self._sent >= self.max_requests or time.perf_counter() - self._started > self.max_s:
+                self.bounded = True
+                return False
+            self._sent += 1
+            return True
+
+    def _run(self, index: int) -> None:
+        interval = self.threads / self.rate if self.rate > 0 else 0.0
+        connection: http.client.HTTPConnection | None = None
+        next_at = time.perf_counter() + index * interval / self.threads  # staggered threads
+        self._stop.wait(max(0.0, next_at - time.perf_counter()))
+        while not self._stop.is_set() and self._take():
+            if connection is None:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            started = time.perf_counter()
+            try:
+                connection.request("POST", self.path, body=BODY, headers=HEADERS)
+                response = connection.getresponse()
+                response.read()
+                outcome = str(response.status)
+                revision = response.getheader("X-Modelstack-Revision") or "-"
+            except (OSError, http.client.HTTPException) as exc:
+                connection.close()
+                connection = None
+                outcome, revision = type(exc).__name__, "-"
+            elapsed = time.perf_counter() - started
+            with self._lock:
+                self.latencies.append(elapsed)
+                self.statuses[outcome] += 1
+                self.revisions[revision] += 1
+                if outcome != "200" and len(self.failures) < 20:
+                    self.failures.append(f"{time.perf_counter() - self._started:.2f} s: {outcome}")
+            next_at += interval
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                self._stop.wait(delay)
+            else:
+                next_at = time.perf_counter()  # behind schedule: do not burst to catch up
+        if connection is not None:
+            connection.close()
+
+    @property
+    def failed(self) -> int:
+        return sum(n for outcome, n in self.statuses.items() if outcome != "200")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def serving_backend(manifest: Path, version: str) -> str:
+    routes = json.loads((manifest.parent / ".modelstack/local/local/routes.json").read_text())
+    revision = next(r for r in routes["revisions"] if r["version"] == version)
+    return str(revision["backends"][0])
+
+
+def paired_latency(
+    router_port: int,
+    backend_port: int,
+    path: str,
+    threads: int,
+    rate: float,
+    block_s: float,
+    blocks: int,
+) -> tuple[Load, Load]:
+    """The same paced load through the router and straight to the container, alternating."""
+    through, direct = (Load(router_port, path, threads, rate, 15_000, 60.0),
+                       Load(backend_port, path, threads, rate, 15_000, 60.0))  # fmt: skip
+    for _ in range(blocks):
+        for total, port in ((through, router_port), (direct, backend_port)):
+            block = Load(port, path, threads, rate, 15_000, block_s + 5).start()
+            time.sleep(block_s)
+            block.stop()
+            total.latencies += block.latencies
+            total.statuses.update(block.statuses)
+            total.revisions.update(block.revisions)
+    return through, direct
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--base-image", default=os.environ.get(
+        "MODELSTACK_BASE_IMAGE", "modelstack/base-python:bookworm"))  # fmt: skip
+    parser.add_argument("--ca-bundle", default=os.environ.get("MODELSTACK_CA_BUNDLE"),
+                        help="CA bundle for pip in the builder stage")  # fmt: skip
+    parser.add_argument(
+        "--name",
+        default="iris",
+        help="metadata.name of the copy; change it when iris is deployed locally already "
+        "(containers are found by name and target)",
+    )
+    parser.add_argument("--runs", type=int, default=5, help="no-change `up` runs (1-20)")
+    parser.add_argument("--threads", type=int, default=4, help="client threads (1-16)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=200.0,
+        help="client requests per second in all (0: as fast as possible)",
+    )
+    args = parser.parse_args()
+    runs = max(1, min(args.runs, 20))
+    threads = max(1, min(args.threads, 16))
+    label = f"dev.modelstack.target={args.name}.local"
+    if docker_lines("ps", "-aq", "--filter", f"label={label}"):
+        raise SystemExit(f"containers labelled {label} exist already (another local deploy of "
+                         f"'{args.name}'); pass --name with another name")  # fmt: skip
+    build_flags = ["--base-image", args.base_image]
+    if args.ca_bundle:
+        build_flags += ["--ca-bundle", args.ca_bundle]
+    images_before = set(docker_lines("image", "ls", "-q", "--no-trunc"))
+    run_id = uuid.uuid4().hex[:6]
+    rows: list[tuple[str, str, str, str]] = []
+    notes: list[str] = []
+    built_ids: set[str] = set()
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)  # even when started with SIGINT ignored
+    with tempfile.TemporaryDirectory(prefix="modelstack-bench-up-") as tmp:
+        port = free_port()
+        manifest = prepare_copy(Path(tmp), args.name, port, interval_s=2)
+        commands = Commands(manifest, build_flags)
+        path = f"/v2/models/{args.name}/infer"
+        try:
+            # 1. First up, the example's model version.
+            first = commands.up()
+            built_ids.add(first.summary["image"])
+            cached, steps = first.layers
+            rows.append((f"first `up` (no state), version 1.0.0: image {first.build}, "
+                         f"{cached}/{steps} build steps cached", f"{first.seconds:.1f} s",
+                         "< 60 s", _ok(first.seconds < 60)))  # fmt: skip
+
+            # 1b. First up again after destroy, with a new model version: a new image.
+            commands.destroy()
+            set_version(manifest, f"1.0.1-{run_id}")
+            bumped = commands.up()
+            built_ids.add(bumped.summary["image"])
+            cached, steps = bumped.layers
+            rows.append((f"first `up` (no state), new version -> new image: image "
+                         f"{bumped.build}, {cached}/{steps} build steps cached",
+                         f"{bumped.seconds:.1f} s", "< 60 s",
+                         _ok(bumped.seconds < 60)))  # fmt: skip
+
+            # 2. No change: same digest, nothing to rebuild or deploy.
+            times = []
+            for _ in range(runs):
+                again = commands.up()
+                if again.summary.get("result") != "unchanged":
+                    raise SystemExit(f"a no-change `up` deployed: {again.summary}")
+                times.append(again.seconds)
+            median = statistics.median(times)
+            rows.append((f"no-change `up` (median of {runs}, min-max "
+                         f"{min(times):.2f}-{max(times):.2f} s)", f"{median:.2f} s", "< 3 s",
+                         _ok(median < 3)))  # fmt: skip
+
+            # 3. Canary rollout under load.
+            stable = str(bumped.summary["version"])
+            set_version(manifest, f"1.0.2-{run_id}")
+            load = Load(port, path, threads, args.rate).start()
+            time.sleep(1.0)
+            rollout = commands.up()
+            time.sleep(1.0)
+            load.stop()
+            built_ids.add(rollout.summary["image"])
+            candidate = str(rollout.summary["version"])
+            answered = ", ".join(f"{v}: {n}" for v, n in sorted(load.revisions.items()))
+            rows.append((f"canary `up` (10/50/100 %, 2 s intervals), image {rollout.build}",
+                         f"{rollout.seconds:.1f} s", "", ""))  # fmt: skip
+            pace = f"{args.rate:.0f}/s" if args.rate > 0 else "unpaced"
+            rows.append((f"requests sent during the rollout ({threads} threads, {pace}; "
+                         f"revisions answered: {answered})",
+                         str(load.sent), "", ""))  # fmt: skip
+            rows.append(("failed requests (non-200 or connection errors)", str(load.failed),
+                         "0", _ok(load.failed == 0)))  # fmt: skip
+            if load.bounded:
+                notes.append("the client reached its bound before the rollout ended")
+            if load.failures:
+                notes.append("first failures: " + "; ".join(load.failures[:10]))
+            if stable not in load.revisions or candidate not in load.revisions:
+                notes.append(f"expected answers from revisions {stable} and {candidate}")
+            rows.append(("through the router during the rollout: p50 / p99",
+                         f"{_ms(percentile(load.latencies, 50))} / "
+                         f"{_ms(percentile(load.latencies, 99))}", "", ""))  # fmt: skip
+
+            # 4. Router against direct, same load, alternating blocks.
+            backend = serving_backend(manifest, candidate)
+            through, direct = paired_latency(
+                port, int(backend.rsplit(":", 1)[1]), path, threads, args.rate, 3.0, 2
+            )
+            for what, sample in (("through the router", through), ("direct to the container",
+                                                                    direct)):  # fmt: skip
+                bad = sample.failed
+                rows.append((f"{what}, steady load ({len(sample.latencies)} requests, "
+                             f"{bad} failed): p50 / p99",
+                             f"{_ms(percentile(sample.latencies, 50))} / "
+                             f"{_ms(percentile(sample.latencies, 99))}", "", ""))  # fmt: skip
+            added = percentile(through.latencies, 50) - percentile(direct.latencies, 50)
+            rows.append(("latency the router adds (p50)", _ms(added), "", ""))
+        except KeyboardInterrupt:
+            print("interrupted; cleaning up", file=sys.stderr)
+            return 130
+        finally:
+            commands.destroy()
+            created = {i for i in built_ids if i and i not in images_before}
+            for version in (f"1.0.1-{run_id}", f"1.0.2-{run_id}"):  # also after an interrupt
+                created.update(
+                    docker_lines(
+                        "image",
+                        "ls",
+                        "-q",
+                        "--no-trunc",
+                        "--filter",
+                        f"label=dev.modelstack.model.version={version}",
+                    )
+                )
+            if created:
+                subprocess.run(["docker", "image", "rm", "-f", *created], capture_output=True,
+                               timeout=120, check=False)  # fmt: skip
+
+    print("| measurement | value | target | ok |")
+    print("|---|---:|---:|:-:|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    for note in notes:
+        print(f"\nNote: {note}")
+    return 0 if all(row[3] != "no" for row in rows) else 1
+
+
+def _ok(passed: bool) -> str:
+    return "yes" if passed else "no"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
