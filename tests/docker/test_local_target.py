@@ -219,6 +219,39 @@ def test_kill_9_mid_rollout_then_up_again_recovers(bundle: Path, port: int) -> N
     assert revisions == Counter({final.stable.version: 10})
 
 
+def test_sigterm_mid_rollout_rolls_back_and_exits_130(bundle: Path, port: int) -> None:
+    manifest = write_bundle(bundle, port=port)
+    assert up(manifest) == 0
+    write_bundle(bundle, port=port, version="2.0.0", interval=30)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "modelstack",
+            "up",
+            str(manifest),
+            "--target",
+            "local",
+            *BUILD_FLAGS,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while state(bundle).load().candidate_percent != 20:
+        assert time.monotonic() < deadline, "the rollout never reached its first step"
+        assert process.poll() is None, "up exited before it could be stopped"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)  # what a cancelled CI job sends
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "traffic is back on version 1" in err
+    current = state(bundle).load()
+    assert current.step == "idle" and current.candidate is None
+    assert Counter(infer(port)[1] for _ in range(10)) == Counter({"1": 10})
+
+
 def test_lambda_flavour_answers_boto3_through_the_local_invoke_api(bundle: Path, port: int) -> None:
     import boto3
 
