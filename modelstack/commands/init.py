@@ -32,6 +32,8 @@ def init(
     gpu: bool = False,
 ) -> int:
     """Write a manifest next to the model; exit 0 when it lints clean."""
+    if gpu and provider != "gcp-cloud-run":
+        raise UsageError("--gpu needs --provider gcp-cloud-run (Cloud Run is the GPU target)")
     model_path = Path(model).resolve()
     if not model_path.is_file():
         raise UsageError(f"no such model file: {model}")
@@ -58,7 +60,7 @@ def init(
 
 def _dns_label(stem: str) -> str:
     label = re.sub(r"[^a-z0-9-]+", "-", stem.lower()).strip("-")[:40].strip("-")
-    return label if label and label[0].isalpha() else f"model-{label}".strip("-")[:40]
+    return label if label and label[0].isalpha() else f"model-{label}"[:40].strip("-")
 
 
 def _example_inputs(specs: tuple[TensorSpec, ...]) -> dict[str, np.ndarray]:

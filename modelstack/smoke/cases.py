@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,14 +71,18 @@ def _read_file(
         )
     try:
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
+            # np.load on a path leaks the file when the zip is corrupt; own the handle here.
+            with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
                 return {name: data[name] for name in data.files}
         raw: Any = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(raw, dict):
             raise ValueError("a JSON inputs file must map input names to nested lists")
-        return {
-            name: to_array(value, specs[name].datatype if name in specs else "FP32")
-            for name, value in raw.items()
-        }
-    except (OSError, ValueError) as exc:
+        unknown = sorted(set(raw) - set(specs))
+        if unknown:
+            raise ValueError(
+                f"the model has no input {', '.join(map(repr, unknown))} "
+                f"(its inputs: {', '.join(specs)})"
+            )
+        return {name: to_array(value, specs[name].datatype) for name, value in raw.items()}
+    except (OSError, EOFError, ValueError, TypeError, OverflowError, zipfile.BadZipFile) as exc:
         raise SmokeTestError(f"{where}: cannot read {relative}: {exc}") from None

@@ -48,12 +48,16 @@ def compare_outputs(
 def _compare_data(name: str, expectation: Expectation, value: np.ndarray) -> Mismatch | None:
     kind = value.dtype.kind
     if kind in "SUO":
-        want = np.asarray(expectation.data, dtype=object).astype(str)
-        got = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in value.flat])
-        got = got.reshape(value.shape)
-    else:
+        want = np.asarray(expectation.data, dtype=object).astype(str).astype(object)
+        got = np.array(
+            [v.decode() if isinstance(v, bytes) else str(v) for v in value.flat], dtype=object
+        ).reshape(value.shape)
+    elif kind in "fc":
         want = np.asarray(expectation.data, dtype=np.float64)
         got = value.astype(np.float64)
+    else:  # integers and booleans compare exactly, as Python ints (no float64 rounding)
+        want = np.asarray(expectation.data, dtype=object)
+        got = value.astype(object)
     if want.shape != got.shape:
         if want.size != got.size:
             return Mismatch(
@@ -75,14 +79,17 @@ def _compare_data(name: str, expectation: Expectation, value: np.ndarray) -> Mis
 def _compare_close(
     name: str, want: np.ndarray, got: np.ndarray, atol: float, rtol: float
 ) -> Mismatch | None:
-    abs_err = np.abs(got - want)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf/NaN are results
+        abs_err = np.abs(got - want)
         rel_err = np.where(want != 0, abs_err / np.abs(want), np.where(abs_err > 0, np.inf, 0.0))
     bad = ~(abs_err <= atol + rtol * np.abs(want))
     if not bad.any():
         return None
-    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(abs_err)), abs_err.shape))
-    worst_abs, worst_rel = float(abs_err.max()), float(np.nanmax(rel_err))
+    # Report the worst of the values that fail, so the index points at a real failure and a
+    # passing value next to an expected 0 does not make the relative error infinite.
+    worst = np.where(bad, abs_err, -1.0)
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(worst)), abs_err.shape))
+    worst_abs, worst_rel = float(abs_err[bad].max()), float(rel_err[bad].max())
     return Mismatch(
         name,
         f"'{name}': {int(bad.sum())} of {bad.size} values differ beyond atol={atol:g}, "
@@ -110,7 +117,7 @@ def _compare_top_k(
 ) -> list[Mismatch]:
     mismatches = []
     for row_index, row in enumerate(_rows(value)):
-        top = [int(i) for i in np.argsort(-row, kind="stable")[:k]]
+        top = [int(i) for i in np.argsort(-row.astype(np.float64), kind="stable")[:k]]
         missing = [i for i in includes if i not in top]
         if missing:
             mismatches.append(

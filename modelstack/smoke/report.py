@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from xml.etree import ElementTree
 
 from modelstack.smoke.runner import SmokeReport
@@ -45,8 +46,8 @@ def _json(report: SmokeReport, suite: str) -> str:
                 "mismatches": [
                     {
                         "output": m.output,
-                        "max_abs_error": m.max_abs_error,
-                        "max_rel_error": m.max_rel_error,
+                        "max_abs_error": _number(m.max_abs_error),
+                        "max_rel_error": _number(m.max_rel_error),
                         "index": list(m.index) if m.index is not None else None,
                     }
                     for m in r.mismatches
@@ -56,6 +57,11 @@ def _json(report: SmokeReport, suite: str) -> str:
         ],
     }
     return json.dumps(data, indent=2, sort_keys=True)
+
+
+def _number(value: float | None) -> float | None:
+    """JSON has no inf or NaN (json.dumps would write invalid `Infinity`); those become null."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _junit(report: SmokeReport, suite: str) -> str:
