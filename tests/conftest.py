@@ -1,12 +1,45 @@
-"""Shared fixtures: a tiny ONNX model built with onnx.helper, and manifest bundles in tmp_path."""
+"""Shared fixtures: a real Docker engine, a tiny ONNX model built with onnx.helper, and
+manifest bundles in tmp_path."""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+
+def _engine_problem() -> str | None:
+    """Why no Docker engine answers, or None when one does."""
+    if shutil.which("docker") is None:
+        return "the docker client is not installed"
+    try:
+        result = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return "`docker info` timed out"
+    return None if result.returncode == 0 else result.stderr.strip()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A real Docker engine (and the registries scripts/docker-services starts). Tests that
+    use it FAIL when none answers; they never skip. Deselect them with -m "not docker"."""
+    problem = _engine_problem()
+    if problem:
+        pytest.fail(
+            f"no Docker engine answers ({problem}). Start the engine and registries with "
+            "scripts/docker-services, or deselect these tests with -m 'not docker'.",
+            pytrace=False,
+        )
 
 
 def identity_model_bytes() -> bytes:

@@ -1,44 +1,17 @@
-"""Docker integration tests need a real engine and the local registries.
-
-`scripts/test` starts them (scripts/docker-services). When the engine does not answer these
-tests fail, loudly: they are never skipped. Deselect them on a machine without Docker with
-`-m "not docker"`.
-"""
+"""Everything here runs against a real Docker engine and the local registries
+(`scripts/docker-services`, which `scripts/test` runs). These tests fail when the engine does
+not answer; they are never skipped. Deselect them with `-m "not docker"`."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 
-def _engine_answers() -> str | None:
-    if shutil.which("docker") is None:
-        return "the docker client is not installed"
-    try:
-        result = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return "`docker info` timed out"
-    return None if result.returncode == 0 else result.stderr.strip()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def docker_engine() -> None:
-    problem = _engine_answers()
-    if problem:
-        pytest.fail(
-            f"no Docker engine answers ({problem}). Start the engine and registries with "
-            "scripts/docker-services, or deselect these tests with -m 'not docker'.",
-            pytrace=False,
-        )
+@pytest.fixture(autouse=True)
+def _needs_docker(docker_engine: None) -> None:
+    """Every test in this folder needs the engine."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
