@@ -1,0 +1,230 @@
+"""The `modelstack` argument parser: every command, its arguments and its help."""
+
+from __future__ import annotations
+
+import argparse
+
+from modelstack import __version__
+
+__all__ = ["build_parser"]
+
+EPILOG = """\
+exit codes: 0 ok, 1 check or smoke-test failure, 2 usage error, 3 infrastructure error
+docs: https://modelstack.dev  ·  manifest schema: `modelstack schema`"""
+
+
+def _image_options(p: argparse.ArgumentParser) -> None:
+    """--base-image, --ca-bundle and --registry, shared by `build` and `up`."""
+    p.add_argument(
+        "--base-image",
+        metavar="IMAGE",
+        help="override the flavour's base image (default: $MODELSTACK_BASE_IMAGE)",
+    )
+    p.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="CA bundle for pip in the builder stage (default: $MODELSTACK_CA_BUNDLE)",
+    )
+    p.add_argument(
+        "--registry",
+        metavar="URL",
+        help="push to URL/<name> (default: the target's ECR / Artifact Registry)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelstack",
+        description="Model-as-code for serverless inference: lint, test, build and deploy an "
+        "ONNX model from one manifest (modelstack.yaml).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"modelstack {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "build",
+        help="build the target's image, smoke-test it in a container, push by digest",
+        description="Render a minimal build context, build it with the Docker engine (skipped "
+        "when the content-addressed tag exists), run the image locally and run every smoke "
+        "test against it; with --push, push and record repository@sha256:... A failing smoke "
+        "test pushes nothing.",
+        epilog="exit codes: 0 ok, 1 smoke test failed, 2 usage error, 3 Docker/registry error",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--target", "-t", metavar="NAME", help="target to build (default: the only one)")
+    p.add_argument("--push", action="store_true", help="push after the smoke tests pass")
+    _image_options(p)
+    p.add_argument("--quiet", "-q", action="store_true", help="no build/push progress on stderr")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = sub.add_parser(
+        "init",
+        help="scaffold a manifest from an ONNX model",
+        description="Write modelstack.yaml next to MODEL: the signature comes from the model, "
+        "and a first smoke test is recorded from a real run on generated inputs.",
+    )
+    p.add_argument("model", help="path to the .onnx file")
+    p.add_argument("--provider", choices=["local", "aws-lambda", "gcp-cloud-run"], default="local")
+    p.add_argument("--gpu", action="store_true", help="with gcp-cloud-run: an nvidia-l4 GPU")
+    p.add_argument("--name", help="service name (a DNS label; default: from the file name)")
+    p.add_argument("--output", "-o", metavar="FILE", help="manifest path (default: beside MODEL)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing manifest")
+
+    p = sub.add_parser(
+        "lint",
+        help="check manifests: schema, model, smoke tests, platform limits, secrets",
+        description="Check manifests without deploying. PATHS are files or directories "
+        "(searched for modelstack.yaml / modelstack.yml); the default is the current "
+        "directory. Suppress a finding on one line with `# modelstack: noqa MS123`.",
+        epilog="exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="manifest files or directories")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "github", "sarif"],
+        default="text",
+        help="output format (github = workflow annotations; sarif = code scanning)",
+    )
+    p.add_argument(
+        "--select",
+        action="append",
+        metavar="IDS",
+        help="only these rule ids or prefixes, comma-separated (e.g. MS1,MS301)",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        metavar="IDS",
+        help="skip these rule ids or prefixes, comma-separated",
+    )
+    p.add_argument(
+        "--no-model-checks",
+        dest="model_checks",
+        action="store_false",
+        help="do not open model files (fast pre-commit mode: schema and settings only)",
+    )
+
+    p = sub.add_parser(
+        "plan",
+        help="show the cloud resources a target would create (offline, no credentials)",
+        description="Run the target's Pulumi program under Pulumi's mocks and print every "
+        "resource with its key properties. Nothing is deployed and no credentials are needed, "
+        "so it fits code review: the JSON form is stable and diffs cleanly between commits.",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--target", "-t", help="target name (default: the only non-local target)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument(
+        "--image",
+        metavar="REF",
+        help="image by digest (repository@sha256:...); default: a labelled placeholder",
+    )
+
+    sub.add_parser("rules", help="list the lint rules", description="List every lint rule.")
+    p = sub.add_parser(
+        "schema",
+        help="print the manifest's JSON schema",
+        description="Print the JSON schema of modelstack.yaml (for editors and validators), "
+        "or a Markdown reference of every field.",
+    )
+    p.add_argument("--format", choices=["json", "markdown"], default="json")
+    p = sub.add_parser(
+        "test",
+        help="run the smoke tests locally on onnxruntime",
+        description="Verify the model (sha256, onnx.checker) and run every smoke test through "
+        "the inference runtime in this process: outputs against expectations, latency against "
+        "budgets.",
+        epilog="exit codes: 0 all passed, 1 a smoke test failed, 2 usage error",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--format", choices=["text", "json", "junit"], default="text")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
+    p = sub.add_parser(
+        "serve",
+        help="serve the model over HTTP (Open Inference Protocol) for development",
+        description="Run the same HTTP runtime the images run, on this machine. It answers "
+        "GET /v2/health/ready, GET /v2/models/NAME and POST /v2/models/NAME/infer.",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    _deploy_parsers(sub)
+    return parser
+
+
+def _deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def common(p: argparse.ArgumentParser, *, backend: bool = True) -> None:
+        p.add_argument("manifest", help="path to modelstack.yaml")
+        p.add_argument(
+            "--target", "-t", metavar="NAME", help="target (default: local, or the only one)"
+        )
+        p.add_argument(
+            "--stack", metavar="NAME", help="Pulumi stack name (default: the target name)"
+        )
+        if backend:
+            p.add_argument(
+                "--backend",
+                metavar="URL",
+                help="Pulumi state backend (default: $PULUMI_BACKEND_URL, else "
+                "file://.modelstack/pulumi beside the manifest)",
+            )
+
+    p = sub.add_parser(
+        "up",
+        help="lint, test, build, push and roll out with pre-traffic smoke tests",
+        description="Lint, run the smoke tests locally, build the image (skipped when "
+        "unchanged), smoke-test the container, push, deploy the candidate with 0%% traffic, "
+        "smoke-test it, shift traffic by the manifest's rollout (checking health between "
+        "steps) and promote it. Any failure after the candidate exists returns traffic to the "
+        "last good version. Running `up` again after an interrupt or crash recovers cleanly.",
+        epilog="exit codes: 0 deployed or unchanged, 1 lint or smoke test failed (traffic on the "
+        "last good version), 2 usage error, 3 infrastructure error, 130 interrupted",
+    )
+    common(p)
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before deploying")
+    p.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="json: a summary of every step on stdout (progress stays on stderr)",
+    )
+    _image_options(p)
+
+    p = sub.add_parser(
+        "rollback",
+        help="put an earlier release back on all traffic",
+        description="Deploy an earlier release again (the previous one, or --to VERSION) "
+        "through the gated rollout: its smoke tests run before it gets traffic.",
+    )
+    common(p)
+    p.add_argument("--to", metavar="VERSION", help="the version to restore (default: previous)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask first")
+
+    p = sub.add_parser(
+        "status",
+        help="versions, traffic split, endpoint, last smoke results",
+        description="Show what a target serves, from its deploy state.",
+    )
+    common(p, backend=False)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = sub.add_parser(
+        "destroy",
+        help="remove everything a target created",
+        description="Remove every resource of the target. Asks first unless "
+        "--yes; refuses to ask when CI is set.",
+    )
+    common(p)
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask first")
+
+    p = sub.add_parser(
+        "history",
+        help="the audit log of deploys",
+        description="Every deploy, rollback and recovery, from "
+        ".modelstack/history.jsonl: who, what, when, digest and result.",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--target", "-t", metavar="NAME", help="only this target")
+    p.add_argument("--format", choices=["text", "json"], default="text")
