@@ -261,15 +261,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body, {"x-amzn-ErrorType": kind})
 
     def _send(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
-        self.send_response(status)
-        sent = {k.lower() for k in headers}
-        for key, value in headers.items():
-            self.send_header(key, value)
-        if "content-type" not in sent:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        """The whole reply in one write: status line, headers and body."""
+        phrase = _PHRASES.get(status, "")
+        head = [f"HTTP/1.1 {status} {phrase}"]
+        head += [f"{key}: {value}" for key, value in headers.items()]
+        if not any(key.lower() == "content-type" for key in headers):
+            head.append("Content-Type: application/json")
+        head.append(f"Content-Length: {len(body)}")
+        if self.close_connection:
+            head.append("Connection: close")
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
 def _is_server_error(reply: bytes) -> bool:
