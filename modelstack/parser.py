@@ -9,7 +9,8 @@ from modelstack import __version__
 __all__ = ["build_parser"]
 
 EPILOG = """\
-exit codes: 0 ok, 1 check or smoke-test failure, 2 usage error, 3 infrastructure error
+exit codes: 0 ok, 1 check or smoke-test failure, 2 usage error, 3 infrastructure error,
+130 interrupted (a deploy returns traffic to the last good version first)
 docs: https://modelstack.dev  ·  manifest schema: `modelstack schema`"""
 
 

@@ -31,23 +31,22 @@ def rollback(
     chosen = select_target(manifest, target, default="local")
     store = StateStore(manifest.directory, chosen.name, stack)
     progress = Progress()
+    planned = store.load()  # read-only: nothing changes before the answer
+    if not planned.previous:
+        raise UsageError(f"target '{chosen.name}' has no earlier release to roll back to")
+    known = {r.version: r for r in planned.previous}
+    if to is not None and to not in known:
+        raise UsageError(f"no earlier release '{to}' on '{chosen.name}'; known: {', '.join(known)}")
+    chosen_release = known[to] if to is not None else planned.previous[0]
+    current = planned.stable.version if planned.stable else "none"
+    confirm(
+        f"roll {chosen.name} back from version {current} to {chosen_release.version}",
+        yes,
+        skip=isinstance(chosen, LocalTarget),
+    )
     with store.locked(), interrupts_as_keyboard():
         engine = engine_for(manifest, chosen, stack=stack, backend=backend, on_output=progress.note)
         state = recover(engine, store, progress)
-        if not state.previous:
-            raise UsageError(f"target '{chosen.name}' has no earlier release to roll back to")
-        known = {r.version: r for r in state.previous}
-        if to is not None and to not in known:
-            raise UsageError(
-                f"no earlier release '{to}' on '{chosen.name}'; known: {', '.join(known)}"
-            )
-        chosen_release = known[to] if to is not None else state.previous[0]
-        current = state.stable.version if state.stable else "none"
-        confirm(
-            f"roll {chosen.name} back from version {current} to {chosen_release.version}",
-            yes,
-            skip=isinstance(chosen, LocalTarget),
-        )
         release = replace(chosen_release, version=str(state.next_version))
         cases = prepare_local(manifest).cases
         roll_out(engine, store, release, cases, RolloutSpec(strategy="all-at-once"), progress)

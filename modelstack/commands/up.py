@@ -10,7 +10,7 @@ from modelstack.deploy.engines import engine_for, preflight
 from modelstack.deploy.pipeline import BuildOptions, build_release, check_manifest, test_locally
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release, settings_digest
-from modelstack.deploy.rollout import recover, roll_out
+from modelstack.deploy.rollout import Interrupted, recover, roll_out
 from modelstack.deploy.signals import interrupts_as_keyboard
 from modelstack.deploy.state import StateStore
 from modelstack.deploy.summary import write_github_summary, write_json_summary
@@ -58,7 +58,9 @@ def up(
         return 0
     except ModelstackError as exc:
         progress.abort(str(exc))
-        summary.update(result="failed", error=str(exc))
+        summary.update(
+            result="interrupted" if isinstance(exc, Interrupted) else "failed", error=str(exc)
+        )
         raise
     except KeyboardInterrupt:
         progress.abort("interrupted")
@@ -87,24 +89,32 @@ def _up(
     bundle = test_locally(manifest, progress)
     engine = engine_for(manifest, target, stack=stack, backend=backend, on_output=progress.note)
     state = recover(engine, store, progress)
+    if state.stable is None and (adopted := engine.adopt()) is not None:
+        progress.note(f"the target already serves version {adopted.version}: {adopted.image}")
+        store.save(state := state.with_(stable=adopted))
     from modelstack.image.engine import docker_client
+
+    def unchanged(image_id: str) -> bool:
+        stable = state.stable
+        if stable is None or (stable.image_id, stable.settings_sha256) != (
+            image_id,
+            settings_digest(target),
+        ):
+            return False
+        if engine.ensure_endpoint():
+            return True
+        progress.note(f"version {stable.version} is not serving any more; deploying it again")
+        return False
 
     client = docker_client()
     try:
         built = build_release(
-            client,
-            manifest,
-            target,
-            bundle,
-            options,
-            progress,
-            deployed=state.stable,
+            client, manifest, target, bundle, options, progress, unchanged=unchanged
         )
     finally:
         client.close()
     if built is None:
         assert state.stable is not None
-        engine.ensure_endpoint()
         progress.skip(
             "deploy", f"version {state.stable.version} already serves this image and settings"
         )

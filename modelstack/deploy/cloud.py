@@ -52,6 +52,10 @@ class StackBoundary(Protocol):
 
     def destroy(self, on_output: Callable[[str], None]) -> None: ...
 
+    def outputs(self) -> dict[str, Any]:
+        """The stack's outputs as they stand, without an update ({} for an empty stack)."""
+        ...
+
 
 def service_program(manifest: Manifest, target: str) -> Callable[[], None]:
     """The inline Pulumi program: one ModelService configured from the stack's config."""
@@ -79,6 +83,7 @@ def service_program(manifest: Manifest, target: str) -> Callable[[], None]:
         pulumi.export("candidate_address", service.candidate_address)
         pulumi.export("candidate_version", service.candidate_version)
         pulumi.export("image_digest", service.image_digest)
+        pulumi.export("image_reference", config.require("image"))
 
     return program
 
@@ -142,6 +147,14 @@ class AutomationStack:
             raise InfrastructureError(f"pulumi up failed:\n{exc}") from None
         return {key: output.value for key, output in result.outputs.items()}
 
+    def outputs(self) -> dict[str, Any]:
+        from pulumi import automation
+
+        try:
+            return {key: out.value for key, out in self._stack().outputs().items()}
+        except automation.errors.CommandError as exc:
+            raise InfrastructureError(f"pulumi: cannot read the stack's outputs:\n{exc}") from None
+
     def destroy(self, on_output: Callable[[str], None]) -> None:
         from pulumi import automation
 
@@ -184,8 +197,17 @@ class PulumiEngine:
     def endpoint(self) -> str:
         return str(self.outputs.get("endpoint", ""))
 
-    def ensure_endpoint(self) -> None:
-        pass  # the cloud keeps its endpoints; there is nothing local to restart
+    def ensure_endpoint(self) -> bool:
+        return True  # the cloud keeps its endpoints; there is nothing local to restart
+
+    def adopt(self) -> Release | None:
+        outputs = self.boundary.outputs()
+        image, version = outputs.get("image_reference"), outputs.get("candidate_version")
+        if not image or not version:
+            return None
+        self.outputs = outputs
+        self._applied = {"image": str(image), "stable_version": "", "candidate_percent": "100"}
+        return Release(str(version), str(image), "unknown", "", "")
 
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         outputs = self._up(release.image, stable, 0 if stable else 100)

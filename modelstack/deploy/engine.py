@@ -18,8 +18,14 @@ class Engine(Protocol):
         """The stable endpoint users call (it routes by the current traffic split)."""
         ...
 
-    def ensure_endpoint(self) -> None:
-        """Bring the stable endpoint back if the platform lost it (a local router that died)."""
+    def ensure_endpoint(self) -> bool:
+        """Bring back what the platform lost (a dead local router, stopped containers); False
+        when the stable release cannot serve as it is and must be deployed again."""
+        ...
+
+    def adopt(self) -> Release | None:
+        """The release the platform already serves when no local state knows it (a fresh CI
+        runner), or None."""
         ...
 
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:

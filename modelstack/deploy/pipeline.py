@@ -3,11 +3,11 @@ smoke tests and push. Each step reports through `Progress` and raises on failure
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from modelstack.deploy.progress import Progress
-from modelstack.deploy.release import Release, settings_digest
 from modelstack.errors import ManifestError, SmokeTestError
 from modelstack.manifest.model import LocalTarget, Manifest, Target
 from modelstack.modelfile import sha256_file
@@ -75,11 +75,11 @@ def build_release(
     options: BuildOptions,
     progress: Progress,
     *,
-    deployed: Release | None,
+    unchanged: Callable[[str], bool],
 ) -> BuiltRelease | None:
     """Steps 3-5: build (or reuse), container smoke tests, push.
 
-    None when nothing changed: `deployed` serves this very image with the same target settings.
+    None when `unchanged(image_id)` says this very image already serves as it should.
     """
     from modelstack.image.builder import ensure_image
     from modelstack.image.steps import (
@@ -97,11 +97,7 @@ def build_release(
     progress.done("built" if image.built else "unchanged, not rebuilt")
     model_sha = sha256_file(manifest.directory / manifest.model.path)
     manifest_sha = sha256_file(manifest.path)
-    if (
-        deployed is not None
-        and deployed.image_id == image.image_id
-        and deployed.settings_sha256 == settings_digest(target)
-    ):
+    if unchanged(image.image_id):
         return None
 
     progress.start("container smoke tests")

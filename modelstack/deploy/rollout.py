@@ -40,7 +40,8 @@ def traffic_steps(rollout: RolloutSpec, has_stable: bool) -> list[int]:
     """The candidate's traffic percentages in order; a first deploy goes straight to 100."""
     if not has_stable or rollout.strategy == "all-at-once":
         return [100]
-    return [s for s in rollout.steps if 0 < s <= 100] or [100]
+    steps = [s for s in rollout.steps if 0 < s < 100]
+    return [*steps, 100]  # lint (MS601) wants 100 last; never record 100% without setting it
 
 
 def recover(engine: Engine, store: StateStore, progress: Progress) -> DeployState:
@@ -48,8 +49,11 @@ def recover(engine: Engine, store: StateStore, progress: Progress) -> DeployStat
     state = store.load()
     if state.step == "idle":
         return state
-    if state.candidate is None:  # stopped while retiring the previous release: it serves
-        store.save(state := state.with_(step="idle"))
+    if state.candidate is None:
+        # Stopped while retiring the previous release: the stable one serves; finish the job.
+        if state.stable is not None:
+            _promote(engine, store, state.stable, None, progress)
+        store.save(state := store.load().with_(step="idle"))
         return state
     progress.start(f"recover from an interrupted run (it stopped during '{state.step}')")
     engine.abandon(state.stable, state.candidate)
@@ -97,6 +101,7 @@ def roll_out(
             engine, store, state, release, cases, rollout, progress, sleep
         )
     except KeyboardInterrupt:
+        progress.abort("interrupted")
         _roll_back(engine, store, stable, release, progress, "interrupted")
         raise Interrupted(
             "interrupted; traffic is back on "
@@ -110,8 +115,28 @@ def roll_out(
             store.save(store.load().with_(step="halted"))
             store.record(_event("deploy", release, f"failed, left in place: {exc}"))
         raise
-    _promote(engine, store, release, stable, progress)
+    with shielded():  # from here the new release is stable: no interrupt may undo half of it
+        _commit(engine, store, release, stable)
+        _promote(engine, store, release, stable, progress)
     return RolloutResult(release, True, smoke)
+
+
+def _commit(engine: Engine, store: StateStore, release: Release, stable: Release | None) -> None:
+    """Record `release` as stable before anything is retired, so nothing can route back to a
+    release that is being removed."""
+    state = store.load()
+    previous = ([stable] if stable else []) + [r for r in state.previous if r != stable]
+    store.save(
+        state.with_(
+            stable=release,
+            candidate=None,
+            candidate_percent=0,
+            step="retire previous",
+            previous=previous[:20],
+            endpoint=engine.endpoint(),
+        )
+    )
+    store.record(_event("deploy", release, "succeeded"))
 
 
 def _shift_traffic(
@@ -145,20 +170,6 @@ def _shift_traffic(
         if percent < 100:
             _watch(engine, release, cases, rollout, progress, sleep)
 
-    # All traffic is on the release: record it as stable before anything is retired, so an
-    # interrupt from here on can never route back to a release that is being removed.
-    previous = ([stable] if stable else []) + [r for r in state.previous if r != stable]
-    store.save(
-        state.with_(
-            stable=release,
-            candidate=None,
-            candidate_percent=0,
-            step="retire previous",
-            previous=previous[:20],
-            endpoint=engine.endpoint(),
-        )
-    )
-    store.record(_event("deploy", release, "succeeded"))
     return release, smoke
 
 
@@ -172,8 +183,7 @@ def _promote(
     """Retire the previous release; the new one already serves, so failures here only warn."""
     progress.start(f"promote version {release.version}")
     try:
-        with shielded():
-            engine.promote(release, retired)
+        engine.promote(release, retired)
     except Exception as exc:
         progress.fail(f"version {release.version} serves, but retiring the old one failed: {exc}")
     else:

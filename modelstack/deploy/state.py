@@ -105,8 +105,11 @@ class StateStore:
         except FileNotFoundError:
             return DeployState()
         try:
-            return DeployState.from_dict(json.loads(text))
-        except (ValueError, KeyError, TypeError) as exc:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise TypeError(f"expected a JSON object, found {type(data).__name__}")
+            return DeployState.from_dict(data)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InfrastructureError(
                 f"the deploy state {self.state_path} is unreadable ({exc}); it was not "
                 "written by modelstack or was edited by hand. Restore it from history.jsonl "

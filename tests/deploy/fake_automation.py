@@ -43,6 +43,7 @@ class FakeAutomationStack:
     resources: list[list[RecordedResource]] = field(default_factory=list)
     destroyed: bool = False
     versions: dict[str, str] = field(default_factory=dict)
+    last_outputs: dict[str, Any] = field(default_factory=dict)
 
     def up(self, config: Mapping[str, str], on_output: Callable[[str], None]) -> dict[str, Any]:
         self.updates.append(dict(config))
@@ -65,7 +66,12 @@ class FakeAutomationStack:
         )
         self.resources.append(recorded)
         on_output(f"updated {len(recorded)} resources")
+        self.destroyed = False
+        self.last_outputs = dict(outputs)
         return dict(outputs)
+
+    def outputs(self) -> dict[str, Any]:
+        return {} if self.destroyed or not self.last_outputs else dict(self.last_outputs)
 
     def destroy(self, on_output: Callable[[str], None]) -> None:
         self.destroyed = True

@@ -55,8 +55,12 @@ class RecordingEngine:
     def endpoint(self) -> str:
         return "memory://endpoint"
 
-    def ensure_endpoint(self) -> None:
+    def ensure_endpoint(self) -> bool:
         self.calls.append(("ensure endpoint",))
+        return True
+
+    def adopt(self) -> Release | None:
+        return None
 
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         self._call("deploy", release.version)

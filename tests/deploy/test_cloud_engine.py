@@ -88,18 +88,7 @@ def test_a_candidate_failing_smoke_tests_leaves_the_stack_on_stable(
         engine, store, release(DIGEST_1), iris_cases, iris.rollout, progress, sleep=lambda s: None
     )
 
-    class Regressed:
-        def infer(self, inputs):
-            outputs = iris_client.infer(inputs)
-            return {**outputs, "label": (outputs["label"] + 1) % 3}
-
-        def describe(self) -> str:
-            return "regressed"
-
-        def close(self) -> None:
-            pass
-
-    engine.client_factory = lambda manifest, address: Regressed()
+    engine.client_factory = lambda manifest, address: Regressed(iris_client)
     with pytest.raises(SmokeTestError):
         roll_out(
             engine,
@@ -119,18 +108,8 @@ def test_a_candidate_failing_smoke_tests_leaves_the_stack_on_stable(
 def test_a_failed_first_deploy_leaves_nothing_serving(
     iris, iris_bundle: Path, iris_cases, iris_client, stack
 ) -> None:
-    class Regressed:
-        def infer(self, inputs):
-            outputs = iris_client.infer(inputs)
-            return {**outputs, "label": (outputs["label"] + 1) % 3}
 
-        def describe(self) -> str:
-            return "regressed"
-
-        def close(self) -> None:
-            pass
-
-    engine = PulumiEngine(iris, "prod", stack, client_factory=lambda m, a: Regressed())
+    engine = PulumiEngine(iris, "prod", stack, client_factory=lambda m, a: Regressed(iris_client))
     store = StateStore(iris_bundle, "prod")
     with pytest.raises(SmokeTestError):
         roll_out(
@@ -144,3 +123,69 @@ def test_a_failed_first_deploy_leaves_nothing_serving(
         )
     assert stack.destroyed
     assert store.load().stable is None and store.load().candidate is None
+
+
+def test_a_fresh_runner_adopts_what_the_stack_serves_instead_of_starting_over(
+    iris, iris_bundle: Path, iris_cases, iris_client, stack, tmp_path: Path
+) -> None:
+    """CI runners start without .modelstack/: the stack itself says what serves."""
+    progress = Progress(stream=io.StringIO())
+    first = PulumiEngine(iris, "prod", stack, client_factory=lambda m, a: iris_client)
+    roll_out(
+        first,
+        StateStore(iris_bundle, "prod"),
+        release(DIGEST_1),
+        iris_cases,
+        iris.rollout,
+        progress,
+        sleep=lambda s: None,
+    )
+
+    runner = PulumiEngine(iris, "prod", stack, client_factory=lambda m, a: Regressed(iris_client))
+    fresh = StateStore(tmp_path / "fresh-checkout", "prod")
+    adopted = runner.adopt()
+    assert adopted is not None and adopted.version == "1" and adopted.digest == DIGEST_1
+    fresh.save(fresh.load().with_(stable=adopted))
+    updates_before = len(stack.updates)
+    with pytest.raises(SmokeTestError):
+        roll_out(
+            runner,
+            fresh,
+            release(DIGEST_2),
+            iris_cases,
+            iris.rollout,
+            progress,
+            sleep=lambda s: None,
+        )
+    # The candidate got no traffic, production was not destroyed, version 1 still serves.
+    new = stack.updates[updates_before:]
+    assert new[0] == {
+        "image": f"{REPO}@{DIGEST_2}",
+        "stable_version": "1",
+        "candidate_percent": "0",
+    }
+    assert new[-1] == {
+        "image": f"{REPO}@{DIGEST_1}",
+        "stable_version": "",
+        "candidate_percent": "100",
+    }
+    assert not stack.destroyed
+
+
+def test_an_empty_stack_has_nothing_to_adopt(iris, stack) -> None:
+    assert PulumiEngine(iris, "prod", stack).adopt() is None
+
+
+class Regressed:
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def infer(self, inputs):
+        outputs = self.real.infer(inputs)
+        return {**outputs, "label": (outputs["label"] + 1) % 3}
+
+    def describe(self) -> str:
+        return "regressed"
+
+    def close(self) -> None:
+        pass

@@ -146,9 +146,10 @@ def test_recover_after_a_crash_while_retiring(store, iris_cases, iris_client) ->
     engine = RecordingEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
     store.save(store.load().with_(step="retire previous"))
+    engine.calls.clear()
     state = recover(engine, store, quiet())
     assert state.step == "idle" and state.stable == release("1")
-    assert ("abandon", "1") not in engine.calls
+    assert engine.calls == [("promote", "1")]  # the interrupted retirement is finished
 
 
 def test_without_rollback_on_failure_the_state_says_halted(store, iris_cases, iris_client) -> None:
@@ -182,11 +183,18 @@ def test_recover_is_a_no_op_when_idle(store, iris_client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("strategy", "has_stable", "expected"),
-    [("canary", True, [10, 50, 100]), ("canary", False, [100]), ("all-at-once", True, [100])],
+    ("strategy", "steps", "has_stable", "expected"),
+    [
+        ("canary", (10, 50, 100), True, [10, 50, 100]),
+        ("canary", (10, 50, 100), False, [100]),
+        ("all-at-once", (10, 50, 100), True, [100]),
+        ("linear", (25, 50), True, [25, 50, 100]),  # a manifest lint would refuse (MS601)
+    ],
 )
-def test_traffic_steps(strategy: str, has_stable: bool, expected: list[int]) -> None:
-    spec = RolloutSpec(strategy=strategy, steps=(10, 50, 100))
+def test_traffic_steps(
+    strategy: str, steps: tuple[int, ...], has_stable: bool, expected: list[int]
+) -> None:
+    spec = RolloutSpec(strategy=strategy, steps=steps)
     assert traffic_steps(spec, has_stable) == expected
 
 
@@ -203,3 +211,17 @@ def test_a_second_deploy_of_the_same_target_is_refused_while_locked(store) -> No
     second = StateStore(store.root.parent, "local")
     with store.locked(), pytest.raises(UsageError, match="another modelstack command"):
         second.locked().__enter__()
+
+
+def test_an_interrupt_before_the_commit_leaves_the_old_release_stable(
+    store, iris_cases, iris_client
+) -> None:
+    engine = RecordingEngine(iris_client)
+    deploy(engine, store, iris_cases, release("1"))
+    engine.interrupt_on = "traffic 2 100"
+    with pytest.raises(Interrupted):
+        deploy(engine, store, iris_cases, release("2"))
+    state = store.load()
+    assert state.stable == release("1") and state.candidate is None
+    assert engine.traffic == {"1": 100}
+    assert [e["result"] for e in store.history()][-1] == "interrupted, rolled back"

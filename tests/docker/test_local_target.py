@@ -330,6 +330,22 @@ def _backend_ports(bundle: Path) -> set[int]:
     return {int(b.rsplit(":", 1)[1]) for r in routes["revisions"] for b in r["backends"]}
 
 
+def test_an_unchanged_up_restarts_stopped_containers(bundle: Path, port: int) -> None:
+    import docker
+
+    manifest = write_bundle(bundle, port=port)
+    assert up(manifest) == 0
+    engine = docker.from_env()
+    try:
+        for container_id in ours(bundle):
+            engine.containers.get(container_id).stop(timeout=2)
+    finally:
+        engine.close()
+    assert infer(port)[0] == 502
+    assert up(manifest) == 0
+    assert infer(port)[0] == 200
+
+
 def test_destroy_removes_containers_and_router(bundle: Path, port: int) -> None:
     import docker
 

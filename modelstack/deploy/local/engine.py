@@ -66,9 +66,27 @@ class LocalEngine:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.target.port}"
 
-    def ensure_endpoint(self) -> None:
-        if self.routes_path.exists():
-            self._ensure_router()
+    def ensure_endpoint(self) -> bool:
+        """Restart a lost router and stopped containers; False when a serving revision has
+        no containers left (it must be deployed again)."""
+        if not self.routes_path.exists():
+            return False
+        self._ensure_router()
+        for revision in self._routes().revisions:
+            if revision.weight == 0:
+                continue
+            containers = self._containers(revision.version)
+            if not containers:
+                return False
+            for container in containers:
+                if container.status != "running":
+                    container.start()
+            for backend in revision.backends:
+                self._wait_http_ready(revision.version, backend)
+        return True
+
+    def adopt(self) -> Release | None:
+        return None  # the local state lives beside the router it describes
 
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         self._ensure_router()
@@ -84,7 +102,7 @@ class LocalEngine:
         if self.target.flavour == "http":
             backends = tuple(f"127.0.0.1:{port}" for port in ports)
             for backend in backends:
-                self._wait_http_ready(release, backend)
+                self._wait_http_ready(release.version, backend)
             revision = Revision(release.version, 0, backends=backends)
             self._write(routes, [*_without(routes, release.version), revision])
         else:
@@ -168,9 +186,9 @@ class LocalEngine:
             if self._status().get("generation", -1) >= generation:
                 return
             time.sleep(0.02)
+        problem = self._status().get("error") or f"see {self.state_dir / 'router.log'}"
         raise InfrastructureError(
-            f"the local router on port {self.target.port} did not apply the new routes; "
-            f"see {self.state_dir / 'router.log'}"
+            f"the local router on port {self.target.port} did not apply the new routes: {problem}"
         )
 
     def _status(self) -> dict[str, Any]:
@@ -317,7 +335,7 @@ class LocalEngine:
             self._write(routes, _without(routes, version))
         self._remove_containers(version)
 
-    def _wait_http_ready(self, release: Release, backend: str) -> None:
+    def _wait_http_ready(self, version: str, backend: str) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             try:
@@ -326,27 +344,27 @@ class LocalEngine:
                         return
             except OSError:
                 pass
-            self._check_running(release)
+            self._check_running(version)
             time.sleep(0.1)
-        raise InfrastructureError(f"version {release.version} was not ready in time")
+        raise InfrastructureError(f"version {version} was not ready in time")
 
     def _wait_lambda_ready(self, release: Release) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
-            self._check_running(release)
+            self._check_running(release.version)
             counters = self._status().get("pollers", {})
             if counters.get(release.version):
                 return
             time.sleep(0.1)
         raise InfrastructureError(f"version {release.version} did not start polling in time")
 
-    def _check_running(self, release: Release) -> None:
-        for container in self._containers(release.version):
+    def _check_running(self, version: str) -> None:
+        for container in self._containers(version):
             container.reload()
             if container.status in ("exited", "dead") or container.attrs.get("RestartCount", 0):
                 tail = container.logs(tail=30).decode("utf-8", errors="replace")
                 raise InfrastructureError(
-                    f"version {release.version} exited while starting "
+                    f"version {version} exited while starting "
                     f"({container.name}); the last lines of its log:\n{tail}"
                 )
 
