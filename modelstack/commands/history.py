@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 
-from modelstack.deploy.state import StateStore
+from modelstack.deploy.state import read_history
 from modelstack.manifest import load_manifest
+from modelstack.manifest.targets import select_target
 
 
 def history(manifest_path: str, target: str | None = None, fmt: str = "text") -> int:
     manifest = load_manifest(manifest_path)
-    entries = StateStore(manifest.directory, target or "").history()
+    entries = read_history(manifest.directory)
     if target is not None:
-        entries = [e for e in entries if e.get("target") == target]
+        name = select_target(manifest, target).name  # an unknown target is a usage error
+        entries = [e for e in entries if e.get("target") == name]
     if fmt == "json":
         for entry in entries:
             print(json.dumps(entry, sort_keys=True))

@@ -23,7 +23,7 @@ from typing import Any
 from modelstack.deploy.release import Release
 from modelstack.errors import InfrastructureError, UsageError
 
-__all__ = ["DeployState", "StateStore", "actor"]
+__all__ = ["DeployState", "StateStore", "actor", "read_history"]
 
 STATE_DIR = ".modelstack"
 
@@ -73,6 +73,19 @@ class DeployState:
 
     def with_(self, **changes: Any) -> DeployState:
         return replace(self, **changes)
+
+
+def read_history(bundle: Path) -> list[dict[str, Any]]:
+    """Every entry of the bundle's audit log, oldest first (unreadable lines are skipped)."""
+    try:
+        lines = (bundle / STATE_DIR / "history.jsonl").read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    entries = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            entries.append(json.loads(line))
+    return entries
 
 
 def actor() -> str:
@@ -144,15 +157,8 @@ class StateStore:
             os.close(fd)
 
     def history(self) -> list[dict[str, Any]]:
-        try:
-            lines = self.history_path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        entries = []
-        for line in lines:
-            with contextlib.suppress(ValueError):
-                entries.append(json.loads(line))
-        return entries
+        """This target's entries of the audit log."""
+        return [e for e in read_history(self.root.parent) if e.get("target") == self.target]
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

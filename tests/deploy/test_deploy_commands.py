@@ -113,11 +113,25 @@ def test_status_and_history_read_the_state(iris_bundle: Path, capsys) -> None:
 def test_rollback_without_an_earlier_release_is_a_usage_error(
     iris_bundle: Path, capsys, monkeypatch
 ) -> None:
+    # Decided from the state alone, before anything (Docker included) is touched.
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     code = main(["rollback", str(iris_bundle / "modelstack.yaml"), "--target", "local"])
-    # The local engine needs Docker first: the error says how to start it.
-    assert code == 3
-    assert "docker-services" in capsys.readouterr().err
+    assert code == 2
+    assert "no earlier release to roll back to" in capsys.readouterr().err
+
+
+def test_rollback_asks_before_touching_a_cloud_target(
+    iris_bundle: Path, capsys, monkeypatch
+) -> None:
+    store = StateStore(iris_bundle, "prod")
+    old = Release("1", "repo@sha256:" + "1" * 64, "1.0.0", "m" * 64, "f" * 64)
+    new = Release("2", "repo@sha256:" + "2" * 64, "1.1.0", "m" * 64, "f" * 64)
+    store.save(store.load().with_(stable=new, previous=[old], step="traffic 10%", candidate=new))
+    monkeypatch.setenv("CI", "true")
+    code = main(["rollback", str(iris_bundle / "modelstack.yaml"), "--target", "prod"])
+    assert code == 2
+    assert "roll prod back from version 2 to 1" in capsys.readouterr().err
+    assert store.load().step == "traffic 10%"  # nothing was recovered or changed
 
 
 def test_the_example_ci_workflow_only_uses_real_flags() -> None:

@@ -199,25 +199,23 @@ class LocalEngine:
         except OSError:
             return {}
 
-    def _router_pid(self) -> int | None:
-        """The pid in router.pid, if that process really is this target's router."""
+    def _router(self) -> tuple[int, int] | None:
+        """(pid, port) of this target's router, from router.pid, if that process really is
+        the router of this routing table (a reused pid belongs to someone else)."""
         try:
             pid = int(self.pid_path.read_text())
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
+            port = int(command[command.index(b"--port") + 1])
+        except (OSError, ValueError, IndexError):
             return None
         routes = str(self.routes_path).encode()
         is_router = b"modelstack.deploy.local.router" in command and routes in command
-        return pid if is_router else None
-
-    def _router_port(self, pid: int) -> int | None:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        return int(command[command.index(b"--port") + 1]) if b"--port" in command else None
+        return (pid, port) if is_router else None
 
     def _ensure_router(self) -> None:
-        pid = self._router_pid()
-        if pid is not None:
-            port = self._router_port(pid)
+        router = self._router()
+        if router is not None:
+            _, port = router
             if port != self.target.port:
                 raise UsageError(
                     f"the local target '{self.target.name}' runs on port {port}, but the "
@@ -267,12 +265,13 @@ class LocalEngine:
             )
 
     def _stop_router(self) -> None:
-        pid = self._router_pid()
-        if pid is None:
+        router = self._router()
+        if router is None:
             return  # not running (or the pid now belongs to someone else: leave it alone)
+        pid, _ = router
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while self._router_pid() == pid:
+        while self._router() == router:
             if time.monotonic() > deadline:
                 raise InfrastructureError(
                     f"the local router (pid {pid}) did not stop; stop it with `kill {pid}`"
