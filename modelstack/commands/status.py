@@ -1,4 +1,4 @@
-"""`modelstack status`: what a target serves, from the deploy state (and the live router)."""
+"""`modelstack status`: what a target serves, as its deploy state records it."""
 
 from __future__ import annotations
 
