@@ -178,38 +178,35 @@ def test_rollback_restores_the_previous_release(bundle: Path, port: int) -> None
     assert infer(port)[0] == 200
 
 
-def test_kill_9_mid_rollout_then_up_again_recovers(bundle: Path, port: int) -> None:
+def canary_in_a_subprocess(bundle: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """Deploy version 1, then start `up` of version 2 in its own process and return it (and
+    its stderr file) once the canary holds its first step (20%), 30 s before the next."""
     manifest = write_bundle(bundle, port=port)
     assert up(manifest) == 0
     write_bundle(bundle, port=port, version="2.0.0", interval=30)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "modelstack",
-            "up",
-            str(manifest),
-            "--target",
-            "local",
-            *BUILD_FLAGS,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while state(bundle).load().candidate_percent != 20:
-            assert time.monotonic() < deadline, "the rollout never reached its first step"
-            assert process.poll() is None, "up exited before it could be killed"
-            time.sleep(0.1)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    command = [sys.executable, "-m", "modelstack", "up", str(manifest), "--target", "local"]
+    err = bundle.parent / "up.stderr"
+    with err.open("wb") as sink:  # a file, not a pipe: a full pipe would stall `up`
+        process = subprocess.Popen([*command, *BUILD_FLAGS], stdout=subprocess.DEVNULL, stderr=sink)
+    deadline = time.monotonic() + 90
+    while state(bundle).load().candidate_percent != 20:
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            process.wait()
+            pytest.fail(f"the rollout never reached its first step:\n{err.read_text()}")
+        time.sleep(0.1)
+    return process, err
+
+
+def test_kill_9_mid_rollout_then_up_again_recovers(bundle: Path, port: int) -> None:
+    process, _ = canary_in_a_subprocess(bundle, port)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
     interrupted = state(bundle).load()
     assert interrupted.step != "idle" and interrupted.candidate is not None
     assert infer(port)[0] == 200  # the stable endpoint survived the kill
 
-    write_bundle(bundle, port=port, version="2.0.0", interval=1)
+    manifest = write_bundle(bundle, port=port, version="2.0.0", interval=1)
     assert up(manifest) == 0
     final = state(bundle).load()
     assert final.step == "idle" and final.candidate is None
@@ -220,33 +217,10 @@ def test_kill_9_mid_rollout_then_up_again_recovers(bundle: Path, port: int) -> N
 
 
 def test_sigterm_mid_rollout_rolls_back_and_exits_130(bundle: Path, port: int) -> None:
-    manifest = write_bundle(bundle, port=port)
-    assert up(manifest) == 0
-    write_bundle(bundle, port=port, version="2.0.0", interval=30)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "modelstack",
-            "up",
-            str(manifest),
-            "--target",
-            "local",
-            *BUILD_FLAGS,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 90
-    while state(bundle).load().candidate_percent != 20:
-        assert time.monotonic() < deadline, "the rollout never reached its first step"
-        assert process.poll() is None, "up exited before it could be stopped"
-        time.sleep(0.1)
+    process, err = canary_in_a_subprocess(bundle, port)
     process.send_signal(signal.SIGTERM)  # what a cancelled CI job sends
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert "traffic is back on version 1" in err
+    assert process.wait(timeout=60) == 130, err.read_text()
+    assert "traffic is back on version 1" in err.read_text()
     current = state(bundle).load()
     assert current.step == "idle" and current.candidate is None
     assert Counter(infer(port)[1] for _ in range(10)) == Counter({"1": 10})
