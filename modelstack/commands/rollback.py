@@ -17,6 +17,7 @@ from modelstack.manifest.model import LocalTarget, RolloutSpec
 from modelstack.manifest.targets import select_target
 from modelstack.prompts import confirm
 from modelstack.smoke.local import prepare_local
+from modelstack.smoke.snapshot import load_snapshot, snapshot_path
 
 
 def rollback(
@@ -48,7 +49,10 @@ def rollback(
         engine = engine_for(manifest, chosen, stack=stack, backend=backend, on_output=progress.note)
         state = recover(engine, store, progress)
         release = replace(chosen_release, version=str(state.next_version))
-        cases = prepare_local(manifest).cases
+        cases = load_snapshot(snapshot_path(store.root, chosen_release.image_id))
+        if cases is None:
+            progress.note("no smoke tests were kept for that release; using the manifest's")
+            cases = prepare_local(manifest).cases
         roll_out(engine, store, release, cases, RolloutSpec(strategy="all-at-once"), progress)
         store.record(
             {

@@ -19,6 +19,7 @@ from modelstack.manifest import load_manifest
 from modelstack.manifest.model import LocalTarget, Manifest, Target
 from modelstack.manifest.targets import select_target
 from modelstack.prompts import confirm
+from modelstack.smoke.snapshot import save_snapshot, snapshot_path
 
 
 def up(
@@ -131,6 +132,8 @@ def _up(
         image_id=built.image_id,
         settings_sha256=settings_digest(target),
     )
+    if not save_snapshot(snapshot_path(store.root, built.image_id), manifest, bundle.cases):
+        progress.note("the smoke tests are too large to keep; a rollback will use the manifest's")
     result = roll_out(engine, store, release, bundle.cases, manifest.rollout, progress)
     summary.update(
         version=result.release.version, endpoint=engine.endpoint(), image=result.release.image

@@ -32,6 +32,7 @@ __all__ = [
     "Target",
     "TensorSpec",
     "from_document",
+    "smoke_test_from_dict",
 ]
 
 Provider = Literal["aws-lambda", "gcp-cloud-run", "local"]
@@ -260,7 +261,9 @@ def from_document(source: Source) -> Manifest:
         build=_build(doc.get("build", {})),
         targets={name: _target(name, t) for name, t in doc["targets"].items()},
         rollout=_rollout(doc.get("rollout", {})),
-        smoke_tests=tuple(_smoke(i, t) for i, t in enumerate(doc.get("smoke_tests", []))),
+        smoke_tests=tuple(
+            smoke_test_from_dict(i, t) for i, t in enumerate(doc.get("smoke_tests", []))
+        ),
     )
 
 
@@ -360,7 +363,8 @@ def _rollout(d: dict[str, Any]) -> RolloutSpec:
     return RolloutSpec(**d)
 
 
-def _smoke(index: int, d: dict[str, Any]) -> SmokeTest:
+def smoke_test_from_dict(index: int, d: dict[str, Any]) -> SmokeTest:
+    """One smoke test from its (schema-valid) manifest entry."""
     inputs = None
     if "inputs" in d:
         inputs = {

@@ -1,8 +1,9 @@
 """Model bundles for end-to-end deploy tests: tiny, real ONNX classifiers and their manifests.
 
-`good`: label = argmax of the first three features. `wrong`: the labels are rotated, so its
-smoke tests fail. `fragile`: right for one row, but it fails (HTTP 500) on any batch of more
-than one row, which the smoke tests (single rows) do not see and live traffic does.
+`good`: label = argmax of the first three features. `wrong`: the labels are rotated, so the
+default smoke tests fail (it passes with `labels=(1, 0)`). `fragile`: right for one row, but
+it fails (HTTP 500) on any batch of more than one row, which the smoke tests (single rows) do
+not see and live traffic does.
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ smoke_tests:
     inputs:
       features: {{data: [[3.0, 0.0, 0.0, 1.0]]}}
     expected_outputs:
-      label: {{data: [0]}}
-      probabilities: {{argmax: 0}}
+      label: {{data: [{first}]}}
+      probabilities: {{argmax: {first}}}
   - name: third
     inputs:
       features: {{data: [[0.0, 0.5, 2.0, 0.0]]}}
     expected_outputs:
-      label: {{data: [2]}}
+      label: {{data: [{third}]}}
 """
 
 
@@ -92,6 +93,7 @@ def write_bundle(
     strategy: str = "canary",
     interval: int = 1,
     name: str = "tiny",
+    labels: tuple[int, int] = (0, 2),
 ) -> Path:
     """Write (or overwrite) the bundle; returns the manifest's path."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -108,6 +110,8 @@ def write_bundle(
             replicas=replicas,
             strategy=strategy,
             interval=interval,
+            first=labels[0],
+            third=labels[1],
         ),
         encoding="utf-8",
     )

@@ -178,6 +178,23 @@ def test_rollback_restores_the_previous_release(bundle: Path, port: int) -> None
     assert infer(port)[0] == 200
 
 
+def test_rollback_checks_the_release_against_the_smoke_tests_it_shipped_with(
+    bundle: Path, port: int
+) -> None:
+    manifest = write_bundle(bundle, port=port, strategy="all-at-once")
+    assert up(manifest) == 0
+    first = state(bundle).load().stable
+    # A new model with new answers, and a manifest whose expectations moved with it.
+    write_bundle(
+        bundle, port=port, strategy="all-at-once", kind="wrong", version="2.0.0", labels=(1, 0)
+    )
+    assert up(manifest) == 0
+    # Today's smoke tests would fail the first model; the ones it shipped with pass.
+    assert main(["rollback", str(manifest), "--target", "local"]) == 0
+    assert state(bundle).load().stable.image == first.image
+    assert {o["name"]: o["data"] for o in infer(port)[2]["outputs"]}["label"] == [0]
+
+
 def canary_in_a_subprocess(bundle: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
     """Deploy version 1, then start `up` of version 2 in its own process and return it (and
     its stderr file) once the canary holds its first step (20%), 30 s before the next."""

@@ -1,0 +1,61 @@
+"""The smoke tests a release was deployed with, kept beside the deploy state.
+
+`rollback` checks an earlier release against the smoke tests it passed when it was deployed,
+not against today's manifest, whose expectations may have moved on with a newer model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from modelstack.manifest.model import Manifest, smoke_test_from_dict
+from modelstack.smoke.cases import SmokeCase
+from modelstack_runtime.codec import decode_request_object, encode_json_request
+from modelstack_runtime.errors import InferenceError
+
+__all__ = ["MAX_SNAPSHOT_BYTES", "load_snapshot", "save_snapshot", "snapshot_path"]
+
+MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
+"""Cases larger than this (big inputs files) are not kept; rollback then uses the manifest's."""
+
+
+def snapshot_path(state_root: Path, image_id: str) -> Path:
+    return state_root / "smoke" / f"{image_id.rpartition(':')[2][:32]}.json"
+
+
+def save_snapshot(path: Path, manifest: Manifest, cases: list[SmokeCase]) -> bool:
+    """Keep `cases` for the release at `path`; False when they are too big to keep."""
+    raw_tests = manifest.source.data.get("smoke_tests", [])
+    entries = [
+        {
+            "test": raw_tests[case.test.index],
+            "request": json.loads(encode_json_request(case.inputs)),
+        }
+        for case in cases
+    ]
+    text = json.dumps({"model": manifest.name, "cases": entries})
+    if len(text) > MAX_SNAPSHOT_BYTES:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".tmp.{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+    return True
+
+
+def load_snapshot(path: Path) -> list[SmokeCase] | None:
+    """The kept cases, or None when none were kept (or the file is not readable)."""
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            SmokeCase(
+                smoke_test_from_dict(index, entry["test"]),
+                decode_request_object(entry["request"]).inputs,
+            )
+            for index, entry in enumerate(data["cases"])
+        ]
+    except (OSError, ValueError, KeyError, TypeError, InferenceError):
+        return None
