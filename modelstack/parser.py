@@ -176,7 +176,7 @@ def _deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "up",
         help="lint, test, build, push and roll out with pre-traffic smoke tests",
         description="Lint, run the smoke tests locally, build the image (skipped when "
-        "unchanged), smoke-test the container, push, deploy the candidate with 0%% traffic, "
+        "unchanged), smoke-test the container, push, deploy the candidate with 0% traffic, "
         "smoke-test it, shift traffic by the manifest's rollout (checking health between "
         "steps) and promote it. Any failure after the candidate exists returns traffic to the "
         "last good version. Running `up` again after an interrupt or crash recovers cleanly.",

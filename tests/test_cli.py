@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from modelstack.cli import COMMANDS, build_parser
+from modelstack.cli import COMMANDS, build_parser, main
 from modelstack.lint import ALL_RULES, discover_manifests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -331,6 +331,7 @@ def test_help_of_each_command(command: str, capsys: pytest.CaptureFixture[str]) 
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: modelstack {command}")
+    assert "%%" not in out  # argparse does not %-format descriptions
 
 
 def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -339,5 +340,35 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
     assert info.value.code == 0
     out = capsys.readouterr().out
     for command in COMMANDS:
-        assert command in out
+        assert re.search(rf"^\s+{command}\s+\S", out, re.M), command
     assert "exit codes: 0 ok" in out
+
+
+MINIMAL_ARGV = {
+    "build": ["m.yaml"],
+    "destroy": ["m.yaml"],
+    "history": ["m.yaml"],
+    "init": ["m.onnx"],
+    "lint": [],
+    "plan": ["m.yaml"],
+    "rollback": ["m.yaml"],
+    "rules": [],
+    "schema": [],
+    "serve": ["m.yaml"],
+    "status": ["m.yaml"],
+    "test": ["m.yaml"],
+    "up": ["m.yaml"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_is_dispatched_to_its_own_function(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    module = importlib.import_module(f"modelstack.commands.{command}")
+    called: list[str] = []
+    monkeypatch.setattr(module, command, lambda *a, **k: called.append(command) or 0)
+    assert main([command, *MINIMAL_ARGV[command]]) == 0
+    assert called == [command]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hypothesis import given
@@ -69,4 +70,4 @@ def test_tag_format() -> None:
     repository, _, suffix = tag.partition(":")
     assert repository == "modelstack/iris-model" == repository_name("Iris Model")
     assert len(suffix) == TAG_HEX_DIGITS
-    assert int(suffix, 16) >= 0
+    assert re.fullmatch(rf"[0-9a-f]{{{TAG_HEX_DIGITS}}}", suffix)

@@ -47,6 +47,8 @@ def test_iris_prod_lambda(deploy: Deploy) -> None:
     assert fn["ephemeralStorage"] == {"size": target.ephemeral_storage_mb}
     assert fn["reservedConcurrentExecutions"] == target.reserved_concurrency
     assert fn["publish"] is True
+    # The example's own numbers, written out: a wrong default in the loader cannot hide here.
+    assert (fn["memorySize"], fn["timeout"], fn["reservedConcurrentExecutions"]) == (1024, 10, 20)
     assert fn["tags"]["team"] == "ml" and fn["tags"]["modelstack:target"] == "prod"
     assert "tracingConfig" not in fn
 

@@ -159,6 +159,7 @@ def test_lambda_properties(
     permissions = d.of_type("lambda/permission:Permission")
     public = target.function_url.enabled and target.function_url.auth == "NONE"
     assert bool(permissions) == public
+    assert len(d.of_type("FunctionUrl")) == int(target.function_url.enabled)
     for url in d.of_type("FunctionUrl"):
         assert url.inputs["authorizationType"] == target.function_url.auth
         assert url.inputs["qualifier"] == "live"

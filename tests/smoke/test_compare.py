@@ -336,4 +336,7 @@ def test_messages_show_plain_numbers() -> None:
         {"a": Expectation(data=[1, 2, 3]), "b": Expectation(data=["x"])},
         {"a": np.array([1, 2, 4]), "b": np.array([b"y"], dtype=object)},
     )
+    assert [m.output for m in found] == ["a", "b"]
+    assert "expected 3" in found[0].message and "got 4" in found[0].message
+    assert "'x'" in found[1].message and "'y'" in found[1].message
     assert not any(re.search(r"np\.\w+\(", m.message) for m in found), found
