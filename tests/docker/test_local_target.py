@@ -128,9 +128,7 @@ def test_good_deploy_then_an_unchanged_up_does_nothing(bundle: Path, port: int) 
     assert status == 200 and revision == "1"
     assert {o["name"]: o["data"] for o in body["outputs"]}["label"] == [0]
 
-    started = time.perf_counter()
-    assert up(manifest) == 0
-    assert time.perf_counter() - started < 3.0
+    assert up(manifest) == 0  # how fast: bench/bench_up.py (target under 3 s)
     deploys = [e for e in state(bundle).history() if e["event"] == "deploy"]
     assert [e["result"] for e in deploys] == ["succeeded"]
     assert state(bundle).load().stable.version == "1"

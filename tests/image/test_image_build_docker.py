@@ -142,7 +142,6 @@ def test_an_unchanged_bundle_is_not_rebuilt(iris: Path, http_build: dict[str, An
     assert code == 0
     assert record["built"] is False
     assert record["tag"] == http_build["tag"]
-    assert record["build_seconds"] < 1.0
 
 
 def corrupt_runtime(tmp_path: Path, module: str) -> Path:

@@ -150,7 +150,7 @@ def test_an_init_error_fails_waiting_and_later_invocations_at_once(api: RuntimeA
         waiting.wait(5)
     with pytest.raises(InvocationFailed, match="No module named 'onnxruntime'"):
         api.broker.invoke(b"{}")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 3  # at once, not after the 5 s wait
 
 
 def test_unknown_request_ids_and_routes_are_refused(api: RuntimeApiServer) -> None:
