@@ -19,7 +19,6 @@ from modelstack.manifest.model import TensorSpec
 __all__ = [
     "ModelSignature",
     "check_model",
-    "read_signature",
     "resolve_in_bundle",
     "sha256_file",
     "verify_model",
@@ -95,11 +94,6 @@ def check_model(path: Path) -> ModelSignature:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"'{path.name}' fails onnx.checker: {first}") from None
     return _signature(proto)
-
-
-def read_signature(path: Path) -> ModelSignature:
-    """The model's inputs and outputs, with -1 for dynamic dimensions."""
-    return _signature(_load(path))
 
 
 def _check_external_data(proto: Any, bundle: Path) -> None:

@@ -32,7 +32,6 @@ PUBLIC = {
         "Severity",
         "discover_manifests",
         "lint_file",
-        "lint_manifest_file",
         "lint_paths",
     ],
     modelstack.manifest: [

@@ -20,8 +20,6 @@ from modelstack_runtime.config import RuntimeConfig
 from modelstack_runtime.dataplane import load_dataplane
 from modelstack_runtime.datatypes import numpy_dtype
 
-PROVIDERS = ("local", "aws-lambda", "gcp-cloud-run")
-
 
 def init(
     model: str,

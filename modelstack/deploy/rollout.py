@@ -32,7 +32,6 @@ class Interrupted(ModelstackError):
 @dataclass(frozen=True)
 class RolloutResult:
     release: Release
-    changed: bool
     smoke: SmokeReport | None = None
 
 
@@ -118,7 +117,7 @@ def roll_out(
     with shielded():  # from here the new release is stable: no interrupt may undo half of it
         _commit(engine, store, release, stable)
         _promote(engine, store, release, stable, progress)
-    return RolloutResult(release, True, smoke)
+    return RolloutResult(release, smoke)
 
 
 def _commit(engine: Engine, store: StateStore, release: Release, stable: Release | None) -> None:

@@ -54,12 +54,6 @@ class BuildContext:
     platform: str
     labels: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def dockerfile(self) -> str:
-        content = self.files["Dockerfile"]
-        assert isinstance(content, bytes)
-        return content.decode("utf-8")
-
     def write(self, directory: Path) -> Path:
         """Write every file under `directory` (created if needed); returns `directory`."""
         for relative, content in self.files.items():

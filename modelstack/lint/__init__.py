@@ -14,9 +14,5 @@ __all__ = [
     "Severity",
     "discover_manifests",
     "lint_file",
-    "lint_manifest_file",
     "lint_paths",
 ]
-
-lint_manifest_file = lint_file
-"""Alias used by the Pulumi component: every diagnostic for one manifest file."""

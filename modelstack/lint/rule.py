@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from modelstack.errors import ModelError
 from modelstack.lint.diagnostic import Severity
-from modelstack.manifest.model import Manifest, TensorSpec
+from modelstack.manifest.model import Manifest
 from modelstack.manifest.source import PathKey, Source
 from modelstack.manifest.validator import SchemaIssue
 from modelstack.modelfile import ModelSignature
@@ -97,7 +97,3 @@ class Rule:
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         raise NotImplementedError
-
-    @staticmethod
-    def find_tensor(tensors: tuple[TensorSpec, ...], name: str) -> TensorSpec | None:
-        return next((t for t in tensors if t.name == name), None)

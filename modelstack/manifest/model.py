@@ -35,8 +35,6 @@ __all__ = [
     "smoke_test_from_dict",
 ]
 
-Provider = Literal["aws-lambda", "gcp-cloud-run", "local"]
-
 
 @dataclass(frozen=True)
 class TensorSpec:

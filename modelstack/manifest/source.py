@@ -99,11 +99,6 @@ class Source:
     def position(self, path: Sequence[str | int], *, key: bool = False) -> SourcePosition:
         return self.span(path, key=key).start(self.file)
 
-    def line_text(self, line: int) -> str:
-        """The text of a 0-based line, or '' past the end."""
-        lines = self.text.splitlines()
-        return lines[line] if 0 <= line < len(lines) else ""
-
 
 def load_source(path: str | os.PathLike[str], *, max_bytes: int = MAX_MANIFEST_BYTES) -> Source:
     """Read and parse the YAML file at `path`, refusing oversize or non-UTF-8 files early."""

@@ -31,7 +31,7 @@ from typing import Any
 
 import pulumi
 
-from modelstack.errors import ModelstackError, SmokeTestError
+from modelstack.errors import SmokeTestError
 from modelstack.manifest.model import Manifest
 from modelstack.pulumi.args import SmokeRunner
 
@@ -47,16 +47,8 @@ HookFunction = Callable[[pulumi.ResourceHookArgs], Awaitable[None]]
 
 def default_runner(manifest: Manifest, target_name: str, address: dict[str, Any]) -> None:
     """Run the manifest's smoke tests against the candidate at `address`."""
-    try:
-        from modelstack.smoke.candidate import (  # type: ignore[import-not-found, unused-ignore]
-            run_candidate_smoke_tests,
-        )
-    except ImportError as exc:
-        raise ModelstackError(
-            "the smoke gate needs modelstack.smoke.candidate.run_candidate_smoke_tests, which "
-            f"cannot be imported ({exc}); reinstall modelstack, or pass smoke_runner= to "
-            "ModelServiceArgs (or smoke_gate=False to deploy without the gate)"
-        ) from exc
+    from modelstack.smoke.candidate import run_candidate_smoke_tests
+
     run_candidate_smoke_tests(manifest, target_name, address)
 
 

@@ -50,13 +50,10 @@ class ServiceSpec:
         return self.stable_version is not None and 0 < self.candidate_percent < 100
 
 
-def _lint_errors(path: Path) -> list[str] | None:
-    """Error-level lint findings as text, or None when this installation has no linter."""
-    import modelstack.lint as lint
+def _lint_errors(path: Path) -> list[str]:
+    """Error-level lint findings, as text."""
+    from modelstack.lint import lint_file
 
-    lint_file = getattr(lint, "lint_manifest_file", None)
-    if lint_file is None:
-        return None
     return [str(d) for d in lint_file(path) if d.severity == "error"]
 
 

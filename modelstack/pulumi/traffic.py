@@ -32,12 +32,6 @@ class LambdaRouting:
     primary: str | None
     candidate_weight: float | None
 
-    @property
-    def weighted(self) -> bool:
-        """True when the alias carries routing weights (then AWS refuses provisioned
-        concurrency on it)."""
-        return self.candidate_weight is not None
-
 
 def lambda_routing(stable: str | None, candidate_percent: int) -> LambdaRouting:
     """The alias configuration for a rollout step."""

@@ -85,12 +85,6 @@ def test_columns_count_characters_not_bytes() -> None:
     assert source.position(("b",), key=True).column == 8
 
 
-def test_line_text() -> None:
-    source = parse_source(DOC)
-    assert source.line_text(3) == "  name: iris"
-    assert source.line_text(99) == ""
-
-
 # -- refusals ------------------------------------------------------------------------------------
 
 

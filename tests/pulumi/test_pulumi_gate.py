@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pulumi
 import pytest
 from offline_deploy import DIGITS, ECR_IMAGE, GCP_IMAGE, IRIS, Deploy, run_hook
 
-from modelstack.errors import ModelstackError, SmokeTestError
+from modelstack.errors import SmokeTestError, UsageError
 from modelstack.manifest import load_manifest
 from modelstack.pulumi import ModelServiceArgs, default_runner, smoke_gate
 from modelstack.pulumi.cloud_run import gate_binding
@@ -59,12 +58,10 @@ def test_locator_may_await_an_output_like_value() -> None:
     assert runner.calls[0][2] == LAMBDA_ADDRESS
 
 
-def test_default_runner_without_the_smoke_module_says_what_is_missing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(sys.modules, "modelstack.smoke.candidate", None)
-    with pytest.raises(ModelstackError, match="run_candidate_smoke_tests"):
-        default_runner(load_manifest(IRIS), "prod", dict(LAMBDA_ADDRESS))
+def test_default_runner_runs_the_candidate_smoke_tests() -> None:
+    # It verifies the model and reaches for a client for the address's provider.
+    with pytest.raises(UsageError, match="cannot smoke-test a candidate on provider 'local'"):
+        default_runner(load_manifest(IRIS), "local", {"provider": "local"})
 
 
 def test_gate_is_bound_to_the_alias_and_optional(deploy: Deploy) -> None:
