@@ -95,7 +95,7 @@ def build_release(
     progress.start(f"build {context.tag}")
     image = ensure_image(client, context, quiet=progress.quiet)
     progress.done("built" if image.built else "unchanged, not rebuilt")
-    model_sha = sha256_file(manifest.directory / manifest.model.path)
+    model_sha = manifest.model.sha256  # the file matches it: prepare_local verified it
     manifest_sha = sha256_file(manifest.path)
     if unchanged(image.image_id):
         return None
