@@ -13,6 +13,7 @@ from modelstack.lint.rule import Finding, LintContext, Rule
 from modelstack.lint.rules import ALL_RULES
 from modelstack.manifest import schema_issues
 from modelstack.manifest.model import from_document
+from modelstack.manifest.secrets import redact
 from modelstack.manifest.source import Source, load_source
 
 __all__ = ["LintOptions", "discover_manifests", "lint_file", "lint_paths", "lint_source"]
@@ -74,7 +75,14 @@ def lint_file(path: str | os.PathLike[str], options: LintOptions | None = None) 
         pos = exc.position
         return [
             Diagnostic(
-                pos.file, pos.line, pos.column, pos.line, pos.column, "MS000", "error", exc.reason
+                pos.file,
+                pos.line,
+                pos.column,
+                pos.line,
+                pos.column,
+                "MS000",
+                "error",
+                redact(exc.reason),
             )
         ]
     return lint_source(source, options)
@@ -108,6 +116,6 @@ def _diagnostic(source: Source, rule: type[Rule], finding: Finding) -> Diagnosti
         end_column=span.end_column + 1,
         rule_id=rule.id,
         severity=rule.severity,
-        message=finding.message,
-        path=".".join(str(p) for p in finding.path),
+        message=redact(finding.message),
+        path=redact(".".join(str(p) for p in finding.path)),
     )
