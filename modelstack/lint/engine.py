@@ -10,15 +10,16 @@ from modelstack.errors import ManifestParseError
 from modelstack.lint.diagnostic import Diagnostic
 from modelstack.lint.noqa import noqa_lines, suppressed
 from modelstack.lint.rule import Finding, LintContext, Rule
-from modelstack.lint.rules import ALL_RULES
+from modelstack.lint.rules import ALL_RULES, RULES_BY_ID
+from modelstack.lint.usable import usable_manifest
 from modelstack.manifest import schema_issues
-from modelstack.manifest.model import from_document
 from modelstack.manifest.secrets import redact
 from modelstack.manifest.source import Source, load_source
 
 __all__ = ["LintOptions", "discover_manifests", "lint_file", "lint_paths", "lint_source"]
 
 MANIFEST_NAMES = ("modelstack.yaml", "modelstack.yml")
+_NOT_EXPLANATIONS = frozenset({"MS000", "MS001", "MS501"})
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".modelstack", ".tox"}
 
 
@@ -91,18 +92,38 @@ def lint_file(path: str | os.PathLike[str], options: LintOptions | None = None) 
 def lint_source(source: Source, options: LintOptions | None = None) -> list[Diagnostic]:
     options = options or LintOptions()
     issues = schema_issues(source)
-    manifest = from_document(source) if not issues else None
+    manifest = usable_manifest(source, issues)
     ctx = LintContext(source, manifest, schema_issues=issues, model_checks=options.model_checks)
     noqa = noqa_lines(source.text)
-    diagnostics = []
-    for rule in ALL_RULES:
-        if not options.enabled(rule):
-            continue
-        for finding in rule().check(ctx):
-            diagnostic = _diagnostic(source, rule, finding)
-            if not suppressed(rule.id, diagnostic.line, noqa):
-                diagnostics.append(diagnostic)
-    return sorted(set(diagnostics))
+    # Rules that are not selected still run (unless they open the model) so that a problem
+    # is reported once, under the rule that explains it best: --ignore, --select and noqa
+    # then apply to that rule, and do not bring back the schema's message for the same value.
+    found = {
+        _diagnostic(source, rule, finding)
+        for rule in ALL_RULES
+        if options.enabled(rule) or not rule.needs_model
+        for finding in rule().check(ctx)
+    }
+    return sorted(
+        d
+        for d in _once(found)
+        if options.enabled(RULES_BY_ID[d.rule_id]) and not suppressed(d.rule_id, d.line, noqa)
+    )
+
+
+def _once(diagnostics: set[Diagnostic]) -> set[Diagnostic]:
+    """Each problem reported once: a semantic rule's finding on a value replaces the schema's.
+
+    MS501 does not count: a secret is a problem of its own, not an explanation of the schema's.
+    """
+    explained = {
+        (d.path, d.line, d.column) for d in diagnostics if d.rule_id not in _NOT_EXPLANATIONS
+    }
+    return {
+        d
+        for d in diagnostics
+        if d.rule_id != "MS001" or (d.path, d.line, d.column) not in explained
+    }
 
 
 def _diagnostic(source: Source, rule: type[Rule], finding: Finding) -> Diagnostic:

@@ -52,6 +52,9 @@ class SchemaIssue:
     message: str
     at_key: bool = False
     """True when the issue is about a mapping key itself (an unknown key), not its value."""
+    out_of_range: bool = False
+    """True when only a numeric bound is broken: the value has its type and typed code can
+    still read it (a semantic rule may then explain the platform's limit better)."""
 
 
 def validate(document: Any, schema: Mapping[str, Any]) -> list[SchemaIssue]:
@@ -220,16 +223,16 @@ class _Validator:
     def _number(
         self, value: float, schema: Mapping[str, Any], path: PathKey
     ) -> Iterator[SchemaIssue]:
+        shown = _show(value, path)
         if "minimum" in schema and value < schema["minimum"]:
-            yield SchemaIssue(
-                path, f"{_show(value)} is too small; the minimum is {schema['minimum']}"
-            )
+            message = f"{shown} is too small; the minimum is {schema['minimum']}"
+            yield SchemaIssue(path, message, out_of_range=True)
         if "maximum" in schema and value > schema["maximum"]:
-            yield SchemaIssue(
-                path, f"{_show(value)} is too large; the maximum is {schema['maximum']}"
-            )
+            message = f"{shown} is too large; the maximum is {schema['maximum']}"
+            yield SchemaIssue(path, message, out_of_range=True)
         if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            yield SchemaIssue(path, f"must be greater than {schema['exclusiveMinimum']}")
+            message = f"must be greater than {schema['exclusiveMinimum']}"
+            yield SchemaIssue(path, message, out_of_range=True)
 
     def _combinators(
         self, value: Any, schema: Mapping[str, Any], path: PathKey
