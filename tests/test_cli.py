@@ -9,6 +9,8 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +132,14 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
+def sarif_file(run_: dict[str, Any], artifact: dict[str, str]) -> str:
+    """The local path of a SARIF artifact location (relative URIs resolve against their base)."""
+    base = (
+        run_["originalUriBaseIds"][artifact["uriBaseId"]]["uri"] if "uriBaseId" in artifact else ""
+    )
+    return urllib.request.url2pathname(urllib.parse.urlparse(base + artifact["uri"]).path)
+
+
 def parse(fmt: str, out: str) -> list[dict[str, Any]]:
     """Diagnostics as (file, line, column, rule_id, severity, message) dicts from any format."""
     if fmt == "json":
@@ -146,7 +156,7 @@ def parse(fmt: str, out: str) -> list[dict[str, Any]]:
             location = r["locations"][0]["physicalLocation"]
             result.append(
                 {
-                    "file": location["artifactLocation"]["uri"],
+                    "file": sarif_file(run_, location["artifactLocation"]),
                     "line": location["region"]["startLine"],
                     "column": location["region"]["startColumn"],
                     "rule_id": r["ruleId"],
