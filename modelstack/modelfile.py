@@ -19,6 +19,7 @@ from modelstack.manifest.model import TensorSpec
 __all__ = [
     "ModelSignature",
     "check_model",
+    "external_data_locations",
     "resolve_in_bundle",
     "sha256_file",
     "verify_model",
@@ -96,15 +97,25 @@ def check_model(path: Path) -> ModelSignature:
     return _signature(proto)
 
 
+def external_data_locations(path: Path) -> list[tuple[str, str]]:
+    """(tensor name, location relative to the model's folder) of each external-data tensor."""
+    return _external_data(_load(path))
+
+
+def _external_data(proto: Any) -> list[tuple[str, str]]:
+    return [
+        (tensor.name, next((e.value for e in tensor.external_data if e.key == "location"), ""))
+        for tensor in proto.graph.initializer
+        if tensor.data_location == 1  # TensorProto.EXTERNAL
+    ]
+
+
 def _check_external_data(proto: Any, bundle: Path) -> None:
-    for tensor in proto.graph.initializer:
-        if tensor.data_location != 1:  # TensorProto.EXTERNAL
-            continue
-        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+    for name, location in _external_data(proto):
         try:
             resolve_in_bundle(bundle, location, what="external data")
         except ModelError as exc:
-            raise ExternalDataError(f"tensor '{tensor.name}': {exc}") from None
+            raise ExternalDataError(f"tensor '{name}': {exc}") from None
 
 
 def _signature(proto: Any) -> ModelSignature:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from modelstack.errors import ManifestParseError
 from modelstack.lint.diagnostic import Diagnostic
+from modelstack.lint.discovery import discover_manifests
 from modelstack.lint.noqa import noqa_lines, suppressed
 from modelstack.lint.rule import Finding, LintContext, Rule
 from modelstack.lint.rules import ALL_RULES, RULES_BY_ID
@@ -18,9 +18,7 @@ from modelstack.manifest.source import Source, load_source
 
 __all__ = ["LintOptions", "discover_manifests", "lint_file", "lint_paths", "lint_source"]
 
-MANIFEST_NAMES = ("modelstack.yaml", "modelstack.yml")
 _NOT_EXPLANATIONS = frozenset({"MS000", "MS001", "MS501"})
-_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".modelstack", ".tox"}
 
 
 class LintOptions:
@@ -42,20 +40,6 @@ class LintOptions:
         if self.ignore and rule.id.startswith(self.ignore):
             return False
         return self.model_checks or not rule.needs_model
-
-
-def discover_manifests(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files as given; directories searched for modelstack.yaml / modelstack.yml."""
-    found: list[Path] = []
-    for entry in paths:
-        path = Path(entry)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-                found.extend(Path(root, f) for f in sorted(files) if f in MANIFEST_NAMES)
-        else:
-            found.append(path)
-    return found
 
 
 def lint_paths(paths: Iterable[str | os.PathLike[str]], options: LintOptions) -> list[Diagnostic]:
