@@ -44,7 +44,7 @@ def _rules(args: argparse.Namespace) -> int:
 def _schema(args: argparse.Namespace) -> int:
     from modelstack.commands.schema import schema
 
-    return schema(args.format)
+    return schema(args.format, args.write)
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -126,7 +126,15 @@ def _history(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     from modelstack.commands.init import init
 
-    return init(args.model, args.provider, args.output, args.name, args.force, args.gpu)
+    return init(
+        args.model,
+        args.provider,
+        args.output,
+        args.name,
+        args.force,
+        args.gpu,
+        schema_ref=args.schema_ref,
+    )
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="service name (a DNS label; default: from the file name)")
     p.add_argument("--output", "-o", metavar="FILE", help="manifest path (default: beside MODEL)")
     p.add_argument("--force", action="store_true", help="overwrite an existing manifest")
+    p.add_argument(
+        "--schema-ref",
+        choices=["url", "local"],
+        default="url",
+        help="the editor's $schema: the published URL for this version (default), or a local "
+        "copy (the nearest one up the tree, written by `modelstack schema --write`; written "
+        "beside the manifest when there is none)",
+    )
 
     p = sub.add_parser(
         "lint",
@@ -131,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
         "or a Markdown reference of every field.",
     )
     p.add_argument("--format", choices=["json", "markdown"], default="json")
+    p.add_argument(
+        "--write",
+        metavar="PATH",
+        help="write a copy to PATH (a file or folder) for editors that work offline",
+    )
     p = sub.add_parser(
         "test",
         help="run the smoke tests locally on onnxruntime",
