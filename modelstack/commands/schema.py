@@ -107,5 +107,5 @@ def _fields(
     for branch in node.get("allOf", []):
         then = _resolve(root, branch.get("then", {}))
         provider = branch.get("if", {}).get("properties", {}).get("provider", {}).get("const")
-        label = f"{prefix}({provider})." if provider else prefix
-        yield from _fields(root, then, label)
+        if provider:  # other conditions only tighten fields listed above
+            yield from _fields(root, then, f"{prefix}({provider}).")

@@ -98,3 +98,26 @@ def test_a_missing_top_level_key_leaves_only_schema_findings() -> None:
     text = LAMBDA.replace("model:\n  path: model.onnx\n", "modle:\n  path: model.onnx\n")
     ids = {d.rule_id for d in lint_text(text + "    memory_mb: 64\n")}
     assert ids == {"MS001"}
+
+
+CLOUD_RUN = LAMBDA.replace(
+    "provider: aws-lambda\n    region: eu-west-1",
+    "provider: gcp-cloud-run\n    project: my-project-1\n    region: us-central1",
+)
+GPU = "    memory: 16Gi\n    gpu: {type: nvidia-l4}\n    max_instances: 1\n"
+
+
+@pytest.mark.parametrize(("extra", "cpu", "rule_ids"), [
+    (GPU, 2, ["MS401"]), (GPU, 4, []), ("", 2, []), ("", 9, ["MS001"]),
+])  # fmt: skip
+def test_gpu_cpu_minimum_is_in_the_schema(extra: str, cpu: int, rule_ids: list[str]) -> None:
+    text = CLOUD_RUN + extra + f"    cpu: {cpu}\n"
+    assert [d.rule_id for d in lint_text(text)] == rule_ids
+    assert editor_accepts(text) == (rule_ids == [])
+
+
+def test_the_manifest_reference_lists_each_field_once() -> None:
+    from modelstack.commands.schema import schema_reference
+
+    rows = [line.split(" | ")[0] for line in schema_reference(SCHEMA).splitlines()[2:]]
+    assert len(rows) == len(set(rows))
