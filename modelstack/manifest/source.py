@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from modelstack.errors import ManifestParseError, SourcePosition
+from modelstack.manifest.secrets import redact
 
 __all__ = [
     "MAX_DEPTH",
@@ -261,7 +262,7 @@ class _Builder:
             if key in result:
                 first = self.source.keys[child].start(self.source.file)
                 raise ManifestParseError(
-                    f"duplicate key '{key}' (first defined at line {first.line}); "
+                    f"duplicate key '{redact(key)}' (first defined at line {first.line}); "
                     "YAML keeps only one of them, so remove or rename the other",
                     _span(key_node).start(self.source.file),
                 )
@@ -279,6 +280,6 @@ class _Builder:
         except (ValueError, KeyError, IndexError):  # an explicit tag such as `!!int abc`
             kind = node.tag.rsplit(":", 1)[-1]
             raise ManifestParseError(
-                f"'{node.value}' is not a valid {kind} (tagged !!{kind})",
+                f"'{redact(str(node.value))}' is not a valid {kind} (tagged !!{kind})",
                 _span(node).start(self.source.file),
             ) from None

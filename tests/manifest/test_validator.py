@@ -466,3 +466,19 @@ def test_schema_messages_never_echo_a_secret(line: str, secret: str, kind: str) 
 def test_schema_messages_still_quote_ordinary_values() -> None:
     ((message, _, _),) = issues_of(BASE + "    architecture: arm\n")
     assert "'arm' is not allowed" in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nAKIAQWERTYUIOPASDFGH: 1\nAKIAQWERTYUIOPASDFGH: 2\n",
+        "a: !!int AKIAQWERTYUIOPASDFGH\n",
+    ],
+)
+def test_parse_errors_never_echo_a_secret(text: str) -> None:
+    from modelstack.errors import ManifestParseError
+
+    with pytest.raises(ManifestParseError) as caught:
+        parse_source(text, "m.yaml")
+    assert "QWERTYUIOP" not in str(caught.value)
+    assert "an AWS access key id" in str(caught.value)
