@@ -89,7 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         "directory. Suppress a finding on one line with `# modelstack: noqa MS123`.",
         epilog="exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error",
     )
-    p.add_argument("paths", nargs="*", metavar="PATH", help="manifest files or directories")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="manifest files or directories; a model or smoke-input file lints the manifests "
+        "that reference it",
+    )
     p.add_argument(
         "--format",
         choices=["text", "json", "github", "sarif"],

@@ -29,7 +29,7 @@ SUPPORTED_KEYWORDS = frozenset(
         "maximum", "exclusiveMinimum", "minLength", "maxLength", "pattern",
         "$ref", "allOf", "if", "then", "oneOf",
         # annotations
-        "$schema", "$id", "$defs", "title", "description", "default",
+        "$schema", "$id", "$defs", "title", "description", "default", "x-lint-rule",
     }
 )  # fmt: skip
 
@@ -55,6 +55,9 @@ class SchemaIssue:
     out_of_range: bool = False
     """True when only a numeric bound is broken: the value has its type and typed code can
     still read it (a semantic rule may then explain the platform's limit better)."""
+    lint_rule: str = ""
+    """The lint rule that explains this bound (the schema's `x-lint-rule`): a platform limit
+    that lint reports, which loading a manifest for other commands leaves to lint."""
 
 
 def validate(document: Any, schema: Mapping[str, Any]) -> list[SchemaIssue]:
@@ -224,15 +227,16 @@ class _Validator:
         self, value: float, schema: Mapping[str, Any], path: PathKey
     ) -> Iterator[SchemaIssue]:
         shown = _show(value, path)
+        rule = str(schema.get("x-lint-rule", ""))
         if "minimum" in schema and value < schema["minimum"]:
             message = f"{shown} is too small; the minimum is {schema['minimum']}"
-            yield SchemaIssue(path, message, out_of_range=True)
+            yield SchemaIssue(path, message, out_of_range=True, lint_rule=rule)
         if "maximum" in schema and value > schema["maximum"]:
             message = f"{shown} is too large; the maximum is {schema['maximum']}"
-            yield SchemaIssue(path, message, out_of_range=True)
+            yield SchemaIssue(path, message, out_of_range=True, lint_rule=rule)
         if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
             message = f"must be greater than {schema['exclusiveMinimum']}"
-            yield SchemaIssue(path, message, out_of_range=True)
+            yield SchemaIssue(path, message, out_of_range=True, lint_rule=rule)
 
     def _combinators(
         self, value: Any, schema: Mapping[str, Any], path: PathKey

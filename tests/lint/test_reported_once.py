@@ -121,3 +121,32 @@ def test_the_manifest_reference_lists_each_field_once() -> None:
 
     rows = [line.split(" | ")[0] for line in schema_reference(SCHEMA).splitlines()[2:]]
     assert len(rows) == len(set(rows))
+
+
+def lint_rules_named_in_the_schema(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["x-lint-rule"]] if "x-lint-rule" in node else []
+        return own + [r for v in node.values() for r in lint_rules_named_in_the_schema(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in lint_rules_named_in_the_schema(v)]
+    return []
+
+
+def test_the_schema_names_real_rules_for_the_limits_lint_explains() -> None:
+    from modelstack.lint import RULES_BY_ID
+
+    named = lint_rules_named_in_the_schema(SCHEMA)
+    assert sorted(named) == ["MS301", "MS302", "MS305", "MS401"]
+    assert set(named) <= set(RULES_BY_ID)
+
+
+def test_loading_leaves_explained_limits_to_lint_and_refuses_the_rest(tmp_path: Path) -> None:
+    from modelstack.errors import ManifestError
+    from modelstack.manifest import load_manifest
+
+    manifest = tmp_path / "modelstack.yaml"
+    manifest.write_text(LAMBDA + "    memory_mb: 64\n", encoding="utf-8")
+    assert load_manifest(manifest).targets["prod"].memory_mb == 64  # destroy and status work
+    manifest.write_text(LAMBDA + "    reserved_concurrency: -1\n", encoding="utf-8")
+    with pytest.raises(ManifestError, match="the minimum is 0"):
+        load_manifest(manifest)
