@@ -9,12 +9,12 @@ same program under Pulumi's mocks.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from modelstack.deploy.pulumi_cli import INSTALL_PULUMI, require_pulumi_cli
 from modelstack.deploy.release import Release
 from modelstack.errors import InfrastructureError, MissingDependencyError
 from modelstack.manifest.model import Manifest
@@ -30,17 +30,6 @@ __all__ = [
 ]
 
 CONFIG_NAMESPACE = "modelstack"
-INSTALL_PULUMI = (
-    "The Pulumi CLI is needed to deploy cloud targets and is not installed. Install it with "
-    "`curl -fsSL https://get.pulumi.com | sh` (or see https://www.pulumi.com/docs/install/), "
-    "then run again. `modelstack plan` works without it."
-)
-
-
-def require_pulumi_cli() -> None:
-    """InfrastructureError saying how to install the Pulumi CLI when it is not on PATH."""
-    if shutil.which("pulumi") is None:
-        raise InfrastructureError(INSTALL_PULUMI)
 
 
 class StackBoundary(Protocol):
