@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from modelstack.deploy.pulumi_cli import INSTALL_PULUMI, require_pulumi_cli
 from modelstack.deploy.release import Release
 from modelstack.errors import InfrastructureError, MissingDependencyError
-from modelstack.manifest.model import Manifest
+from modelstack.manifest.model import CloudRunTarget, Manifest
 from modelstack.smoke.candidate import candidate_client
 from modelstack.smoke.clients import InferenceClient
 
@@ -53,26 +53,34 @@ def service_program(manifest: Manifest, target: str) -> Callable[[], None]:
         import pulumi
 
         from modelstack.pulumi import ModelService, ModelServiceArgs
+        from modelstack.pulumi.image import placeholder_image
         from modelstack.pulumi.naming import base_name
 
         config = pulumi.Config(CONFIG_NAMESPACE)
+        name = base_name(manifest, target)
+        registry_only = config.get_bool("registry_only") or False
+        image = config.get("image") or str(placeholder_image(name))
+        protection = config.get("deletion_protection") or ""
         service = ModelService(
-            base_name(manifest, target),
+            name,
             ModelServiceArgs(
                 manifest=manifest,
-                image=config.require("image"),
+                image=image,
                 target=target,
                 stable_version=config.get("stable_version") or None,
                 candidate_percent=config.get_int("candidate_percent") or 0,
                 smoke_gate=False,  # `up` runs the pre-traffic smoke tests itself
                 lint=False,  # `up` linted the manifest before it built anything
+                registry_only=registry_only,
+                deletion_protection=None if not protection else protection == "true",
             ),
         )
+        pulumi.export("registry", service.registry)
         pulumi.export("endpoint", service.endpoint)
         pulumi.export("candidate_address", service.candidate_address)
         pulumi.export("candidate_version", service.candidate_version)
-        pulumi.export("image_digest", service.image_digest)
-        pulumi.export("image_reference", config.require("image"))
+        pulumi.export("image_digest", "" if registry_only else service.image_digest)
+        pulumi.export("image_reference", "" if registry_only else image)
 
     return program
 
@@ -154,7 +162,13 @@ class AutomationStack:
 
 
 class PulumiEngine:
-    """The Engine protocol for cloud targets, one stack update per traffic change."""
+    """The Engine protocol for cloud targets, one stack update per traffic change.
+
+    A first deploy into an empty account runs in three steps: `prepare_registry` applies the
+    stack with only the image repository in it (so the pipeline can push), the push, then the
+    full stack. A failed first deploy goes back to that registry-only stack: the serving
+    resources are removed, the repository and its image stay for the next try.
+    """
 
     def __init__(
         self,
@@ -172,16 +186,40 @@ class PulumiEngine:
         self.outputs: dict[str, Any] = {}
         self._applied: dict[str, str] = {}
 
-    def _up(self, image: str, stable: Release | None, percent: int) -> dict[str, Any]:
-        config = {
-            "image": image,
-            "stable_version": stable.version if stable else "",
-            "candidate_percent": str(percent),
-        }
+    def _apply(self, config: dict[str, str]) -> dict[str, Any]:
         if config != self._applied:  # one `pulumi up` per real change
             self.outputs = self.boundary.up(config, self.on_output)
             self._applied = config
         return self.outputs
+
+    def _up(self, image: str, stable: Release | None, percent: int) -> dict[str, Any]:
+        return self._apply(
+            {
+                "image": image,
+                "stable_version": stable.version if stable else "",
+                "candidate_percent": str(percent),
+                "registry_only": "false",
+                "deletion_protection": "",
+            }
+        )
+
+    def _registry_only(self) -> dict[str, Any]:
+        return self._apply(
+            {
+                "image": "",
+                "stable_version": "",
+                "candidate_percent": "0",
+                "registry_only": "true",
+                "deletion_protection": "",
+            }
+        )
+
+    def prepare_registry(self) -> None:
+        """Create the image repository when the stack has none yet (an empty account)."""
+        if self.boundary.outputs().get("registry"):
+            return
+        self.on_output("creating the image repository before the first push")
+        self._registry_only()
 
     def endpoint(self) -> str:
         return str(self.outputs.get("endpoint", ""))
@@ -195,7 +233,13 @@ class PulumiEngine:
         if not image or not version:
             return None
         self.outputs = outputs
-        self._applied = {"image": str(image), "stable_version": "", "candidate_percent": "100"}
+        self._applied = {
+            "image": str(image),
+            "stable_version": "",
+            "candidate_percent": "100",
+            "registry_only": "false",
+            "deletion_protection": "",
+        }
         return Release(str(version), str(image), "unknown", "", "")
 
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
@@ -219,12 +263,36 @@ class PulumiEngine:
         self._up(release.image, None, 100)
 
     def abandon(self, stable: Release | None, failed: Release) -> None:
-        if stable is None:
-            # A first deploy that failed: nothing served before it, so nothing may serve now.
-            self.boundary.destroy(self.on_output)
-            self.outputs, self._applied = {}, {}
+        if stable is not None:
+            self._up(stable.image, None, 100)
             return
-        self._up(stable.image, None, 100)
+        # A first deploy that failed: nothing served before it, so nothing may serve now. The
+        # serving resources go; the repository and the image pushed to it stay.
+        if self._protected():
+            serving = self._serving()
+            if serving is not None:  # Cloud Run refuses to delete a protected service
+                self._apply({**serving, "deletion_protection": "false"})
+        self._registry_only()
+
+    def _serving(self) -> dict[str, str] | None:
+        """The config of the full stack as applied, or as the stack reports it (after a crash)."""
+        if self._applied.get("registry_only") == "false":
+            return dict(self._applied)
+        image = self.boundary.outputs().get("image_reference")
+        if not image:
+            return None
+        return {
+            "image": str(image),
+            "stable_version": "",
+            "candidate_percent": "100",
+            "registry_only": "false",
+            "deletion_protection": "",
+        }
+
+    def _protected(self) -> bool:
+        target = self.manifest.targets[self.target]
+        return isinstance(target, CloudRunTarget) and target.deletion_protection
 
     def destroy(self) -> None:
         self.boundary.destroy(self.on_output)
+        self.outputs, self._applied = {}, {}

@@ -51,3 +51,10 @@ class ModelServiceArgs:
     lint: bool = True
     """Refuse a manifest with error-level lint findings. Turn off only for a manifest you
     linted yourself."""
+    registry_only: bool = False
+    """Create only the image repository (ECR / Artifact Registry), none of the serving
+    resources: the first step of a deploy into an empty account, so that the image can be
+    pushed before the function or service that runs it exists. `image` is not deployed."""
+    deletion_protection: bool | None = None
+    """Overrides the Cloud Run target's `deletion_protection` (False lets a failed first
+    deployment, which never served, be removed)."""

@@ -39,27 +39,9 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
     child = pulumi.ResourceOptions(parent=parent)
     function_name = fit(spec.base, 64)
 
-    repo = aws.ecr.Repository(
-        f"{name}-repo",
-        name=fit(spec.base, 256),
-        image_tag_mutability="IMMUTABLE",
-        image_scanning_configuration={"scan_on_push": True},
-        encryption_configurations=(
-            [{"encryption_type": "KMS", "kms_key": target.kms_key_arn}]
-            if target.kms_key_arn
-            else None
-        ),
-        region=region,
-        tags=tags,
-        opts=child,
-    )
-    aws.ecr.LifecyclePolicy(
-        f"{name}-repo-lifecycle",
-        repository=repo.name,
-        policy=json.dumps(ECR_LIFECYCLE_POLICY, sort_keys=True),
-        region=region,
-        opts=child,
-    )
+    repo = _repository(parent, name, spec, tags)
+    if spec.registry_only:
+        return ServiceOutputs.registry_only(repo.repository_url, repo.name)
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
         name=f"/aws/lambda/{function_name}",
@@ -148,6 +130,43 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
             "repository": repo.name,
         },
     )
+
+
+def _repository(
+    parent: pulumi.Resource, name: str, spec: ServiceSpec, tags: dict[str, str]
+) -> aws.ecr.Repository:
+    """The ECR repository and its lifecycle policy.
+
+    `force_delete`: the repository holds the pushed images, and ECR refuses to delete a
+    repository with images in it, so without it `destroy` (and removing a failed first
+    deploy) would fail and leave resources behind. Destroying a target removes its images.
+    """
+    target = spec.target
+    assert isinstance(target, AwsLambdaTarget)
+    child = pulumi.ResourceOptions(parent=parent)
+    repo = aws.ecr.Repository(
+        f"{name}-repo",
+        name=fit(spec.base, 256),
+        image_tag_mutability="IMMUTABLE",
+        image_scanning_configuration={"scan_on_push": True},
+        encryption_configurations=(
+            [{"encryption_type": "KMS", "kms_key": target.kms_key_arn}]
+            if target.kms_key_arn
+            else None
+        ),
+        force_delete=True,
+        region=target.region,
+        tags=tags,
+        opts=child,
+    )
+    aws.ecr.LifecyclePolicy(
+        f"{name}-repo-lifecycle",
+        repository=repo.name,
+        policy=json.dumps(ECR_LIFECYCLE_POLICY, sort_keys=True),
+        region=target.region,
+        opts=child,
+    )
+    return repo
 
 
 def _provisioned(

@@ -174,6 +174,8 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
         opts=child,
         **where,
     )
+    if spec.registry_only:
+        return ServiceOutputs.registry_only(repo.registry_uri, repo.repository_id)
     if target.service_account:
         service_account: Any = target.service_account
         sa_key = target.service_account
@@ -195,7 +197,11 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
         f"{name}-service",
         name=service_name,
         ingress=INGRESS[target.ingress],
-        deletion_protection=target.deletion_protection,
+        deletion_protection=(
+            target.deletion_protection
+            if spec.deletion_protection is None
+            else spec.deletion_protection
+        ),
         labels=labels,
         template=template,
         traffics=cloud_run_traffic(revision, spec.stable_version, spec.candidate_percent),

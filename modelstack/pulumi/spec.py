@@ -43,6 +43,8 @@ class ServiceSpec:
     smoke_gate: bool
     smoke_runner: SmokeRunner | None
     alarm_actions: tuple[str, ...]
+    registry_only: bool = False
+    deletion_protection: bool | None = None
 
     @property
     def splits_traffic(self) -> bool:
@@ -105,6 +107,8 @@ def resolve(args: ModelServiceArgs) -> ServiceSpec:
         smoke_gate=args.smoke_gate,
         smoke_runner=args.smoke_runner,
         alarm_actions=tuple(args.alarm_actions),
+        registry_only=args.registry_only,
+        deletion_protection=args.deletion_protection,
     )
     pc = target.provisioned_concurrency if isinstance(target, AwsLambdaTarget) else None
     if pc is not None and pc.attach_to == "alias" and spec.splits_traffic:
@@ -126,3 +130,15 @@ class ServiceOutputs:
     stable_version: Any
     registry: Any
     resource_names: dict[str, Any]
+
+    @classmethod
+    def registry_only(cls, registry: Any, repository: Any) -> ServiceOutputs:
+        """The outputs of a registry-only deployment: nothing serves yet."""
+        return cls(
+            endpoint="",
+            candidate_address={},
+            candidate_version="",
+            stable_version="",
+            registry=registry,
+            resource_names={"repository": repository},
+        )

@@ -5,6 +5,7 @@ are served by the real runtime in-process, since no cloud can be reached from th
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,11 @@ from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release
 from modelstack.deploy.rollout import roll_out
 from modelstack.deploy.state import StateStore
-from modelstack.errors import SmokeTestError
+from modelstack.errors import InfrastructureError, SmokeTestError
+from modelstack.manifest import load_manifest
 from modelstack.smoke.clients import InferenceClient
+
+ROOT = Path(__file__).resolve().parents[2]
 
 DIGEST_1 = "sha256:" + "1" * 64
 DIGEST_2 = "sha256:" + "2" * 64
@@ -27,21 +31,36 @@ def release(digest: str) -> Release:
     return Release("0", f"{REPO}@{digest}", "1.0.0", "m" * 64, "f" * 64)
 
 
+def config(image: str, stable: str, percent: int) -> dict[str, str]:
+    """The stack config of a full (not registry-only) update."""
+    return {
+        "image": image,
+        "stable_version": stable,
+        "candidate_percent": str(percent),
+        "registry_only": "false",
+        "deletion_protection": "",
+    }
+
+
 @pytest.fixture
 def stack(iris) -> FakeAutomationStack:
     return FakeAutomationStack(iris, "prod")
 
 
-def engine_for(iris, stack, client: InferenceClient, seen: list[dict]) -> PulumiEngine:
-    def factory(manifest, address):
-        seen.append(dict(address))
-        return client
+@pytest.fixture
+def engine_for():
+    def make(iris, stack, client: InferenceClient, seen: list[dict]) -> PulumiEngine:
+        def factory(manifest, address):
+            seen.append(dict(address))
+            return client
 
-    return PulumiEngine(iris, "prod", stack, client_factory=factory)
+        return PulumiEngine(iris, "prod", stack, client_factory=factory)
+
+    return make
 
 
 def test_first_lambda_deploy_then_a_canary_update(
-    iris, iris_bundle: Path, iris_cases, iris_client, stack
+    iris, iris_bundle: Path, iris_cases, iris_client, stack, engine_for
 ) -> None:
     addresses: list[dict] = []
     engine = engine_for(iris, stack, iris_client, addresses)
@@ -52,11 +71,7 @@ def test_first_lambda_deploy_then_a_canary_update(
     )
     first = store.load().stable
     assert first is not None and first.digest == DIGEST_1
-    assert stack.updates[0] == {
-        "image": f"{REPO}@{DIGEST_1}",
-        "stable_version": "",
-        "candidate_percent": "100",
-    }
+    assert stack.updates[0] == config(f"{REPO}@{DIGEST_1}", "", 100)
 
     roll_out(
         engine, store, release(DIGEST_2), iris_cases, iris.rollout, progress, sleep=lambda s: None
@@ -79,7 +94,7 @@ def test_first_lambda_deploy_then_a_canary_update(
 
 
 def test_a_candidate_failing_smoke_tests_leaves_the_stack_on_stable(
-    iris, iris_bundle: Path, iris_cases, iris_client, stack
+    iris, iris_bundle: Path, iris_cases, iris_client, stack, engine_for
 ) -> None:
     engine = engine_for(iris, stack, iris_client, [])
     store = StateStore(iris_bundle, "prod")
@@ -105,11 +120,48 @@ def test_a_candidate_failing_smoke_tests_leaves_the_stack_on_stable(
     assert store.load().stable.digest == DIGEST_1
 
 
-def test_a_failed_first_deploy_leaves_nothing_serving(
+def test_a_first_deploy_creates_the_registry_then_pushes_then_deploys(
+    iris, iris_bundle: Path, iris_cases, iris_client, stack, engine_for
+) -> None:
+    """An empty account has no repository to push to: the registry-only update comes first."""
+    engine = engine_for(iris, stack, iris_client, [])
+    with pytest.raises(InfrastructureError, match="does not exist"):
+        stack.push(f"{REPO}@{DIGEST_1}")  # the order the first release used
+
+    engine.prepare_registry()
+    stack.push(f"{REPO}@{DIGEST_1}")
+    roll_out(
+        engine,
+        StateStore(iris_bundle, "prod"),
+        release(DIGEST_1),
+        iris_cases,
+        iris.rollout,
+        Progress(stream=io.StringIO()),
+        sleep=lambda s: None,
+    )
+    assert stack.events == ["up registry-only", "push", "up"]
+    registry_only = {r.type for r in stack.resources[0] if r.custom}
+    assert registry_only == {
+        "aws:ecr/repository:Repository",
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    }
+    # The repository is the same resource in both updates, so it is kept, not replaced.
+    repo_urns = [
+        next(r.urn for r in update if r.type == "aws:ecr/repository:Repository")
+        for update in stack.resources
+    ]
+    assert repo_urns[0] == repo_urns[1]
+
+    engine.prepare_registry()  # a later deploy: the repository exists, nothing is applied
+    assert stack.events == ["up registry-only", "push", "up"]
+
+
+def test_a_failed_first_deploy_removes_what_serves_and_destroy_then_succeeds(
     iris, iris_bundle: Path, iris_cases, iris_client, stack
 ) -> None:
-
     engine = PulumiEngine(iris, "prod", stack, client_factory=lambda m, a: Regressed(iris_client))
+    engine.prepare_registry()
+    stack.push(f"{REPO}@{DIGEST_1}")
     store = StateStore(iris_bundle, "prod")
     with pytest.raises(SmokeTestError):
         roll_out(
@@ -121,8 +173,46 @@ def test_a_failed_first_deploy_leaves_nothing_serving(
             Progress(stream=io.StringIO()),
             sleep=lambda s: None,
         )
-    assert stack.destroyed
     assert store.load().stable is None and store.load().candidate is None
+    # Nothing serves; the repository and the pushed image stay for the next try.
+    assert stack.events == ["up registry-only", "push", "up", "up registry-only"]
+    assert {r.type for r in stack.live if r.custom} == {
+        "aws:ecr/repository:Repository",
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    }
+    assert stack.images[REPO] == [f"{REPO}@{DIGEST_1}"]
+    assert engine.adopt() is None
+
+    engine.destroy()  # `modelstack destroy`: ECR refuses a repository with images unless forced
+    assert stack.destroyed and stack.images == {}
+
+
+def test_a_failed_first_cloud_run_deploy_lifts_deletion_protection_to_remove_the_service(
+    tmp_path: Path,
+) -> None:
+    bundle = tmp_path / "digits"
+    shutil.copytree(
+        ROOT / "examples" / "digits-gpu", bundle, ignore=shutil.ignore_patterns(".modelstack")
+    )
+    digits = load_manifest(bundle / "modelstack.yaml")
+    target = next(name for name, t in digits.targets.items() if t.provider == "gcp-cloud-run")
+    assert digits.targets[target].deletion_protection  # the default this test is about
+    stack = FakeAutomationStack(digits, target)
+    engine = PulumiEngine(digits, target, stack)
+    engine.prepare_registry()
+    image = f"{stack.outputs()['registry']}/digits@{DIGEST_1}"
+    stack.push(image)
+    candidate = Release("0", image, "1.0.0", "m" * 64, "f" * 64)
+    engine.deploy_candidate(candidate, None)
+
+    engine.abandon(None, candidate)
+    assert stack.events == ["up registry-only", "push", "up", "up", "up registry-only"]
+    assert stack.updates[-2]["deletion_protection"] == "false"
+    assert {r.type for r in stack.live if r.custom} == {
+        "gcp:artifactregistry/repository:Repository"
+    }
+    engine.destroy()
+    assert stack.destroyed
 
 
 def test_a_fresh_runner_adopts_what_the_stack_serves_instead_of_starting_over(
@@ -159,16 +249,8 @@ def test_a_fresh_runner_adopts_what_the_stack_serves_instead_of_starting_over(
         )
     # The candidate got no traffic, production was not destroyed, version 1 still serves.
     new = stack.updates[updates_before:]
-    assert new[0] == {
-        "image": f"{REPO}@{DIGEST_2}",
-        "stable_version": "1",
-        "candidate_percent": "0",
-    }
-    assert new[-1] == {
-        "image": f"{REPO}@{DIGEST_1}",
-        "stable_version": "",
-        "candidate_percent": "100",
-    }
+    assert new[0] == config(f"{REPO}@{DIGEST_2}", "1", 0)
+    assert new[-1] == config(f"{REPO}@{DIGEST_1}", "", 100)
     assert not stack.destroyed
 
 
