@@ -9,15 +9,18 @@ same program under Pulumi's mocks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from modelstack.deploy.metrics import ErrorRateReader
 from modelstack.deploy.pulumi_cli import INSTALL_PULUMI, require_pulumi_cli
 from modelstack.deploy.release import Release
 from modelstack.errors import InfrastructureError, MissingDependencyError
-from modelstack.manifest.model import CloudRunTarget, Manifest
+from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, Manifest
 from modelstack.smoke.candidate import candidate_client
 from modelstack.smoke.clients import InferenceClient
 
@@ -177,14 +180,19 @@ class PulumiEngine:
         boundary: StackBoundary,
         on_output: Callable[[str], None] = lambda line: None,
         client_factory: Callable[[Manifest, Mapping[str, Any]], InferenceClient] = candidate_client,
+        metrics: ErrorRateReader | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client_factory = client_factory
         self.manifest = manifest
         self.target = target
         self.boundary = boundary
         self.on_output = on_output
+        self.metrics = metrics
+        self.clock = clock
         self.outputs: dict[str, Any] = {}
         self._applied: dict[str, str] = {}
+        self._traffic_since = clock()
 
     def _apply(self, config: dict[str, str]) -> dict[str, Any]:
         if config != self._applied:  # one `pulumi up` per real change
@@ -244,6 +252,7 @@ class PulumiEngine:
 
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         outputs = self._up(release.image, stable, 0 if stable else 100)
+        self._traffic_since = self.clock()
         version = str(outputs.get("candidate_version") or release.version)
         return replace(release, version=version)
 
@@ -255,9 +264,35 @@ class PulumiEngine:
 
     def set_traffic(self, stable: Release | None, candidate: Release, percent: int) -> None:
         self._up(candidate.image, stable, percent)
+        self._traffic_since = self.clock()
 
     def error_rate(self, release: Release) -> float | None:
-        return None  # the smoke tests between steps are the health check for cloud targets
+        """The candidate's error rate since its traffic last changed, from the platform's
+        metrics; None (reported as no signal) when too few requests reached it."""
+        address = self.outputs.get("candidate_address")
+        if not isinstance(address, Mapping):
+            raise InfrastructureError("the stack reported no candidate address")
+        reader = self.metrics or self._default_metrics()
+        start = datetime.fromtimestamp(self._traffic_since, tz=timezone.utc)
+        end = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        reading = reader.read(address, start, end)
+        self.on_output(reading.describe())
+        return reading.rate
+
+    def _default_metrics(self) -> ErrorRateReader:
+        from modelstack.deploy.metrics import min_requests
+
+        target = self.manifest.targets[self.target]
+        if isinstance(target, AwsLambdaTarget):
+            from modelstack.deploy.metrics.aws_lambda import CloudWatchErrorRate
+
+            self.metrics = CloudWatchErrorRate(target.region, min_requests())
+        else:
+            from modelstack.deploy.metrics.cloud_run import CloudMonitoringErrorRate
+
+            assert isinstance(target, CloudRunTarget)
+            self.metrics = CloudMonitoringErrorRate(target.project, min_requests())
+        return self.metrics
 
     def promote(self, release: Release, retired: Release | None) -> None:
         self._up(release.image, None, 100)

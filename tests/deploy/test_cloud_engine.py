@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import io
 import shutil
+import time
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_automation import FakeAutomationStack
 
 from modelstack.deploy.cloud import PulumiEngine
+from modelstack.deploy.metrics.aws_lambda import CloudWatchErrorRate
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release
 from modelstack.deploy.rollout import roll_out
@@ -48,13 +52,19 @@ def stack(iris) -> FakeAutomationStack:
 
 
 @pytest.fixture
-def engine_for():
+def metrics(cloudwatch: Any) -> CloudWatchErrorRate:
+    """The real CloudWatch reader against moto: no traffic recorded, so no signal."""
+    return CloudWatchErrorRate("eu-west-1", 20, client=cloudwatch)
+
+
+@pytest.fixture
+def engine_for(metrics: CloudWatchErrorRate):
     def make(iris, stack, client: InferenceClient, seen: list[dict]) -> PulumiEngine:
         def factory(manifest, address):
             seen.append(dict(address))
             return client
 
-        return PulumiEngine(iris, "prod", stack, client_factory=factory)
+        return PulumiEngine(iris, "prod", stack, client_factory=factory, metrics=metrics)
 
     return make
 
@@ -157,9 +167,11 @@ def test_a_first_deploy_creates_the_registry_then_pushes_then_deploys(
 
 
 def test_a_failed_first_deploy_removes_what_serves_and_destroy_then_succeeds(
-    iris, iris_bundle: Path, iris_cases, iris_client, stack
+    iris, iris_bundle: Path, iris_cases, iris_client, stack, metrics
 ) -> None:
-    engine = PulumiEngine(iris, "prod", stack, client_factory=lambda m, a: Regressed(iris_client))
+    engine = PulumiEngine(
+        iris, "prod", stack, client_factory=lambda m, a: Regressed(iris_client), metrics=metrics
+    )
     engine.prepare_registry()
     stack.push(f"{REPO}@{DIGEST_1}")
     store = StateStore(iris_bundle, "prod")
@@ -215,6 +227,100 @@ def test_a_failed_first_cloud_run_deploy_lifts_deletion_protection_to_remove_the
     assert stack.destroyed
 
 
+def test_a_canary_step_over_the_cloudwatch_error_rate_fails_and_rolls_back(
+    iris, iris_bundle: Path, iris_cases, iris_client, stack, cloudwatch
+) -> None:
+    clock = Clock()
+    out = io.StringIO()
+    engine = PulumiEngine(
+        iris,
+        "prod",
+        stack,
+        client_factory=lambda m, a: iris_client,
+        metrics=CloudWatchErrorRate("eu-west-1", 20, client=cloudwatch),
+        clock=clock,
+        on_output=Progress(stream=out).note,
+    )
+    store = StateStore(iris_bundle, "prod")
+    roll_out(
+        engine,
+        store,
+        release(DIGEST_1),
+        iris_cases,
+        iris.rollout,
+        Progress(stream=out),
+        sleep=clock.sleep,
+    )
+
+    def traffic_then_wait(seconds: float) -> None:
+        # Version 2 answers 40 requests in the 10% step, 3 of them failing (7.5% > 1%).
+        put_lambda_metrics(cloudwatch, "2", clock.now() + seconds / 2, invocations=40, errors=3)
+        clock.sleep(seconds)
+
+    with pytest.raises(SmokeTestError, match=r"failed 7\.5% of its requests"):
+        roll_out(
+            engine,
+            store,
+            release(DIGEST_2),
+            iris_cases,
+            iris.rollout,
+            Progress(stream=out),
+            sleep=traffic_then_wait,
+        )
+    percents = [u["candidate_percent"] for u in stack.updates[1:]]
+    assert percents == ["0", "10", "100"]  # never reached 50%
+    assert stack.updates[-1] == config(f"{REPO}@{DIGEST_1}", "", 100)
+    assert store.load().stable.digest == DIGEST_1
+    assert "3 of 40 request(s) failed" in out.getvalue()
+
+
+def test_too_little_traffic_is_no_signal_not_a_healthy_step(
+    iris, iris_bundle: Path, iris_cases, iris_client, stack, cloudwatch
+) -> None:
+    clock = Clock()
+    out = io.StringIO()
+    engine = PulumiEngine(
+        iris,
+        "prod",
+        stack,
+        client_factory=lambda m, a: iris_client,
+        metrics=CloudWatchErrorRate("eu-west-1", 20, client=cloudwatch),
+        clock=clock,
+        on_output=Progress(stream=out).note,
+    )
+    store = StateStore(iris_bundle, "prod")
+    roll_out(
+        engine,
+        store,
+        release(DIGEST_1),
+        iris_cases,
+        iris.rollout,
+        Progress(stream=out),
+        sleep=clock.sleep,
+    )
+
+    def little_traffic(seconds: float) -> None:
+        put_lambda_metrics(cloudwatch, "2", clock.now() + seconds / 2, invocations=5, errors=5)
+        clock.sleep(seconds)
+
+    roll_out(
+        engine,
+        store,
+        release(DIGEST_2),
+        iris_cases,
+        iris.rollout,
+        Progress(stream=out),
+        sleep=little_traffic,
+    )
+    text = out.getvalue()
+    # iris waits 30 s per step; CloudWatch resolves minutes, so the 50% step also counts the
+    # 10% step's five requests: still under 20.
+    assert "error rate: no signal (5 request(s) in the interval, fewer than 20" in text
+    assert "error rate: no signal (10 request(s) in the interval, fewer than 20" in text
+    assert text.count("no error-rate signal for this step; the smoke tests decide it") == 2
+    assert store.load().stable.digest == DIGEST_2
+
+
 def test_a_fresh_runner_adopts_what_the_stack_serves_instead_of_starting_over(
     iris, iris_bundle: Path, iris_cases, iris_client, stack, tmp_path: Path
 ) -> None:
@@ -256,6 +362,46 @@ def test_a_fresh_runner_adopts_what_the_stack_serves_instead_of_starting_over(
 
 def test_an_empty_stack_has_nothing_to_adopt(iris, stack) -> None:
     assert PulumiEngine(iris, "prod", stack).adopt() is None
+
+
+class Clock:
+    """Time for the engine's metric windows, moved by the rollout's waits (no real sleeping)."""
+
+    def __init__(self) -> None:
+        self.t = time.time() - 3600
+
+    def __call__(self) -> float:
+        return self.t
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def put_lambda_metrics(
+    cloudwatch: Any, version: str, at: float, *, invocations: int, errors: int
+) -> None:
+    """What Lambda itself records for the alias and the version that ran."""
+    dimensions = [
+        {"Name": "FunctionName", "Value": "iris-prod"},
+        {"Name": "Resource", "Value": "iris-prod:live"},
+        {"Name": "ExecutedVersion", "Value": version},
+    ]
+    when = datetime.fromtimestamp(at, tz=timezone.utc)
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": dimensions,
+                "Timestamp": when,
+                "Value": invocations,
+            },
+            {"MetricName": "Errors", "Dimensions": dimensions, "Timestamp": when, "Value": errors},
+        ],
+    )
 
 
 class Regressed:
