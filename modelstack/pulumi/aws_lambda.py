@@ -9,11 +9,13 @@ for the candidate) guarded by the smoke gate -> App Auto Scaling -> function URL
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from modelstack.errors import SmokeTestError
 from modelstack.manifest.model import AwsLambdaTarget, ProvisionedConcurrency
 from modelstack.pulumi.aws_policies import (
     ASSUME_ROLE_POLICY,
@@ -212,14 +214,16 @@ def _alias(
                 lambda v: {v: weight} if v != stable else {}
             )
         }
+
+    async def locate(_args: pulumi.ResourceHookArgs) -> Mapping[str, Any]:
+        address = await candidate_address.future()
+        if address is None:  # unknown only in a preview, where hooks do not run
+            raise SmokeTestError("smoke gate: the candidate's address is not known")
+        return address
+
     hooks = None
     if spec.smoke_gate:
-        gate = smoke_gate(
-            spec.manifest,
-            spec.target_name,
-            lambda _args: candidate_address.future(),
-            spec.smoke_runner,
-        )
+        gate = smoke_gate(spec.manifest, spec.target_name, locate, spec.smoke_runner)
         hooks = pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate])
     return aws.lambda_.Alias(
         f"{name}-alias",

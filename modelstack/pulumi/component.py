@@ -25,7 +25,7 @@ def _build(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> ServiceOutp
     return build_cloud_run(parent, name, spec)
 
 
-class ModelService(pulumi.ComponentResource):  # type: ignore[misc]
+class ModelService(pulumi.ComponentResource):
     """A model served from a manifest target (aws-lambda or gcp-cloud-run).
 
     Every child resource has this component as parent, so the options given here (provider(s),
