@@ -73,9 +73,13 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
     function = aws.lambda_.Function(
         f"{name}-function",
         name=function_name,
-        description=f"{spec.manifest.name} {spec.manifest.metadata.version} ({spec.image.digest})",
+        description=pulumi.Output.from_input(spec.image_input).apply(
+            lambda ref: (
+                f"{spec.manifest.name} {spec.manifest.metadata.version} ({ref.rsplit('@', 1)[1]})"
+            )
+        ),
         package_type="Image",
-        image_uri=str(spec.image),
+        image_uri=spec.image_input,
         role=role.arn,
         memory_size=spec.memory_mb or target.memory_mb,
         timeout=target.timeout_s,

@@ -68,8 +68,8 @@ class ModelService(pulumi.ComponentResource):
         self.candidate_address = pulumi.Output.from_input(built.candidate_address)
         self.candidate_version = pulumi.Output.from_input(built.candidate_version)
         self.stable_version = pulumi.Output.from_input(built.stable_version)
-        self.image = pulumi.Output.from_input(str(spec.image))
-        self.image_digest = pulumi.Output.from_input(spec.image.digest)
+        self.image = pulumi.Output.from_input(spec.image_input)
+        self.image_digest = self.image.apply(lambda ref: ref.rsplit("@", 1)[1])
         self.registry = pulumi.Output.from_input(built.registry)
         self.resource_names = pulumi.Output.from_input(built.resource_names)
         self.register_outputs(
