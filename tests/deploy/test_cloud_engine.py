@@ -5,8 +5,12 @@ are served by the real runtime in-process, since no cloud can be reached from th
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import time
+import urllib.error
+import urllib.request
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -417,3 +421,60 @@ class Regressed:
 
     def close(self) -> None:
         pass
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_engine")
+def test_the_pipeline_creates_the_registry_before_it_pushes(
+    iris, iris_bundle: Path, iris_cases, stack
+) -> None:
+    """The real build, container smoke tests and push (to the local registry), with the cloud
+    engine's `prepare_registry` in between: at that moment nothing has been pushed yet."""
+    import docker
+
+    from modelstack.deploy.pipeline import BuildOptions, build_release
+    from modelstack.smoke.local import prepare_local
+
+    registry = os.environ.get("MODELSTACK_TEST_REGISTRY", "127.0.0.1:5000")
+    namespace = f"modelstack-order-{uuid.uuid4().hex[:8]}"
+    engine = PulumiEngine(iris, "prod", stack)
+    seen: list[int] = []
+
+    def prepare() -> None:
+        seen.append(tags_status(registry, f"{namespace}/iris"))
+        engine.prepare_registry()
+
+    client = docker.from_env()
+    try:
+        built = build_release(
+            client,
+            iris,
+            iris.targets["prod"],
+            prepare_local(iris),
+            BuildOptions(
+                base_image=os.environ.get(
+                    "MODELSTACK_BASE_IMAGE", "modelstack/base-python:bookworm"
+                ),
+                ca_bundle="/etc/ssl/certs/ca-certificates.crt",
+                registry=f"{registry}/{namespace}",
+            ),
+            Progress(stream=io.StringIO()),
+            unchanged=lambda image_id: False,
+            prepare_registry=prepare,
+        )
+    finally:
+        client.close()
+    assert built is not None and built.image.startswith(f"{registry}/{namespace}/iris@sha256:")
+    assert seen == [404]  # the repository was still empty when the registry was prepared
+    assert tags_status(registry, f"{namespace}/iris") == 200
+    assert stack.events == ["up registry-only"]
+
+
+def tags_status(registry: str, repository: str) -> int:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+    try:
+        with opener.open(f"http://{registry}/v2/{repository}/tags/list", timeout=10) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code
