@@ -110,7 +110,14 @@ def _up(
     client = docker_client()
     try:
         built = build_release(
-            client, manifest, target, bundle, options, progress, unchanged=unchanged
+            client,
+            manifest,
+            target,
+            bundle,
+            options,
+            progress,
+            unchanged=unchanged,
+            prepare_registry=engine.prepare_registry,
         )
     finally:
         client.close()

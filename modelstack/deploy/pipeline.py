@@ -76,10 +76,13 @@ def build_release(
     progress: Progress,
     *,
     unchanged: Callable[[str], bool],
+    prepare_registry: Callable[[], None] = lambda: None,
 ) -> BuiltRelease | None:
     """Steps 3-5: build (or reuse), container smoke tests, push.
 
     None when `unchanged(image_id)` says this very image already serves as it should.
+    `prepare_registry` runs just before the push (it creates a cloud repository that does
+    not exist yet).
     """
     from modelstack.image.builder import ensure_image
     from modelstack.image.steps import (
@@ -112,6 +115,7 @@ def build_release(
     if isinstance(target, LocalTarget) and options.registry is None:
         progress.skip("push", "the local target runs the image where it was built")
         return BuiltRelease(image.image_id, image.image_id, model_sha, manifest_sha)
+    prepare_registry()
     where = destination(manifest, target, options.registry)
     progress.start(f"push to {where.repository}")
     pushed = push_target_image(client, image, where, quiet=progress.quiet)
