@@ -29,6 +29,7 @@ from modelstack.manifest.model import (
     Schedule,
     SmokeTest,
 )
+from modelstack.manifest.evaluation import EvaluationSpec
 from modelstack.manifest.source import parse_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,7 @@ SCHEMA_OF: dict[type, str] = {
     GpuSpec: "#/$defs/cloudRunTarget/properties/gpu",
     LocalTarget: "#/$defs/localTarget",
     SmokeTest: SMOKE,
+    EvaluationSpec: "#/properties/evaluation",
     Expectation: f"{SMOKE}/properties/expected_outputs/additionalProperties",
 }
 
@@ -138,7 +140,10 @@ smoke_tests:
   - name: u
     inputs_file: inputs.npz
     expected_outputs: {y: {data: [1]}}
-""" % ("ab" * 32)
+evaluation:
+  task: any
+  datasets: [{name: d, path: d.csv, sha256: '%s'}]
+""" % ("ab" * 32, "cd" * 32)
 
 
 def minimal(text: str = MINIMAL) -> Manifest:
@@ -169,6 +174,7 @@ def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
         LocalTarget: manifest.targets["dev"],
         SmokeTest: test,
         Expectation: other.expected_outputs["y"],
+        EvaluationSpec: manifest.evaluation,
     }
     assert set(objects) == set(SCHEMA_OF)
     checked = 0
