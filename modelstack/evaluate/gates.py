@@ -57,7 +57,7 @@ def _relative(name: str, bound: str, limit: float, value: float, base: float) ->
         return GateResult(name, bound, limit, value, base, False, "the baseline is 0")
     gain = ((value - base) if higher else (base - value)) / abs(base) * 100
     return GateResult(
-        name, bound, limit, value, base, gain >= limit,
+        name, bound, limit, value, base, gain >= limit - 1e-9,
         f"{_fmt(value)} against baseline {_fmt(base)}: {gain:+.1f}% better",
     )  # fmt: skip
 

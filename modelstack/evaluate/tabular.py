@@ -49,7 +49,14 @@ def _layout(header: list[str]) -> dict[str, list[int]]:
 
 def parse_csv(text: str, max_rows: int) -> dict[str, np.ndarray]:
     """Columns by tensor name: shape (rows,) for NAME, (rows, n) for NAME[0..n-1]."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _parse_rows(reader, max_rows)
+    except csv.Error as exc:
+        raise ValueError(f"line {reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _parse_rows(reader: Any, max_rows: int) -> dict[str, np.ndarray]:
     header = next(reader, None)
     if not header:
         raise ValueError("line 1: the file has no header row naming its columns")

@@ -68,8 +68,10 @@ def _number(value: Any) -> float | None:
 def evaluation_from_dict(d: dict[str, Any]) -> EvaluationSpec:
     """The typed section from its (schema-valid) manifest entry; defaults are the dataclass's."""
     baseline = d.get("baseline")
-    ints = {k: int(d[k]) for k in _INTS if k in d}  # YAML may spell an integer as 256.0
-    names = {k: d[k] for k in ("labels", "scores", "reference") if k in d}
+    ints: dict[str, Any] = {
+        k: int(d[k]) for k in _INTS if k in d
+    }  # YAML may spell an integer as 256.0
+    names: dict[str, Any] = {k: d[k] for k in ("labels", "scores", "reference") if k in d}
     return EvaluationSpec(
         task=d["task"],
         datasets=tuple(

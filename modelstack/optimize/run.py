@@ -54,9 +54,7 @@ def _calibration(
         chosen = [d for d in datasets if d.name == name]
         if not chosen:
             known = ", ".join(d.name for d in datasets)
-            raise DatasetError(
-                f"--calibration '{name}' is not a data set here (data sets: {known})"
-            )
+            raise DatasetError(f"--calibration '{name}' is not a data set (data sets: {known})")
     batches: list[dict[str, np.ndarray]] = []
     rows = 0
     for dataset in chosen:

@@ -11,6 +11,7 @@ import pytest
 
 from modelstack import ManifestError, load_manifest
 from modelstack.manifest import manifest_from_source
+from modelstack.manifest.evaluation import EvaluationSpec
 from modelstack.manifest.model import (
     Alarms,
     AwsLambdaTarget,
@@ -29,7 +30,6 @@ from modelstack.manifest.model import (
     Schedule,
     SmokeTest,
 )
-from modelstack.manifest.evaluation import EvaluationSpec
 from modelstack.manifest.source import parse_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,8 +142,11 @@ smoke_tests:
     expected_outputs: {y: {data: [1]}}
 evaluation:
   task: any
-  datasets: [{name: d, path: d.csv, sha256: '%s'}]
-""" % ("ab" * 32, "cd" * 32)
+  datasets:
+    - name: d
+      path: d.csv
+      sha256: 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc'
+""" % ("ab" * 32)
 
 
 def minimal(text: str = MINIMAL) -> Manifest:
