@@ -67,7 +67,11 @@ def _gate_lines(result: EvaluationResult, markdown: bool) -> list[str]:
         return ["no gates (add evaluation.gates to fail on a bad model)"]
     prefix = "- " if markdown else "  "
     failed = sum(not g.passed for g in result.gates)
-    lines = [f"gates: {len(result.gates) - failed} passed, {failed} failed"]
+    skipped = sum(g.skipped for g in result.gates)
+    passed = len(result.gates) - failed - skipped
+    lines = [
+        f"gates: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "")
+    ]
     return lines + [prefix + g.describe() for g in result.gates]
 
 

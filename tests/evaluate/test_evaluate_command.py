@@ -112,6 +112,7 @@ def test_relative_gates_without_a_baseline_are_skipped_not_passed_silently(
     code, out, _ = run(["evaluate", str(manifest)], capsys)
     assert code == 0
     assert "skip  accuracy max_drop 0.01: skipped: no baseline" in out
+    assert "gates: 0 passed, 0 failed, 1 skipped" in out
 
 
 class CountingClient:
