@@ -56,7 +56,13 @@ def _test(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from modelstack.commands.evaluate import evaluate
 
-    return evaluate(args.manifest, target=args.target, fmt=args.format, output=args.output)
+    return evaluate(
+        args.manifest,
+        target=args.target,
+        against=args.against,
+        fmt=args.format,
+        output=args.output,
+    )
 
 
 def _optimize(args: argparse.Namespace) -> int:

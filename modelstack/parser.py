@@ -166,7 +166,13 @@ def _evaluation_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         epilog="exit codes: 0 every gate passed, 1 a gate failed, 2 usage error or a bad data set",
     )
     p.add_argument("manifest", help="path to modelstack.yaml")
-    p.add_argument("--target", "-t", metavar="NAME", help="the target the result is for")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--target", "-t", metavar="NAME", help="the target the result is for")
+    group.add_argument(
+        "--against",
+        metavar="TARGET",
+        help="evaluate what TARGET serves, through its endpoint (local http targets)",
+    )
     p.add_argument("--format", choices=["text", "json", "junit", "markdown"], default="text")
     p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelstack.evaluate import evaluate_manifest, format_evaluation
+from modelstack.evaluate.endpoints import endpoint_client
 from modelstack.manifest import load_manifest
 
 
@@ -12,12 +13,21 @@ def evaluate(
     manifest_path: str,
     *,
     target: str | None = None,
+    against: str | None = None,
     fmt: str = "text",
     output: str | None = None,
 ) -> int:
-    """Exit 0 when every gate passes, 1 when one fails."""
+    """Exit 0 when every gate passes, 1 when one fails. With `against`, the model is reached
+    through that target's deployed endpoint instead of in this process."""
     manifest = load_manifest(manifest_path)
-    result = evaluate_manifest(manifest, target=target)
+    if against is None:
+        result = evaluate_manifest(manifest, target=target)
+    else:
+        client = endpoint_client(manifest, against)
+        try:
+            result = evaluate_manifest(manifest, target=against, client=client)
+        finally:
+            client.close()
     text = format_evaluation(result, fmt)
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")

@@ -214,3 +214,47 @@ def test_too_many_rows_names_the_setting(
     manifest = write_bundle(tmp_path, extra="  max_rows: 9\n")
     code, _, err = run(["evaluate", str(manifest)], capsys)
     assert code == 2 and "10 rows, more than evaluation.max_rows (9)" in err
+
+
+def test_against_a_running_endpoint_gives_the_in_process_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelstack_runtime.http_server import RuntimeServer
+
+    manifest = write_bundle(tmp_path)
+    bundle = prepare_local(load_manifest(manifest))
+    server = RuntimeServer(bundle.config)  # the image's HTTP runtime, on a free port
+    server.start()
+    server.load()
+    try:
+        text = manifest.read_text().replace(
+            "    provider: local\n", f"    provider: local\n    port: {server.port}\n"
+        )
+        manifest.write_text(text)
+        code, out, err = run(["evaluate", str(manifest), "--against", "local", "--format", "json"],
+                             capsys)  # fmt: skip
+    finally:
+        server.stop(grace_s=5.0)
+    report = json.loads(out)
+    assert code == 0, err
+    assert report["target"] == "local"
+    assert report["candidate"]["metrics"]["accuracy"] == pytest.approx(ACCURACY)
+
+
+def test_against_an_endpoint_that_is_not_there_is_an_infrastructure_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    manifest = write_bundle(tmp_path)
+    manifest.write_text(
+        manifest.read_text().replace(
+            "    provider: local\n", f"    provider: local\n    port: {port}\n"
+        )
+    )
+    code, _, err = run(["evaluate", str(manifest), "--against", "local"], capsys)
+    assert code == 3
+    assert f"nothing ready answers at http://127.0.0.1:{port}; deploy it with `modelstack up" in err
