@@ -162,3 +162,11 @@ def test_names_come_from_the_header_only(tmp_path: Path) -> None:
     assert dataset_names(csv) == ["x", "label"]
     assert dataset_names(jsonl) == ["x", "label"]
     assert dataset_names(npz) == ["x", "label"]
+
+
+def test_csv_module_errors_are_value_errors_with_their_line() -> None:
+    # Regression: csv.Error escaped from parse_csv (and became exit 3), first for a stray
+    # carriage return (now read as a line break), still for a field over the csv limit.
+    assert parse_csv("x\n\r1\n", max_rows=10)["x"].tolist() == [1.0]
+    with pytest.raises(ValueError, match=r"line 2: not valid CSV \(field larger than"):
+        parse_csv('x\n"' + "1" * 200_000 + '"\n', max_rows=10)
