@@ -258,3 +258,17 @@ def test_against_an_endpoint_that_is_not_there_is_an_infrastructure_error(
     code, _, err = run(["evaluate", str(manifest), "--against", "local"], capsys)
     assert code == 3
     assert f"nothing ready answers at http://127.0.0.1:{port}; deploy it with `modelstack up" in err
+
+
+def test_output_writes_the_report_and_prints_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_bundle(tmp_path / "bundle")
+    report = tmp_path / "evaluation.xml"
+    code, out, _ = run(
+        ["evaluate", str(manifest), "--format", "junit", "--output", str(report)], capsys
+    )
+    assert code == 0
+    suite = ElementTree.fromstring(report.read_text().split("?>", 1)[1])
+    assert suite.get("failures") == "0" and suite.get("tests") == "1"
+    assert "accuracy" in out and "PASSED" in out
