@@ -7,8 +7,8 @@
      ├── ModelError                 the ONNX model is missing, corrupt or does not match
      │    └── ExternalDataError     its external data lies outside the bundle
      ├── SmokeTestError             smoke tests failed (exit 1)
- ├── EvaluationError            an evaluation cannot run: no evaluation section, ... (exit 2)
- │    └── DatasetError          a data set is missing, oversize, or disagrees with the model
+     ├── EvaluationError            an evaluation cannot run as asked (exit 2)
+     │    └── DatasetError          a data set is missing, oversize, or does not fit the model
      ├── MissingDependencyError     an optional extra is not installed (exit 2)
      └── InfrastructureError        Docker, a registry or a cloud API failed (exit 3)
           ├── DockerUnavailableError
