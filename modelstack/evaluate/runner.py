@@ -44,25 +44,12 @@ class EvaluationResult:
         return all(g.passed for g in self.gates)
 
     def to_dict(self) -> dict[str, Any]:
-        def scores(s: ModelScores | None) -> dict[str, Any] | None:
-            if s is None:
-                return None
-            return {
-                "model": s.model,
-                "rows": s.rows,
-                "size_mb": s.size_mb,
-                "p50_ms": s.p50_ms,
-                "p99_ms": s.p99_ms,
-                "metrics": s.metrics,
-                "per_dataset": s.per_dataset,
-            }
-
         return {
             "manifest": self.manifest,
             "target": self.target,
             "passed": self.passed,
-            "candidate": scores(self.candidate),
-            "baseline": scores(self.baseline),
+            "candidate": self.candidate.to_dict(),
+            "baseline": self.baseline.to_dict() if self.baseline else None,
             "gates": [
                 {"metric": g.metric, "bound": g.bound, "limit": g.limit, "value": g.value,
                  "baseline": g.baseline, "result": g.verdict, "detail": g.detail}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +34,27 @@ class ModelScores:
     metrics: dict[str, float]
     per_dataset: dict[str, dict[str, float]] = field(default_factory=dict)
     rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready record (what a deploy records for the release it promotes)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelScores:
+        """Scores read back from `to_dict`'s record, such as the stable release's, to serve
+        as the baseline of `evaluate_manifest(..., baseline=...)`."""
+        return cls(
+            model=str(data["model"]),
+            size_mb=float(data["size_mb"]),
+            p50_ms=float(data["p50_ms"]),
+            p99_ms=float(data["p99_ms"]),
+            metrics={str(k): float(v) for k, v in data["metrics"].items()},
+            per_dataset={
+                str(name): {str(k): float(v) for k, v in values.items()}
+                for name, values in data.get("per_dataset", {}).items()
+            },
+            rows=int(data.get("rows", 0)),
+        )
 
     def values(self) -> dict[str, float]:
         """Everything a gate may name."""

@@ -272,3 +272,18 @@ def test_output_writes_the_report_and_prints_the_table(
     suite = ElementTree.fromstring(report.read_text().split("?>", 1)[1])
     assert suite.get("failures") == "0" and suite.get("tests") == "1"
     assert "accuracy" in out and "PASSED" in out
+
+
+def test_a_recorded_result_serves_as_the_baseline(tmp_path: Path) -> None:
+    from modelstack.evaluate import ModelScores
+
+    manifest = load_manifest(write_bundle(tmp_path, gates="accuracy: {max_drop: 0.05}"))
+    first = evaluate_manifest(manifest)
+    record = json.loads(json.dumps(first.to_dict()))["candidate"]  # as stored in a JSON file
+    recorded = ModelScores.from_dict(record)
+    assert recorded == first.candidate
+    better = ModelScores.from_dict({**record, "metrics": {**record["metrics"], "accuracy": 0.9}})
+    result = evaluate_manifest(manifest, baseline=better)  # the stable release scored 0.9
+    (gate,) = result.gates
+    assert (gate.verdict, gate.baseline) == ("FAIL", 0.9)
+    assert "worse by 0.1" in gate.detail
