@@ -80,6 +80,8 @@ def _check_rows(columns: dict[str, np.ndarray], max_rows: int) -> None:
     if not columns:
         raise ValueError("the data set holds no arrays")
     counts = {name: (len(a) if a.ndim else -1) for name, a in columns.items()}
+    if max(counts.values()) == 0:
+        raise ValueError("the data set has no rows")
     if min(counts.values()) < 1 or len(set(counts.values())) != 1:
         raise ValueError(f"every array needs the same number of rows (first axis): {counts}")
     rows = next(iter(counts.values()))

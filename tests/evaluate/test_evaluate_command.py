@@ -287,3 +287,15 @@ def test_a_recorded_result_serves_as_the_baseline(tmp_path: Path) -> None:
     (gate,) = result.gates
     assert (gate.verdict, gate.baseline) == ("FAIL", 0.9)
     assert "worse by 0.1" in gate.detail
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [((0, 0), "the data set has no rows"), ((10, 9), "the same number of rows (first axis)")],
+)
+def test_empty_or_ragged_data_sets_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: tuple[int, int], message: str
+) -> None:
+    x, labels = inputs_and_labels()
+    err = _bad(tmp_path, capsys, x=x[: rows[0]], label=labels[: rows[1]])
+    assert message in err
