@@ -53,6 +53,30 @@ def _test(args: argparse.Namespace) -> int:
     return test(args.manifest, args.format, args.output)
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from modelstack.commands.evaluate import evaluate
+
+    return evaluate(
+        args.manifest,
+        target=args.target,
+        against=args.against,
+        fmt=args.format,
+        output=args.output,
+    )
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from modelstack.commands.optimize import optimize
+
+    return optimize(
+        args.manifest,
+        method=args.method,
+        calibration=args.calibration,
+        dry_run=args.dry_run,
+        fmt=args.format,
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     from modelstack.commands.serve import serve
 
@@ -140,9 +164,11 @@ def _init(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "build": _build,
     "destroy": _destroy,
+    "evaluate": _evaluate,
     "history": _history,
     "init": _init,
     "lint": _lint,
+    "optimize": _optimize,
     "plan": _plan,
     "rollback": _rollback,
     "rules": _rules,

@@ -7,6 +7,8 @@
      ├── ModelError                 the ONNX model is missing, corrupt or does not match
      │    └── ExternalDataError     its external data lies outside the bundle
      ├── SmokeTestError             smoke tests failed (exit 1)
+     ├── EvaluationError            an evaluation cannot run as asked (exit 2)
+     │    └── DatasetError          a data set is missing, oversize, or does not fit the model
      ├── MissingDependencyError     an optional extra is not installed (exit 2)
      └── InfrastructureError        Docker, a registry or a cloud API failed (exit 3)
           ├── DockerUnavailableError
@@ -20,7 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "DatasetError",
     "DockerUnavailableError",
+    "EvaluationError",
     "ExternalDataError",
     "InfrastructureError",
     "ManifestError",
@@ -81,6 +85,16 @@ class ExternalDataError(ModelError):
 
 class SmokeTestError(ModelstackError):
     """One or more smoke tests failed."""
+
+
+class EvaluationError(ModelstackError):
+    """An evaluation or optimisation cannot run as the manifest and arguments ask."""
+
+    exit_code = 2
+
+
+class DatasetError(EvaluationError):
+    """A data set is missing, oversize, unreadable, or does not fit the model."""
 
 
 class MissingDependencyError(ModelstackError):

@@ -170,8 +170,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", help="path to modelstack.yaml")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    _evaluation_parsers(sub)
     _deploy_parsers(sub)
     return parser
+
+
+def _evaluation_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="metrics, latency and size on the labelled data sets, against the gates",
+        description="Run the model over the manifest's evaluation data sets through the "
+        "inference runtime in this process, compute the metrics, measure one-row latency and "
+        "the model's size, and check evaluation.gates (against evaluation.baseline when set).",
+        epilog="exit codes: 0 every gate passed, 1 a gate failed, 2 usage error or a bad data set",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--target", "-t", metavar="NAME", help="the target the result is for")
+    group.add_argument(
+        "--against",
+        metavar="TARGET",
+        help="evaluate what TARGET serves, through its endpoint (local http targets)",
+    )
+    p.add_argument("--format", choices=["text", "json", "junit", "markdown"], default="text")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
+
+    p = sub.add_parser(
+        "optimize",
+        help="quantise (int8) or convert (FP16) the model, adopted only if the gates pass",
+        description="Make a candidate with --method, evaluate it and the current model on the "
+        "same data in one run, and print size, p50/p99 latency on this machine and every metric "
+        "with its change. Only when every gate passes is the candidate written beside the model "
+        "and model.path and model.sha256 updated in place (comments and layout kept). "
+        "Otherwise nothing is written.",
+        epilog="exit codes: 0 adopted (or passed, with --dry-run), 1 a gate failed, 2 usage "
+        "error or a bad data set",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--method", required=True, choices=["dynamic-int8", "static-int8", "fp16"])
+    p.add_argument(
+        "--calibration",
+        metavar="DATA",
+        help="static-int8: the evaluation data set to calibrate on (default: all of them; "
+        "the first 512 rows are used)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="evaluate only; never write")
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
 
 
 def _deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -357,9 +357,11 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
 MINIMAL_ARGV = {
     "build": ["m.yaml"],
     "destroy": ["m.yaml"],
+    "evaluate": ["m.yaml"],
     "history": ["m.yaml"],
     "init": ["m.onnx"],
     "lint": [],
+    "optimize": ["m.yaml", "--method", "dynamic-int8"],
     "plan": ["m.yaml"],
     "rollback": ["m.yaml"],
     "rules": [],
