@@ -36,7 +36,7 @@ from modelstack_runtime.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from modelstack_runtime.validation import validate_inputs, validate_output_names
+from modelstack_runtime.validation import check_finite, validate_inputs, validate_output_names
 
 if TYPE_CHECKING:
     from modelstack_runtime.model import Model
@@ -141,7 +141,9 @@ class DataPlane:
             self.check_request_size(len(body))
             _check_content_type(content_type, header_length)
             model = self._require_model(name, version)
-            request = decode_request(body, header_length)
+            request = decode_request(
+                body, header_length, max_json_values=self.config.max_json_values
+            )
             outputs, binary = self._run(model, request)
             payload, length = encode_response(
                 model.name, model.version, request.id, outputs, binary
@@ -179,6 +181,9 @@ class DataPlane:
 
     def _run(self, model: Model, request: InferRequest) -> tuple[dict[str, np.ndarray], list[str]]:
         validate_inputs(model.signature, request.inputs)
+        if not self.config.allow_non_finite:
+            for input_name, array in request.inputs.items():
+                check_finite(input_name, array)
         if request.outputs is None:
             names = None
             binary = list(model.signature.output_names) if request.binary_data_output else []

@@ -73,11 +73,19 @@ def test_request_round_trip(a: np.ndarray, b: np.ndarray, binary: bool) -> None:
             with pytest.raises(BadRequest, match="non-UTF-8"):
                 encode_json_request(inputs)
             return
+        if not (_finite(a) and _finite(b)):
+            with pytest.raises(BadRequest, match="NaN or Infinity, which JSON cannot carry"):
+                encode_json_request(inputs)
+            return
         request = decode_request(encode_json_request(inputs, request_id="r1"))
     assert request.id == "r1"
     assert list(request.inputs) == ["a", "b"]
     assert_same(request.inputs["a"], a)
     assert_same(request.inputs["b"], b)
+
+
+def _finite(array: np.ndarray) -> bool:
+    return array.dtype.kind != "f" or bool(np.isfinite(array).all())
 
 
 def _utf8(item: bytes) -> bool:
@@ -95,8 +103,8 @@ def test_response_round_trip_with_any_binary_subset(
 ) -> None:
     for name in ("a", "b"):
         array = a if name == "a" else b
-        if name not in which and array.dtype == object:
-            which.add(name)  # arbitrary bytes need the binary form
+        if name not in which and (array.dtype == object or not _finite(array)):
+            which.add(name)  # arbitrary bytes, NaN and infinities need the binary form
     body, length = encode_response("m", "1", "id-7", {"a": a, "b": b}, binary=which)
     assert (length is None) == (not which)
     response = read_response(body, length)
