@@ -112,7 +112,7 @@ def decode_request_object(obj: Any, binary: memoryview | None = None) -> InferRe
         id=request_id,
         inputs=inputs,
         outputs=outputs,
-        binary_data_output=_flag(params.get("binary_data_output", False), "binary_data_output"),
+        binary_data_output=_flag(params.get("binary_data_output"), "binary_data_output"),
     )
 
 
@@ -238,6 +238,8 @@ def _requested_output(entry: Any) -> RequestedOutput:
 
 
 def _flag(value: Any, key: str) -> bool:
+    if value is None:
+        return False
     if type(value) is not bool:
         raise BadRequest(f"parameter {key!r} must be true or false, got {value!r}")
     return value

@@ -293,3 +293,25 @@ def test_client_helpers_decode_json_and_binary_responses() -> None:
 def test_error_response_raises() -> None:
     with pytest.raises(InferenceError, match="server answered with an error: boom"):
         decode_response(b'{"error": "boom"}')
+
+
+@pytest.mark.parametrize("value", ["false", "true", 1, 0, None])
+def test_binary_flags_must_be_booleans(value: Any) -> None:
+    x = {"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}
+    for request in (
+        {"inputs": [x], "parameters": {"binary_data_output": value}},
+        {"inputs": [x], "outputs": [{"name": "y", "parameters": {"binary_data": value}}]},
+    ):
+        if value is None:
+            decode_request(json.dumps(request).encode())  # absent means the default
+            continue
+        with pytest.raises(BadRequest, match="must be true or false"):
+            decode_request(json.dumps(request).encode())
+
+
+def test_non_finite_outputs_are_never_bare_nan_in_json() -> None:
+    y = np.array([np.nan, np.inf, 1.0], dtype=np.float32)
+    with pytest.raises(BadRequest, match=r"tensor 'y' holds NaN or Infinity.*binary_data"):
+        encode_response("m", "1", None, {"y": y})
+    body, length = encode_response("m", "1", None, {"y": y}, binary=["y"])
+    np.testing.assert_array_equal(read_response(body, length).outputs["y"], y)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import socket
@@ -383,7 +384,9 @@ CLIENT_5XX_CASES = [
 @pytest.mark.parametrize(
     ("body", "message"), [c[1:] for c in CLIENT_5XX_CASES], ids=[c[0] for c in CLIENT_5XX_CASES]
 )
-def test_malformed_tensors_are_400_not_500(server: RuntimeServer, body: bytes, message: str) -> None:
+def test_malformed_tensors_are_400_not_500(
+    server: RuntimeServer, body: bytes, message: str
+) -> None:
     status, reply, _ = _raw(server.port, _post(body))
     assert status.startswith(b"HTTP/1.1 400 "), reply
     assert message in reply["error"]
@@ -421,9 +424,7 @@ def test_requests_past_max_concurrency_get_503_with_retry_after(
         with ThreadPoolExecutor(max_workers=2) as pool:
             held = [pool.submit(_infer_once, srv.port) for _ in range(2)]
             inside.wait()  # both slots are taken
-            status, reply, raw = _raw(
-                srv.port, _post(encode_json_request({"float_input": GOOD_X}))
-            )
+            status, reply, raw = _raw(srv.port, _post(encode_json_request({"float_input": GOOD_X})))
             assert status.startswith(b"HTTP/1.1 503 ") and b"\r\nRetry-After: 1\r\n" in raw
             assert "max_concurrency" in reply["error"]
             health = Client(srv.port)
@@ -528,10 +529,8 @@ def test_trickling_client_is_cut_off_by_the_total_deadline(linear_config: Runtim
             sent += 1
             time.sleep(0.05)
             sock.setblocking(False)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 reply += sock.recv(4096)
-            except BlockingIOError:
-                pass
             sock.setblocking(True)
             if reply:
                 break
@@ -561,3 +560,22 @@ def test_stop_cuts_off_a_trickling_client(linear_config: RuntimeConfig) -> None:
     stopper.join(60)
     sock.close()
     assert stopped == [True]  # drained: the trickler did not hold stop() for its grace period
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_non_finite_inputs_are_refused_by_default(
+    linear_config: RuntimeConfig, literal: bytes
+) -> None:
+    body = b'{"inputs": [{"name": "float_input", "datatype": "FP32", "shape": [1, 4], ' \
+        b'"data": [1, 2, 3, ' + literal + b"]}]}"  # fmt: skip
+    for allow in (False, True):
+        with RuntimeServer(dataclasses.replace(linear_config, allow_non_finite=allow)) as srv:
+            srv.load()
+            status, reply, raw = _raw(srv.port, _post(body))
+            if not allow:
+                assert status.startswith(b"HTTP/1.1 400 ")
+                assert "NaN or Infinity" in reply["error"] and "allow_non_finite" in reply["error"]
+            else:  # accepted, and the NaN result cannot be JSON: a 400 that says so, never NaN
+                payload = raw.partition(b"\r\n\r\n")[2]
+                json.loads(payload, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
+                assert status.startswith((b"HTTP/1.1 200 ", b"HTTP/1.1 400 "))
