@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Final
@@ -40,13 +41,27 @@ class _Closed(Exception):
     """The peer went away, or an idle connection timed out: close without a reply."""
 
 
+def _timeval(seconds: float) -> bytes:
+    whole = int(seconds)
+    micros = int((seconds - whole) * 1e6)
+    return struct.pack("ll", whole, micros if whole or micros else 1)  # 0 would mean never
+
+
 class Connection:
+    """Timeouts are the kernel's (SO_RCVTIMEO/SO_SNDTIMEO on a blocking socket): a timed-out
+    read raises BlockingIOError, and a read or write costs one system call, not three."""
+
     def __init__(self, server: RuntimeHTTPServer, sock: socket.socket) -> None:
         self.server = server
         self.sock = sock
         self.buffer = bytearray()
         self.busy = False
         self.deadline = 0.0
+        idle = server.config.socket_timeout_s
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(idle))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(idle))
+        self._read_timeout = idle
 
     def run(self) -> None:
         try:
@@ -171,7 +186,7 @@ class Connection:
             self._set_timeout(idle=False)
             try:
                 got = self.sock.recv_into(view[have:], min(length - have, 1 << 20))
-            except TimeoutError:
+            except (BlockingIOError, TimeoutError):
                 raise self._timed_out() from None
             if not got:
                 raise BadRequest(f"body ended after {have} of {length} bytes")
@@ -182,7 +197,7 @@ class Connection:
         self._set_timeout(idle=idle)
         try:
             return self.sock.recv(_RECV)
-        except TimeoutError:
+        except (BlockingIOError, TimeoutError):
             if idle:
                 raise _Closed from None
             raise self._timed_out() from None
@@ -197,7 +212,9 @@ class Connection:
             timeout = min(timeout, deadline - time.monotonic())
             if timeout <= 0:
                 raise self._timed_out()
-        self.sock.settimeout(timeout)
+        if timeout != self._read_timeout:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
+            self._read_timeout = timeout
 
     def _timed_out(self) -> RequestTimeout:
         return RequestTimeout(
