@@ -117,7 +117,11 @@ class Connection:
             return error_reply(exc), head.content_length > 0  # the body was not read
         if route.method != "POST":
             if head.content_length:
-                self._read_body(head)  # a body on GET is read and ignored
+                try:  # a body on GET is read (within the limits) and ignored
+                    dataplane.check_request_size(head.content_length)
+                    self._read_body(head)
+                except InferenceError as exc:
+                    return error_reply(exc), True
             return run_route(dataplane, route, params, head.headers, b""), False
         name = params.get("name", "")
         slots = self.server.slots

@@ -481,6 +481,20 @@ def test_content_length_is_parsed_strictly(small_server: RuntimeServer, length: 
     assert "Content-Length" in reply["error"]
 
 
+@pytest.mark.parametrize("method", [b"GET", b"POST"])
+def test_a_huge_content_length_is_413_before_any_allocation(
+    small_server: RuntimeServer, method: bytes
+) -> None:
+    for length in (b"1000000000000", b"99999999999999999999999"):
+        request = method + b" /v2/health/ready HTTP/1.1\r\nContent-Length: " + length + b"\r\n\r\n"
+        if method == b"POST":
+            request = request.replace(b"/v2/health/ready", INFER.encode())
+        status, reply, raw = _raw(small_server.port, request)
+        assert status.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in raw
+        assert "exceeds the limit" in reply["error"]
+    _infer_once(small_server.port)
+
+
 def test_head_and_options(server: RuntimeServer) -> None:
     _, _, get = _raw(server.port, b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n")
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
