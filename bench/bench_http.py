@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,6 @@ from bench_runtime import (  # noqa: E402
     make_inputs,
     measure,
     start_server,
-    stop_server,
 )
 
 from modelstack_runtime import RuntimeConfig, encode_json_request, load_dataplane  # noqa: E402
@@ -135,18 +135,39 @@ def wait_kserve_ready(port: int, path: str, body: bytes) -> None:
     raise RuntimeError("KServe never answered")
 
 
-def run_side(name: str, port: int, path: str, body: bytes, n1: int, n8: int) -> list[Result]:
-    headers = {"Content-Type": "application/json"}
-    make = lambda: HttpCaller(port, path, body, headers)  # noqa: E731
-    return [measure(name, make, 1, n1), measure(name, make, 8, n8)]
+class Side:
+    """One server under test and its results, round by round."""
+
+    def __init__(self, name: str, port: int, path: str, body: bytes) -> None:
+        self.name, self.port, self.path, self.body = name, port, path, body
+        self.rounds: list[tuple[Result, Result]] = []
+
+    def run_round(self, n1: int, n8: int) -> None:
+        headers = {"Content-Type": "application/json"}
+        make = lambda: HttpCaller(self.port, self.path, self.body, headers)  # noqa: E731
+        self.rounds.append((measure(self.name, make, 1, n1), measure(self.name, make, 8, n8)))
+
+    def median(self, concurrency: int, key: str) -> float:
+        index = 0 if concurrency == 1 else 1
+        return statistics.median(getattr(r[index], key) for r in self.rounds)
+
+
+def paired(a: Side, b: Side, concurrency: int, key: str) -> float:
+    """The median over rounds of a's figure over b's (rounds alternate between the servers)."""
+    index = 0 if concurrency == 1 else 1
+    return statistics.median(
+        getattr(x[index], key) / getattr(y[index], key)
+        for x, y in zip(a.rounds, b.rounds, strict=True)
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--kserve-python", help="python of a virtual environment with kserve")
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per server")
     args = parser.parse_args()
-    n1, n8 = (500, 100) if args.quick else (4000, 800)
+    n1, n8 = (300, 60) if args.quick else (1000, 200)
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-"))
     model_path = build_iris_like(workdir)
     config_data = {
@@ -162,59 +183,59 @@ def main() -> int:
     body = encode_json_request(make_inputs(dataplane.model.signature.inputs))
     path = "/v2/models/bench/infer"
 
-    results: dict[str, list[Result]] = {}
-    proc, port, _ = start_server(config_path)
-    reply_size = len(HttpCaller(port, path, body, {"Content-Type": "application/json"})())
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        results["modelstack"] = run_side("modelstack", port, path, body, n1, n8)
-    finally:
-        stop_server(proc)
-    trivial_port = free_port()
-    trivial = start_script(sys.executable, TRIVIAL, [str(trivial_port), str(reply_size)],
-                           trivial_port)  # fmt: skip
-    try:
-        results["trivial"] = run_side("trivial asyncio", trivial_port, path, body, n1, n8)
-    finally:
-        trivial.terminate()
-        trivial.wait(10)
-    if args.kserve_python:
-        kserve_port = free_port()
-        kserve = start_script(args.kserve_python, KSERVE, [str(kserve_port), str(model_path)],
-                              kserve_port)  # fmt: skip
-        try:
+        proc, port, _ = start_server(config_path)
+        procs.append(proc)
+        ours = Side("modelstack", port, path, body)
+        reply_size = len(HttpCaller(port, path, body, {"Content-Type": "application/json"})())
+        trivial_port = free_port()
+        procs.append(start_script(sys.executable, TRIVIAL, [str(trivial_port), str(reply_size)],
+                                  trivial_port))  # fmt: skip
+        sides = [ours, Side("trivial asyncio", trivial_port, path, body)]
+        if args.kserve_python:
+            kserve_port = free_port()
+            kserve_args = [str(kserve_port), str(model_path)]
+            procs.append(start_script(args.kserve_python, KSERVE, kserve_args, kserve_port))
             wait_kserve_ready(kserve_port, path, body)
-            results["kserve"] = run_side("KServe ModelServer", kserve_port, path, body, n1, n8)
-        finally:
-            kserve.terminate()
-            kserve.wait(30)
-    report(results, reply_size, args.quick)
+            sides.append(Side("KServe ModelServer", kserve_port, path, body))
+        for _ in range(args.rounds):
+            for side in sides:
+                side.run_round(n1, n8)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+    report(sides, reply_size, args)
     return 0
 
 
-def report(results: dict[str, list[Result]], reply_size: int, quick: bool) -> None:
+def report(sides: list[Side], reply_size: int, args: argparse.Namespace) -> None:
     print(
         f"HTTP servers side by side: iris-like model, JSON, keep-alive, {os.cpu_count()} CPUs, "
-        f"reply {reply_size} bytes{' (--quick)' if quick else ''}\n"
+        f"reply {reply_size} bytes, {args.rounds} alternating rounds"
+        f"{' (--quick)' if args.quick else ''}; medians over rounds\n"
     )
     print("| server | concurrency | p50 ms | p99 ms | req/s |")
     print("|---|---:|---:|---:|---:|")
-    for side in results.values():
-        for r in side:
+    for side in sides:
+        for c in (1, 8):
             print(
-                f"| {r.name} | {r.concurrency} | {r.p50:.3f} | {r.p99:.3f} | {r.throughput:,.0f} |"
+                f"| {side.name} | {c} | {side.median(c, 'p50'):.3f} | {side.median(c, 'p99'):.3f} "
+                f"| {side.median(c, 'throughput'):,.0f} |"
             )
-    ours, trivial = results["modelstack"], results["trivial"]
+    ours, trivial = sides[0], sides[1]
     print()
-    print("| ratio | value | target |")
+    print("| ratio (median of per-round ratios) | value | target |")
     print("|---|---:|---|")
-    print(f"| p50 at concurrency 1, modelstack / trivial | {ours[0].p50 / trivial[0].p50:.2f}x "
+    print(f"| p50 at concurrency 1, modelstack / trivial | {paired(ours, trivial, 1, 'p50'):.2f}x "
           "| at most 2.0x |")  # fmt: skip
-    if "kserve" in results:
-        kserve = results["kserve"]
+    if len(sides) > 2:
+        kserve = sides[2]
         print(f"| req/s at concurrency 8, modelstack / KServe "
-              f"| {ours[1].throughput / kserve[1].throughput:.2f}x | at least 3x |")  # fmt: skip
-        print(f"| p50 at concurrency 1, modelstack / KServe | {ours[0].p50 / kserve[0].p50:.2f}x "
-              "| |")  # fmt: skip
+              f"| {paired(ours, kserve, 8, 'throughput'):.2f}x | at least 3x |")  # fmt: skip
+        print(f"| p50 at concurrency 1, modelstack / KServe "
+              f"| {paired(ours, kserve, 1, 'p50'):.2f}x | |")  # fmt: skip
 
 
 if __name__ == "__main__":
