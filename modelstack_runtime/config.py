@@ -19,6 +19,7 @@ from modelstack_runtime.errors import ConfigError
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
+    "DEFAULT_MAX_CONCURRENCY",
     "GRAPH_OPTIMIZATION_LEVELS",
     "RuntimeConfig",
     "load_config",
@@ -27,6 +28,8 @@ __all__ = [
 CONFIG_ENV: Final = "MODELSTACK_RUNTIME_CONFIG"
 DEFAULT_CONFIG_PATH: Final = "/opt/modelstack/runtime.json"
 GRAPH_OPTIMIZATION_LEVELS: Final = ("disable", "basic", "extended", "all")
+DEFAULT_MAX_CONCURRENCY: Final = 4
+"""Cloud Run's default ``concurrency``: infer requests one instance admits at once."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +50,7 @@ class RuntimeConfig:
     socket_timeout_s: float = 10.0
     request_timeout_s: float = 30.0
     max_json_values: int = 1024 * 1024
-    max_concurrency: int = 4
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     max_connections: int = 64
     allow_non_finite: bool = False
 
