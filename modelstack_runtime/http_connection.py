@@ -150,6 +150,10 @@ class Connection:
 
     def _read_head(self) -> RequestHead:
         buffer = self.buffer
+        started = bool(buffer)  # pipelined bytes: the next request has begun
+        if started:
+            self.busy = True
+            self.deadline = time.monotonic() + self.server.config.request_timeout_s
         while True:
             del buffer[: len(buffer) - len(buffer.lstrip(b"\r\n"))]  # stray blank lines
             end = buffer.find(b"\r\n\r\n")
@@ -161,10 +165,10 @@ class Connection:
                 return parse_head(raw)
             if len(buffer) > MAX_HEAD_BYTES:
                 raise HeaderFieldsTooLarge(f"the request head exceeds {MAX_HEAD_BYTES} bytes")
-            if not buffer:
+            if not started:  # from the first byte on, even blank lines count against the deadline
                 self.busy = False
                 chunk = self._recv(idle=True)
-                self.busy = True
+                self.busy = started = True
                 self.deadline = time.monotonic() + self.server.config.request_timeout_s
             else:
                 chunk = self._recv(idle=False)

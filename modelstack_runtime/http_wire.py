@@ -95,7 +95,8 @@ def reply_head(status: HTTPStatus, headers: dict[str, str], length: int, close: 
     """The status line and headers of a reply, ending with the blank line."""
     lines = [f"HTTP/1.1 {status.value} {status.phrase}"]
     lines.extend(f"{name}: {value}" for name, value in headers.items())
-    lines.append(f"Content-Length: {length}")
+    if status != HTTPStatus.NO_CONTENT:  # a 204 must not carry Content-Length (RFC 9110)
+        lines.append(f"Content-Length: {length}")
     if close:
         lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

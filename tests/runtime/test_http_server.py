@@ -504,7 +504,7 @@ def test_head_and_options(server: RuntimeServer) -> None:
         both = sock.recv(65536)
     head_reply, _, options_reply = both.partition(b"\r\n\r\n")
     assert head_reply + b"\r\n\r\n" == get.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"  # no body
-    assert options_reply.startswith(b"HTTP/1.1 204 ")
+    assert options_reply.startswith(b"HTTP/1.1 204 ") and b"Content-Length" not in options_reply
     assert b"Allow: OPTIONS, POST\r\n" in options_reply
     _, _, star = _raw(server.port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
     assert b"Allow: GET, HEAD, OPTIONS, POST\r\n" in star
@@ -524,6 +524,28 @@ def test_malformed_heads_get_a_json_4xx(small_server: RuntimeServer, request_byt
     status, reply, raw = _raw(small_server.port, request_bytes)
     assert status.split(b" ")[1] in (b"400", b"431"), raw[:200]
     assert b"Content-Type: application/json" in raw and isinstance(reply["error"], str)
+
+
+def test_blank_lines_count_against_the_request_deadline(linear_config: RuntimeConfig) -> None:
+    config = dataclasses.replace(linear_config, request_timeout_s=1.0, socket_timeout_s=5.0)
+    with RuntimeServer(config) as srv:
+        srv.load()
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        reply = b""
+        for _ in range(200):  # 10 s of CRLFs at most; the deadline is 1 s
+            try:
+                sock.sendall(b"\r\n")
+            except OSError:
+                break
+            time.sleep(0.05)
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                reply += sock.recv(4096)
+            sock.setblocking(True)
+            if reply:
+                break
+        sock.close()
+        assert reply.startswith(b"HTTP/1.1 408 ")
 
 
 def test_trickling_client_is_cut_off_by_the_total_deadline(linear_config: RuntimeConfig) -> None:
