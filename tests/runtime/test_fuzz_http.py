@@ -85,8 +85,12 @@ def _exchange(port: int, request: bytes) -> bytes:
     return reply
 
 
-def _check_reply(reply: bytes) -> None:
-    """Every reply on the connection is below 500, and every error body is a JSON object."""
+def _check_reply(reply: bytes, head_only: bool = False) -> None:
+    """Every reply on the connection is below 500, and every error body is a JSON object.
+
+    A reply to a valid HEAD has no body (its Content-Length is that of the GET reply); one to a
+    malformed request that starts with HEAD has, since the server cannot trust the method.
+    """
     rest = reply
     while rest:
         head, sep, rest = rest.partition(b"\r\n\r\n")
@@ -96,8 +100,10 @@ def _check_reply(reply: bytes) -> None:
         assert status < 500, reply[:500]
         fields = dict(line.split(b": ", 1) for line in lines[1:])
         length = int(fields.get(b"Content-Length", b"0"))
+        if head_only and not rest.startswith(b"{"):
+            length = 0
         body, rest = rest[:length], rest[length:]
-        if status >= 400:
+        if status >= 400 and (length or not head_only):
             assert isinstance(json.loads(body)["error"], str)
 
 
@@ -164,7 +170,7 @@ def test_http_parser_fuzz(fuzz_server: tuple[int, int]) -> None:
     @_FUZZ
     @given(request=http_requests() | st.binary(max_size=400))
     def case(request: bytes) -> None:
-        _check_reply(_exchange(port, request))
+        _check_reply(_exchange(port, request), head_only=request.startswith(b"HEAD "))
 
     assert _run_for(BUDGET_S / 2, port, pid, case) >= 1
 
