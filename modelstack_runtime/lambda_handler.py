@@ -48,13 +48,15 @@ class LambdaAdapter:
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         request_id = getattr(context, "aws_request_id", None)
+        proxy = isinstance(event, dict) and _is_proxy_event(event)
         try:
-            if isinstance(event, dict) and _is_proxy_event(event):
+            if proxy:
                 return self._proxy(event, request_id)
             return self._direct(event, request_id)
         except Exception:  # never let a bug surface as a crashed invocation
             logger.exception("unexpected error in the Lambda handler")
-            return _direct_error(InternalError("internal error"))
+            error = InternalError("internal error")
+            return _proxy_reply(error_reply(error)) if proxy else _direct_error(error)
 
     def _direct(self, event: Any, request_id: str | None) -> dict[str, Any]:
         if not isinstance(event, dict):
@@ -68,18 +70,18 @@ class LambdaAdapter:
             return _direct_error(exc)
 
     def _proxy(self, event: dict[str, Any], request_id: str | None) -> dict[str, Any]:
-        method, path = _method_and_path(event)
-        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-        if request_id is not None:
-            headers.setdefault("x-request-id", request_id)
-        if method == "POST" and path in ("", "/"):
-            path = f"/v2/models/{self.dataplane.config.model_name}/infer"
         try:
+            method, path = _method_and_path(event)
+            headers = _event_headers(event)
             body = _event_body(event)
             self.dataplane.check_request_size(len(body))
         except InferenceError as exc:
             self.dataplane.log_rejected(self.dataplane.config.model_name, exc, 0, request_id)
             return _proxy_reply(error_reply(exc))
+        if request_id is not None:
+            headers.setdefault("x-request-id", request_id)
+        if method == "POST" and path in ("", "/"):
+            path = f"/v2/models/{self.dataplane.config.model_name}/infer"
         return _proxy_reply(handle(self.dataplane, method, path, headers, body))
 
 
@@ -87,14 +89,40 @@ def _is_proxy_event(event: Mapping[str, Any]) -> bool:
     return "requestContext" in event or "httpMethod" in event or "rawPath" in event
 
 
+def _field(event: Mapping[str, Any], key: str, kind: type, where: str = "event") -> Any:
+    """``event[key]`` if it is a ``kind`` (None when absent); else a 400 naming the field."""
+    value = event.get(key)
+    if value is not None and not isinstance(value, kind):
+        expected = "an object" if kind is dict else "a string"
+        raise BadRequest(f"malformed proxy event: {where}.{key} must be {expected}")
+    return value
+
+
 def _method_and_path(event: Mapping[str, Any]) -> tuple[str, str]:
-    http = (event.get("requestContext") or {}).get("http") or {}
-    method = str(event.get("httpMethod") or http.get("method") or "POST").upper()
-    path = str(event.get("rawPath") or event.get("path") or http.get("path") or "/")
+    context = _field(event, "requestContext", dict) or {}
+    http = _field(context, "http", dict, "event.requestContext") or {}
+    method = (
+        _field(event, "httpMethod", str) or _field(http, "method", str, "requestContext.http")
+        or "POST"
+    ).upper()  # fmt: skip
+    path = (
+        _field(event, "rawPath", str) or _field(event, "path", str)
+        or _field(http, "path", str, "requestContext.http") or "/"
+    )  # fmt: skip
     marker = path.find("/v2")  # drop an API Gateway stage prefix such as /prod
     if marker > 0:
         path = path[marker:]
     return method, path
+
+
+def _event_headers(event: Mapping[str, Any]) -> dict[str, str]:
+    raw = _field(event, "headers", dict) or {}
+    headers: dict[str, str] = {}
+    for name, value in raw.items():
+        if not isinstance(value, str):
+            raise BadRequest(f"malformed proxy event: header {str(name)[:100]!r} must be a string")
+        headers[str(name).lower()] = value
+    return headers
 
 
 def _event_body(event: Mapping[str, Any]) -> bytes:
@@ -108,7 +136,10 @@ def _event_body(event: Mapping[str, Any]) -> bytes:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise BadRequest("the event body is marked base64 but is not valid base64") from None
-    return body.encode("utf-8")
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("malformed proxy event: the body is not valid Unicode") from None
 
 
 def _proxy_reply(reply: Reply) -> dict[str, Any]:

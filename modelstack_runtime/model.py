@@ -36,6 +36,10 @@ def session_options(config: RuntimeConfig) -> ort.SessionOptions:
     options.intra_op_num_threads = config.intra_op_threads
     options.inter_op_num_threads = config.inter_op_threads
     options.graph_optimization_level = _LEVELS[config.graph_optimization]
+    # Requests arrive over the network, not in a tight loop: idle pool threads that spin after
+    # each run only take CPU from the request path (and from other processes on the machine).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return options
 
 

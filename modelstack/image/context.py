@@ -33,7 +33,7 @@ from modelstack.image.dockerfile import (
 from modelstack.image.flavours import Flavour
 from modelstack.image.labels import image_labels, source_revision
 from modelstack.image.tags import content_tag
-from modelstack.manifest.model import Manifest
+from modelstack.manifest.model import CloudRunTarget, Manifest
 from modelstack.runtime_config import runtime_config
 from modelstack.smoke.local import LocalBundle
 
@@ -118,7 +118,11 @@ def render_context(
     model_name = f"{MODEL_DIR}/{model_path.name}"
     optimize = manifest.runtime.optimize_at_build
     optimized = f"{MODEL_DIR}/{model_path.stem}.optimized.onnx" if optimize else None
-    config = runtime_config(manifest, model_name, bundle.cases, optimized_model_path=optimized)
+    target = manifest.targets[target_name]
+    concurrency = target.concurrency if isinstance(target, CloudRunTarget) else None
+    config = runtime_config(
+        manifest, model_name, bundle.cases, optimized_model_path=optimized, concurrency=concurrency
+    )
     labels = image_labels(
         manifest, target_name, flavour.name, base, revision=source_revision(manifest.directory)
     )
