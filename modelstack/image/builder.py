@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
@@ -66,7 +67,7 @@ def ensure_image(
         )
     with tempfile.TemporaryDirectory(prefix="modelstack-build-") as tmp:
         build_image(client, context.write(Path(tmp)), context.tag, quiet=quiet, stream=stream,
-                    platform=context.platform)  # fmt: skip
+                    platform=context.platform, labels=context.build_labels)  # fmt: skip
     built = find_image(client, context.tag)
     if built is None:
         raise InfrastructureError(f"the build finished but image {context.tag} is not present")
@@ -83,14 +84,18 @@ def build_image(
     quiet: bool = False,
     stream: TextIO | None = None,
     platform: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> str:
-    """Build `directory` (with its Dockerfile) as `tag`; returns the image id."""
+    """Build `directory` (with its Dockerfile) as `tag`; returns the image id.
+
+    `labels` are set by the engine beside the context (provenance outside the content tag).
+    """
     import docker
 
     out = stream or sys.stderr
     tail: deque[str] = deque(maxlen=_LOG_TAIL)
     image_id = ""
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"labels": dict(labels)} if labels else {}
     if platform and platform != _engine_platform(client):
         kwargs["platform"] = platform
     try:

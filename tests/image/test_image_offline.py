@@ -48,7 +48,9 @@ def test_the_context_holds_exactly_what_the_image_needs(iris: Manifest) -> None:
     assert config["model_name"] == "iris"
     assert context.tag.startswith("modelstack/iris:")
     assert context.labels["dev.modelstack.model.sha256"] == iris.model.sha256
-    assert context.labels["org.opencontainers.image.revision"] == "unknown"  # not a git checkout
+    assert "org.opencontainers.image.revision" not in context.labels  # outside the tag
+    assert context.build_labels == {"org.opencontainers.image.revision": "unknown"}  # not in git
+    assert "revision" not in context.files["Dockerfile"].decode()  # type: ignore[union-attr]
 
 
 def test_the_tag_follows_the_model_the_code_the_target_and_the_ca(
