@@ -65,7 +65,7 @@ def build_target(
     )  # fmt: skip
     client = docker_client()
     try:
-        image = ensure_image(client, context, quiet=True)
+        image = ensure_image(client, context)
     finally:
         client.close()
     return image, time.perf_counter() - started

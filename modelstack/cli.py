@@ -78,6 +78,7 @@ def _build(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         registry=options.registry,
         fmt=args.format,
+        verbose=options.verbose,
     )
 
 
@@ -88,6 +89,7 @@ def _build_options(args: argparse.Namespace) -> BuildOptions:
         base_image=args.base_image or os.environ.get("MODELSTACK_BASE_IMAGE"),
         ca_bundle=args.ca_bundle or os.environ.get("MODELSTACK_CA_BUNDLE"),
         registry=args.registry,
+        verbose=args.verbose,
     )
 
 

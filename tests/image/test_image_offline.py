@@ -193,6 +193,11 @@ def test_registry_without_push_is_a_usage_error(iris: Manifest) -> None:
         build(str(iris.path), target="local", registry="127.0.0.1:5000")
 
 
+def test_quiet_and_verbose_together_is_a_usage_error(iris: Manifest) -> None:
+    with pytest.raises(UsageError, match="--quiet and --verbose"):
+        build(str(iris.path), target="local", quiet=True, verbose=True)
+
+
 def test_the_public_api_is_deliberate() -> None:
     import modelstack.image as image
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from imagefixtures import CA_BUNDLE, copy_iris
 
 from modelstack.commands.build import build
+from modelstack.image.build_log import LOGS_DIR
 from modelstack.image.context import render_context
 from modelstack.image.flavours import flavour_for
 from modelstack.image.labels import REVISION_LABEL
@@ -86,17 +88,27 @@ def test_a_commit_that_only_changes_targets_keeps_the_content_tag(tmp_path: Path
 
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_engine")
-def test_a_rebuild_after_a_targets_only_commit_builds_nothing(tmp_path: Path) -> None:
+def test_a_rebuild_after_a_targets_only_commit_builds_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     manifest = committed_iris(tmp_path, unique=True)
     first_revision = git(manifest.parent, "rev-parse", "HEAD")
     assert build(str(manifest), target="local", base_image=BASE, ca_bundle=CA_BUNDLE) == 0
     first = json.loads(record_path(manifest.parent, "iris", "local").read_text())
+    progress = capsys.readouterr().err
+    assert "==> build modelstack/iris:" in progress
+    assert re.search(r"^    step \d+/\d+ FROM .* \((cached|\d+\.\d s)\)$", progress, re.M)
+    assert "==> container smoke tests" in progress
+    assert "\x1b" not in progress  # not a terminal: no colour codes
+    logs = sorted((manifest.parent / LOGS_DIR).glob("build-*.log"))
+    assert len(logs) == 1 and "Successfully built" in logs[0].read_text()
 
     edit_targets_and_commit(manifest)
     assert build(str(manifest), target="local", base_image=BASE, ca_bundle=CA_BUNDLE,
                  quiet=True) == 0  # fmt: skip
     again = json.loads(record_path(manifest.parent, "iris", "local").read_text())
     assert again["built"] is False
+    assert sorted((manifest.parent / LOGS_DIR).glob("build-*.log")) == logs  # nothing built
     assert (again["tag"], again["image_id"]) == (first["tag"], first["image_id"])
 
     engine = docker.from_env()
