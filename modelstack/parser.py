@@ -15,7 +15,7 @@ docs: https://modelstack.dev  ·  manifest schema: `modelstack schema`"""
 
 
 def _image_options(p: argparse.ArgumentParser) -> None:
-    """--base-image, --ca-bundle and --registry, shared by `build` and `up`."""
+    """--base-image, --ca-bundle, --registry and --verbose, shared by `build` and `up`."""
     p.add_argument(
         "--base-image",
         metavar="IMAGE",
@@ -30,6 +30,12 @@ def _image_options(p: argparse.ArgumentParser) -> None:
         "--registry",
         metavar="URL",
         help="push to URL/<name> (default: the target's ECR / Artifact Registry)",
+    )
+    p.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="stream the engine's full build output (it is always kept in .modelstack/logs/)",
     )
 
 

@@ -24,6 +24,7 @@ from modelstack.smoke.snapshot import save_snapshot, snapshot_path
 
 def up(
     manifest_path: str,
+    *,
     target: str | None = None,
     stack: str | None = None,
     yes: bool = False,
