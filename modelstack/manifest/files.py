@@ -21,6 +21,7 @@ __all__ = ["describe_mode", "open_regular", "read_regular", "regular_file_proble
 
 _UNREADABLE = UnsafeFileError.UNREADABLE
 _TOO_LARGE = UnsafeFileError.TOO_LARGE
+_CHUNK = 1 << 20
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -40,15 +41,21 @@ def describe_mode(mode: int) -> str:
 
 def regular_file_problem(path: str | os.PathLike[str]) -> str | None:
     """Why `path` (symlinks followed) cannot be read as a regular file, or None if it can."""
+    found = _problem(path)
+    return found[1] if found else None
+
+
+def _problem(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """(UnsafeFileError kind, reason) when `path` is not a readable regular file."""
     try:
         mode = os.stat(path).st_mode
     except ValueError:
-        return "the path contains a NUL byte"
+        return _UNREADABLE, "the path contains a NUL byte"
     except OSError as exc:
-        return f"cannot read it: {exc.strerror}"
+        return _UNREADABLE, f"cannot read it: {exc.strerror}"
     if stat.S_ISREG(mode):
         return None
-    return f"it is {describe_mode(mode)}, not a regular file"
+    return UnsafeFileError.NOT_REGULAR, f"it is {describe_mode(mode)}, not a regular file"
 
 
 @contextlib.contextmanager
@@ -58,18 +65,16 @@ def open_regular(path: str | os.PathLike[str], limit: Limit) -> Iterator[tuple[B
     Raises UnsafeFileError (with the reason alone, for callers to place) otherwise.
     """
     name = os.fspath(path)
+    found = _problem(name)  # checked before opening: opening a device can act on it
+    if found is not None:
+        raise UnsafeFileError(name, found[1], found[0])
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except ValueError:
-        raise UnsafeFileError(name, "the path contains a NUL byte", _UNREADABLE) from None
     except OSError as exc:
-        problem = regular_file_problem(name)  # a socket cannot be opened at all
-        if problem and "not a regular file" in problem:
-            raise UnsafeFileError(name, problem, UnsafeFileError.NOT_REGULAR) from None
         raise UnsafeFileError(name, f"cannot read it: {exc.strerror}", _UNREADABLE) from None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
+        if not stat.S_ISREG(info.st_mode):  # swapped since the check
             raise UnsafeFileError(
                 name,
                 f"it is {describe_mode(info.st_mode)}, not a regular file",
@@ -89,12 +94,17 @@ def read_regular(path: str | os.PathLike[str], limit: Limit) -> bytes:
     """The bytes of the regular file at `path`, reading at most the limit plus one byte."""
     with open_regular(path, limit) as (handle, _):
         maximum = limit.value()
-        data = handle.read(maximum + 1)  # the file may have grown since fstat
-        if len(data) > maximum:
-            raise UnsafeFileError(
-                os.fspath(path), _too_large(len(data), limit, more=True), _TOO_LARGE
-            )
-        return data
+        chunks: list[bytes] = []
+        total = 0
+        while total <= maximum:  # the file may have grown since fstat: read in bounded chunks
+            chunk = handle.read(min(_CHUNK, maximum + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > maximum:
+            raise UnsafeFileError(os.fspath(path), _too_large(total, limit, more=True), _TOO_LARGE)
+        return b"".join(chunks)
 
 
 def _too_large(size: int, limit: Limit, *, more: bool = False) -> str:
