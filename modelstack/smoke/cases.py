@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,5 +88,6 @@ def _read_file(
                 f"(its inputs: {', '.join(specs)})"
             )
         return {name: to_array(value, specs[name].datatype) for name, value in document.items()}
-    except (OSError, EOFError, ValueError, TypeError, OverflowError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, ValueError, TypeError, OverflowError, zipfile.BadZipFile,
+            zlib.error) as exc:  # fmt: skip
         raise SmokeTestError(f"{where}: cannot read {relative}: {exc}") from None

@@ -16,6 +16,7 @@ import math
 import re
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,9 @@ def npz_headers(raw: bytes) -> list[NpyHeader]:
             for info in archive.infolist():
                 with archive.open(info) as member:
                     headers.append(_header(info.filename.removesuffix(".npy"), member))
-    except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error) as exc:
+        raise ValueError(f"not a readable .npz archive ({exc})") from None
+    except (EOFError, OSError, NotImplementedError, RuntimeError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a readable .npz archive ({exc})") from None
     total = sum(h.nbytes for h in headers)
     if total > SMOKE_INPUT_BYTES.value():

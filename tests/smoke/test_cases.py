@@ -320,6 +320,24 @@ def test_npz_headers_refuse_garbage_with_value_error(body: bytes, prefix: bytes)
             assert str(exc)
 
 
+@settings(max_examples=300, deadline=None)
+@given(flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=4))
+def test_npz_headers_refuse_a_damaged_archive_with_value_error(
+    flips: list[tuple[int, int]],
+) -> None:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x=np.arange(12, dtype="<f4").reshape(3, 4))
+    raw = bytearray(buffer.getvalue())
+    for offset, mask in flips:
+        raw[offset % len(raw)] ^= mask
+    try:
+        headers = npz_headers(bytes(raw))
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert all(h.nbytes >= 0 for h in headers)
+
+
 def test_a_deeply_nested_json_inputs_file_is_a_clear_error(write_bundle: WriteBundle) -> None:
     path = write_bundle(extra=smoke("  - name: deep\n    inputs_file: deep.json\n"))
     (path.parent / "deep.json").write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}")
