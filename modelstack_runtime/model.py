@@ -14,13 +14,7 @@ import onnxruntime as ort
 from modelstack_runtime.codec import decode_request_object
 from modelstack_runtime.config import RuntimeConfig
 from modelstack_runtime.datatypes import V2_TO_NUMPY
-from modelstack_runtime.errors import (
-    BadRequest,
-    ConfigError,
-    InferenceError,
-    InternalError,
-    RuntimeFault,
-)
+from modelstack_runtime.errors import BadRequest, ConfigError, InternalError, RuntimeFault
 from modelstack_runtime.signature import Signature, TensorSpec
 from modelstack_runtime.validation import validate_inputs
 
@@ -131,11 +125,11 @@ class Model:
         if not self.config.warmup:
             return
         if self.config.warmup_request is not None:
+            request = decode_request_object(dict(self.config.warmup_request))
+            validate_inputs(self.signature, request.inputs)  # BadRequest: it does not fit
             try:
-                request = decode_request_object(dict(self.config.warmup_request))
-                validate_inputs(self.signature, request.inputs)
                 self.infer(request.inputs)
-            except InferenceError as exc:
+            except InternalError as exc:
                 raise WarmupFailed(
                     "the model failed on its warm-up input (the first smoke test's): "
                     f"{str(exc).strip()}"

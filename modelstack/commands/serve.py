@@ -46,12 +46,13 @@ def _check_warmup(manifest_path: str, bundle: LocalBundle) -> None:
     if not bundle.config.warmup or bundle.config.warmup_request is None:
         return
     from modelstack_runtime.dataplane import load_dataplane
+    from modelstack_runtime.errors import BadRequest
     from modelstack_runtime.model import WarmupFailed
 
     try:
         load_dataplane(bundle.config)
-    except WarmupFailed as exc:
+    except (WarmupFailed, BadRequest) as exc:
         raise SmokeTestError(
-            f"{manifest_path}: {str(exc).rstrip()}. `modelstack test {manifest_path}` reports "
-            "the failing case"
+            f"{manifest_path}: warm-up failed: {str(exc).rstrip()}. "
+            f"`modelstack test {manifest_path}` reports the failing case"
         ) from None

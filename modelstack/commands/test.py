@@ -12,6 +12,7 @@ from modelstack.smoke.local import prepare_local
 from modelstack.smoke.report import format_report
 from modelstack.smoke.runner import run_smoke_tests
 from modelstack_runtime.dataplane import load_dataplane
+from modelstack_runtime.errors import BadRequest
 from modelstack_runtime.model import WarmupFailed
 
 
@@ -24,9 +25,9 @@ def test(manifest_path: str, fmt: str = "text", output: str | None = None) -> in
         return 1
     try:
         dataplane, warmed = load_dataplane(bundle.config), True
-    except WarmupFailed as exc:
+    except (WarmupFailed, BadRequest) as exc:
         # The warm-up input is the first smoke test's: run the tests without it to report it.
-        print(f"{manifest_path}: {exc}", file=sys.stderr)
+        print(f"{manifest_path}: warm-up failed: {exc}", file=sys.stderr)
         dataplane, warmed = load_dataplane(dataclasses.replace(bundle.config, warmup=False)), False
     report = run_smoke_tests(bundle.cases, InProcessClient(dataplane, manifest.name))
     text = format_report(report, fmt, manifest.name)

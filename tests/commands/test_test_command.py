@@ -219,6 +219,21 @@ def test_a_model_failing_on_the_warm_up_input_is_a_failed_smoke_test(
     assert "cannot be reshaped" in " ".join(case["problems"])
 
 
+def test_a_warm_up_input_the_model_refuses_is_a_failed_smoke_test(iris: Path) -> None:
+    edit(
+        iris,
+        "        data: [[5.1, 3.4, 1.5, 0.2]]\n    expected",
+        "        data: [[5.1, 3.4, 1.5]]\n    expected",
+    )
+    result = run("test", iris)
+    assert result.returncode == 1, result.stderr
+    assert (
+        "warm-up failed: input 'float_input': expected shape [-1, 4], got [1, 3]" in result.stderr
+    )
+    assert "FAIL  setosa" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
 def test_a_manifest_that_is_a_directory_is_a_usage_error(iris: Path) -> None:
     result = run("test", iris.parent)
     assert result.returncode == 2
