@@ -33,7 +33,7 @@ class SmokeInputsFile(Rule):
                     npz_headers(raw)
                 else:
                     parse_json_inputs(raw)
-            except (ModelError, ValueError) as exc:
-                yield Finding(
-                    where, f"{test.inputs_file}: {exc}" if isinstance(exc, ValueError) else str(exc)
-                )
+            except ModelError as exc:
+                yield Finding(where, str(exc))
+            except ValueError as exc:
+                yield Finding(where, f"{test.inputs_file}: {exc}")
