@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ from modelstack.errors import UsageError
 from modelstack.lint import RULES_BY_ID, LintOptions, discover_manifests, lint_file
 from modelstack.lint.discovery import is_manifest_name
 from modelstack.lint.formatters import FORMATTERS
+from modelstack.manifest.files import regular_file_problem
 
 
 def lint(
@@ -32,6 +34,10 @@ def lint(
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
+    for given in paths:
+        problem = None if os.path.isdir(given) else regular_file_problem(given)
+        if problem:
+            raise UsageError(f"{given}: {problem}; give a manifest file or a folder to search")
     options = LintOptions(select=select, ignore=ignore, model_checks=model_checks)
     diagnostics = [d for f in files for d in lint_file(f, options)]
     output = FORMATTERS[fmt](diagnostics, len(files))
