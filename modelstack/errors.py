@@ -101,6 +101,8 @@ class SmokeTestError(ModelstackError):
 
 class EvaluationError(ModelstackError):
     """An evaluation or optimisation cannot run as the manifest and arguments ask."""
+
+
 class UnsafeFileError(ModelstackError):
     """A file is not a regular file, cannot be opened, or is larger than its limit allows.
 
