@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from modelstack import __version__
+from modelstack.providers import PROVIDERS
 
 __all__ = ["build_parser"]
 
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and a first smoke test is recorded from a real run on generated inputs.",
     )
     p.add_argument("model", help="path to the .onnx file")
-    p.add_argument("--provider", choices=["local", "aws-lambda", "gcp-cloud-run"], default="local")
+    p.add_argument("--provider", choices=list(PROVIDERS), default="local")
     p.add_argument("--gpu", action="store_true", help="with gcp-cloud-run: an nvidia-l4 GPU")
     p.add_argument("--name", help="service name (a DNS label; default: from the file name)")
     p.add_argument("--output", "-o", metavar="FILE", help="manifest path (default: beside MODEL)")

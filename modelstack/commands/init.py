@@ -15,6 +15,7 @@ from modelstack.errors import UsageError
 from modelstack.lint import lint_file
 from modelstack.manifest.model import TensorSpec
 from modelstack.modelfile import check_model, sha256_file
+from modelstack.providers import PROVIDERS, provider_named
 from modelstack.smoke.clients import InProcessClient
 from modelstack_runtime.config import RuntimeConfig
 from modelstack_runtime.dataplane import load_dataplane
@@ -36,8 +37,11 @@ def init(
     `schema_ref` picks the editor's `$schema`: "url" (the schema published for this version)
     or "local" (a relative path to a copy in the repository, written when there is none).
     """
-    if gpu and provider != "gcp-cloud-run":
-        raise UsageError("--gpu needs --provider gcp-cloud-run (Cloud Run is the GPU target)")
+    if gpu and not provider_named(provider).supports_gpu():
+        gpu_providers = [p.name for p in PROVIDERS.values() if p.supports_gpu()]
+        raise UsageError(
+            f"--gpu needs --provider {' or '.join(gpu_providers)} (the providers with GPU targets)"
+        )
     model_path = Path(model).resolve()
     if not model_path.is_file():
         raise UsageError(f"no such model file: {model}")
@@ -114,26 +118,6 @@ def _tensors_text(kind: str, specs: tuple[TensorSpec, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _target_text(provider: str, gpu: bool) -> str:
-    if provider == "aws-lambda":
-        return (
-            "  prod:\n    provider: aws-lambda\n    region: us-east-1\n    memory_mb: 1024\n"
-            "    timeout_s: 30\n"
-        )
-    if provider == "gcp-cloud-run":
-        text = (
-            "  prod:\n    provider: gcp-cloud-run\n    project: my-project\n"
-            "    region: us-central1\n"
-        )
-        if gpu:
-            text += (
-                "    cpu: 4\n    memory: 16Gi\n    gpu:\n      type: nvidia-l4\n"
-                "    max_instances: 3\n"
-            )
-        return text
-    return "  local:\n    provider: local\n    port: 8080\n"
-
-
 def _manifest_text(
     service: str, relative: str, sha256: str, signature: Any, provider: str, gpu: bool
 ) -> str:
@@ -144,7 +128,7 @@ def _manifest_text(
         + _tensors_text("inputs", signature.inputs)
         + _tensors_text("outputs", signature.outputs)
         + "targets:\n"
-        + _target_text(provider, gpu)
+        + provider_named(provider).init_snippet(gpu=gpu)
         + "rollout:\n  strategy: all-at-once\n"
     )
 

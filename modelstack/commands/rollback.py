@@ -13,9 +13,10 @@ from modelstack.deploy.signals import interrupts_as_keyboard
 from modelstack.deploy.state import StateStore
 from modelstack.errors import UsageError
 from modelstack.manifest import load_manifest
-from modelstack.manifest.model import LocalTarget, RolloutSpec
+from modelstack.manifest.model import RolloutSpec
 from modelstack.manifest.targets import select_target
 from modelstack.prompts import confirm
+from modelstack.providers import provider_for
 from modelstack.smoke.local import prepare_local
 from modelstack.smoke.snapshot import load_snapshot, snapshot_path
 
@@ -44,7 +45,7 @@ def rollback(
     confirm(
         f"roll {chosen.name} back from version {current} to {chosen_release.version}",
         yes,
-        skip=isinstance(chosen, LocalTarget),
+        skip=not provider_for(chosen).is_cloud,
     )
     with store.locked(), interrupts_as_keyboard():
         engine = engine_for(manifest, chosen, stack=stack, backend=backend, on_output=progress.note)

@@ -16,9 +16,10 @@ from modelstack.deploy.state import StateStore
 from modelstack.deploy.summary import write_github_summary, write_json_summary
 from modelstack.errors import ModelstackError
 from modelstack.manifest import load_manifest
-from modelstack.manifest.model import LocalTarget, Manifest, Target
+from modelstack.manifest.model import Manifest, Target
 from modelstack.manifest.targets import select_target
 from modelstack.prompts import confirm
+from modelstack.providers import provider_for
 from modelstack.smoke.snapshot import save_snapshot, snapshot_path
 
 
@@ -39,7 +40,7 @@ def up(
     confirm(
         f"deploy {manifest.name} {manifest.metadata.version} to {chosen.name}",
         yes,
-        skip=isinstance(chosen, LocalTarget),
+        skip=not provider_for(chosen).is_cloud,
     )
     progress = Progress()
     store = StateStore(manifest.directory, chosen.name, stack)

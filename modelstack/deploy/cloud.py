@@ -1,4 +1,5 @@
-"""Cloud targets (aws-lambda, gcp-cloud-run) through the Pulumi Automation API.
+"""Cloud targets through the Pulumi Automation API (provider-neutral: each provider brings
+its program, metrics reader and deletion protection through `modelstack.providers`).
 
 The rollout drives `PulumiEngine`; every change is one `pulumi up` of an inline program built
 from the ModelService component, with the image digest and the traffic split in the stack's
@@ -20,7 +21,8 @@ from modelstack.deploy.metrics import ErrorRateReader
 from modelstack.deploy.pulumi_cli import INSTALL_PULUMI, require_pulumi_cli
 from modelstack.deploy.release import Release
 from modelstack.errors import InfrastructureError, MissingDependencyError
-from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, Manifest
+from modelstack.manifest.model import Manifest, Target
+from modelstack.providers import provider_for
 from modelstack.smoke.candidate import candidate_client
 from modelstack.smoke.clients import InferenceClient
 
@@ -28,6 +30,7 @@ __all__ = [
     "AutomationStack",
     "PulumiEngine",
     "StackBoundary",
+    "pulumi_engine",
     "require_pulumi_cli",
     "service_program",
 ]
@@ -283,15 +286,7 @@ class PulumiEngine:
         from modelstack.deploy.metrics import min_requests
 
         target = self.manifest.targets[self.target]
-        if isinstance(target, AwsLambdaTarget):
-            from modelstack.deploy.metrics.aws_lambda import CloudWatchErrorRate
-
-            self.metrics = CloudWatchErrorRate(target.region, min_requests())
-        else:
-            from modelstack.deploy.metrics.cloud_run import CloudMonitoringErrorRate
-
-            assert isinstance(target, CloudRunTarget)
-            self.metrics = CloudMonitoringErrorRate(target.project, min_requests())
+        self.metrics = provider_for(target).error_rate_reader(target, min_requests())
         return self.metrics
 
     def promote(self, release: Release, retired: Release | None) -> None:
@@ -326,8 +321,21 @@ class PulumiEngine:
 
     def _protected(self) -> bool:
         target = self.manifest.targets[self.target]
-        return isinstance(target, CloudRunTarget) and target.deletion_protection
+        return provider_for(target).deletion_protected(target)
 
     def destroy(self) -> None:
         self.boundary.destroy(self.on_output)
         self.outputs, self._applied = {}, {}
+
+
+def pulumi_engine(
+    manifest: Manifest,
+    target: Target,
+    *,
+    stack: str | None,
+    backend: str | None,
+    on_output: Callable[[str], None],
+) -> PulumiEngine:
+    """The engine of a cloud target: its own Pulumi stack (named after the target by default)."""
+    boundary = AutomationStack(manifest, target.name, stack or target.name, backend)
+    return PulumiEngine(manifest, target.name, boundary, on_output=on_output)

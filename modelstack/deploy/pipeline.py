@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from modelstack.deploy.progress import Progress
 from modelstack.errors import ManifestError, SmokeTestError
-from modelstack.manifest.model import LocalTarget, Manifest, Target
+from modelstack.manifest.model import Manifest, Target
 from modelstack.modelfile import sha256_file
+from modelstack.providers import provider_for
 from modelstack.smoke.local import LocalBundle, prepare_local
 from modelstack.smoke.report import format_report
 
@@ -184,7 +185,7 @@ def build_release(
             "smoke tests failed in the container; nothing was pushed:\n"
             + format_report(result.report, "text", manifest.name)
         )
-    if isinstance(target, LocalTarget) and options.registry is None:
+    if not provider_for(target).is_cloud and options.registry is None:
         progress.skip("push", "the local target runs the image where it was built")
         return BuiltRelease(image.image_id, image.image_id, model_sha, manifest_sha)
     prepare_registry()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import http.client
 
 from modelstack.errors import InfrastructureError, UsageError
-from modelstack.manifest.model import LocalTarget, Manifest
+from modelstack.manifest.model import Manifest
+from modelstack.providers import provider_for
 from modelstack.smoke.clients import HttpClient
 
 __all__ = ["endpoint_client"]
@@ -35,14 +36,15 @@ def endpoint_client(manifest: Manifest, target_name: str) -> HttpClient:
     if target is None:
         known = ", ".join(manifest.targets)
         raise UsageError(f"{manifest.path}: no target '{target_name}' (targets: {known})")
-    if not isinstance(target, LocalTarget) or target.flavour != "http":
+    port = provider_for(target).local_http_port(target)
+    if port is None:
         raise UsageError(
             f"--against {target_name}: only local targets of the http flavour can be evaluated "
             "through their endpoint; evaluate without --against runs the same runtime in-process"
         )
-    if not _ready(target.port):
+    if not _ready(port):
         raise InfrastructureError(
-            f"--against {target_name}: nothing ready answers at http://127.0.0.1:{target.port}; "
+            f"--against {target_name}: nothing ready answers at http://127.0.0.1:{port}; "
             f"deploy it with `modelstack up {manifest.path} --target {target_name}`"
         )
-    return HttpClient(f"http://127.0.0.1:{target.port}", manifest.name, binary=True)
+    return HttpClient(f"http://127.0.0.1:{port}", manifest.name, binary=True)

@@ -33,7 +33,8 @@ from modelstack.image.dockerfile import (
 from modelstack.image.flavours import Flavour
 from modelstack.image.labels import image_labels, provenance_labels
 from modelstack.image.tags import content_tag
-from modelstack.manifest.model import CloudRunTarget, Manifest
+from modelstack.manifest.model import Manifest
+from modelstack.providers import provider_for
 from modelstack.runtime_config import runtime_config
 from modelstack.smoke.local import LocalBundle
 
@@ -122,7 +123,7 @@ def render_context(
     optimize = manifest.runtime.optimize_at_build
     optimized = f"{MODEL_DIR}/{model_path.stem}.optimized.onnx" if optimize else None
     target = manifest.targets[target_name]
-    concurrency = target.concurrency if isinstance(target, CloudRunTarget) else None
+    concurrency = provider_for(target).runtime_concurrency(target)
     config = runtime_config(
         manifest, model_name, bundle.cases, optimized_model_path=optimized, concurrency=concurrency
     )

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, Target
+from modelstack.manifest.model import Target
+from modelstack.providers import provider_for
 
 __all__ = [
     "AWS_LAMBDA_BASE",
@@ -85,9 +86,5 @@ def is_aws_lambda_base(image: str) -> bool:
 
 
 def flavour_for(target: Target) -> Flavour:
-    """The image flavour a target is built as."""
-    if isinstance(target, AwsLambdaTarget):
-        return FLAVOURS["lambda"]
-    if isinstance(target, CloudRunTarget):
-        return FLAVOURS["cloudrun-gpu" if target.gpu is not None else "cloudrun-cpu"]
-    return FLAVOURS["lambda" if target.flavour == "lambda" else "cloudrun-cpu"]
+    """The image flavour a target is built as (its provider chooses, see the table above)."""
+    return FLAVOURS[provider_for(target).flavour(target)]

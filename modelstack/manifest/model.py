@@ -9,17 +9,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from modelstack.coerce import ints
 from modelstack.manifest.evaluation import EvaluationSpec, evaluation_from_dict
 from modelstack.manifest.source import PathKey, Source
+from modelstack.providers.aws_lambda.target import (
+    Alarms,
+    AwsLambdaTarget,
+    FunctionUrl,
+    ProvisionedConcurrency,
+    Schedule,
+)
+from modelstack.providers.gcp_cloud_run.target import CloudRunTarget, GpuSpec
+from modelstack.providers.local.target import LocalTarget
 
 __all__ = [
+    "Alarms",
     "AwsLambdaTarget",
     "BuildSpec",
     "CloudRunTarget",
     "EvaluationSpec",
     "Expectation",
+    "FunctionUrl",
     "GpuSpec",
     "LocalTarget",
     "Manifest",
@@ -83,103 +95,8 @@ class BuildSpec:
     ca_bundle: str | None = None
 
 
-@dataclass(frozen=True)
-class Schedule:
-    name: str
-    schedule: str
-    min: int
-    max: int
-    timezone: str = "UTC"
-
-
-@dataclass(frozen=True)
-class ProvisionedConcurrency:
-    min: int = 1
-    max: int = 1
-    target_utilization: float = 0.7
-    attach_to: str = "version"
-    schedules: tuple[Schedule, ...] = ()
-
-
-@dataclass(frozen=True)
-class FunctionUrl:
-    enabled: bool = False
-    auth: str = "AWS_IAM"
-
-
-@dataclass(frozen=True)
-class Alarms:
-    errors: bool = False
-    throttles: bool = False
-    p99_latency_ms: float | None = None
-
-
-@dataclass(frozen=True)
-class AwsLambdaTarget:
-    name: str
-    region: str
-    provider: Literal["aws-lambda"] = "aws-lambda"
-    memory_mb: int = 1024
-    timeout_s: int = 30
-    architecture: str = "x86_64"
-    ephemeral_storage_mb: int = 512
-    reserved_concurrency: int | None = None
-    provisioned_concurrency: ProvisionedConcurrency | None = None
-    function_url: FunctionUrl = field(default_factory=FunctionUrl)
-    environment: dict[str, str] = field(default_factory=dict)
-    kms_key_arn: str | None = None
-    tracing: bool = False
-    log_retention_days: int = 30
-    alarms: Alarms = field(default_factory=Alarms)
-
-
-@dataclass(frozen=True)
-class GpuSpec:
-    type: str
-    count: int = 1
-    zonal_redundancy: bool = False
-
-
-@dataclass(frozen=True)
-class CloudRunTarget:
-    name: str
-    project: str
-    region: str
-    provider: Literal["gcp-cloud-run"] = "gcp-cloud-run"
-    cpu: float = 1
-    memory: str = "2Gi"
-    gpu: GpuSpec | None = None
-    cpu_always_allocated: bool = False
-    min_instances: int = 0
-    max_instances: int = 3
-    concurrency: int = 4
-    timeout_s: int = 300
-    ingress: str = "internal"
-    service_account: str | None = None
-    public: bool = False
-    invokers: tuple[str, ...] = ()
-    deletion_protection: bool = True
-    kms_key: str | None = None
-    environment: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def memory_mib(self) -> int:
-        """The memory limit in MiB."""
-        amount = int(self.memory[:-2])
-        return amount * 1024 if self.memory.endswith("Gi") else amount
-
-
-@dataclass(frozen=True)
-class LocalTarget:
-    name: str
-    provider: Literal["local"] = "local"
-    flavour: str = "http"
-    port: int = 8080
-    provisioned_concurrency: int = 1
-    environment: dict[str, str] = field(default_factory=dict)
-
-
 Target = AwsLambdaTarget | CloudRunTarget | LocalTarget
+"""A target of any provider (each dataclass lives in its `modelstack.providers` package)."""
 
 
 @dataclass(frozen=True)
@@ -302,7 +219,7 @@ def _model(d: dict[str, Any]) -> ModelSpec:
 def _runtime(d: dict[str, Any]) -> RuntimeSpec:
     if "execution_providers" in d:
         d = {**d, "execution_providers": tuple(d["execution_providers"])}
-    return RuntimeSpec(**_ints(d, "intra_op_threads", "inter_op_threads", "max_request_bytes"))
+    return RuntimeSpec(**ints(d, "intra_op_threads", "inter_op_threads", "max_request_bytes"))
 
 
 def _build(d: dict[str, Any]) -> BuildSpec:
@@ -314,52 +231,15 @@ def _build(d: dict[str, Any]) -> BuildSpec:
     )
 
 
-def _ints(d: dict[str, Any], *keys: str) -> dict[str, Any]:
-    """YAML may spell an integer as 1024.0; the schema accepts that, the typed model wants int."""
-    return {k: (int(v) if k in keys and v is not None else v) for k, v in d.items()}
-
-
 def _target(name: str, d: dict[str, Any]) -> Target:
-    provider = d["provider"]
-    if provider == "aws-lambda":
-        return _lambda(name, d)
-    if provider == "gcp-cloud-run":
-        return _cloud_run(name, d)
-    local = _ints(d, "port", "provisioned_concurrency")
-    return LocalTarget(name=name, **{**local, "environment": dict(d.get("environment", {}))})
+    from modelstack.providers import provider_named
 
-
-def _lambda(name: str, d: dict[str, Any]) -> AwsLambdaTarget:
-    d = _ints(d, "memory_mb", "timeout_s", "ephemeral_storage_mb", "reserved_concurrency",
-              "log_retention_days")  # fmt: skip
-    pc = d.pop("provisioned_concurrency", None)
-    url = d.pop("function_url", {})
-    alarms = d.pop("alarms", {})
-    provisioned = None
-    if pc is not None:
-        schedules = tuple(Schedule(**_ints(s, "min", "max")) for s in pc.get("schedules", []))
-        provisioned = ProvisionedConcurrency(**{**_ints(pc, "min", "max"), "schedules": schedules})
-    return AwsLambdaTarget(
-        name=name,
-        **d,
-        provisioned_concurrency=provisioned,
-        function_url=FunctionUrl(**url),
-        alarms=Alarms(**alarms),
-    )
-
-
-def _cloud_run(name: str, d: dict[str, Any]) -> CloudRunTarget:
-    d = _ints(d, "min_instances", "max_instances", "concurrency", "timeout_s")
-    gpu = d.pop("gpu", None)
-    gpu_spec = GpuSpec(**_ints(gpu, "count")) if gpu else None
-    if gpu_spec is not None and "cpu_always_allocated" not in d:
-        d["cpu_always_allocated"] = True
-    d["invokers"] = tuple(d.get("invokers", ()))
-    return CloudRunTarget(name=name, **d, gpu=gpu_spec)
+    target: Target = provider_named(d["provider"]).target_from_dict(name, d)
+    return target
 
 
 def _rollout(d: dict[str, Any]) -> RolloutSpec:
-    d = _ints(d, "interval_s")
+    d = ints(d, "interval_s")
     if "steps" in d:
         d["steps"] = tuple(int(s) for s in d["steps"])
     return RolloutSpec(**d)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from modelstack.errors import UsageError
-from modelstack.manifest.model import LocalTarget, Manifest, Target
+from modelstack.manifest.model import Manifest, Target
+from modelstack.providers import provider_for
 
 __all__ = ["describe_targets", "select_target"]
 
@@ -28,9 +29,9 @@ def select_target(manifest: Manifest, name: str | None, *, default: Default = "o
         return manifest.targets[name]
     targets = list(manifest.targets.values())
     if default == "local":
-        targets = [t for t in targets if isinstance(t, LocalTarget)] or targets
+        targets = [t for t in targets if not provider_for(t).is_cloud] or targets
     elif default == "cloud":
-        targets = [t for t in targets if not isinstance(t, LocalTarget)]
+        targets = [t for t in targets if provider_for(t).is_cloud]
     if len(targets) == 1:
         return targets[0]
     kind = {"only": "", "local": "", "cloud": "cloud "}[default]

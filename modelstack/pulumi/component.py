@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi
 
+from modelstack.providers import provider_for
 from modelstack.pulumi.args import ModelServiceArgs
 from modelstack.pulumi.extras import require_sdk
 from modelstack.pulumi.spec import ServiceOutputs, ServiceSpec, resolve
@@ -16,13 +17,7 @@ TYPE_TOKEN = "modelstack:index:ModelService"
 
 
 def _build(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> ServiceOutputs:
-    if spec.target.provider == "aws-lambda":
-        from modelstack.pulumi.aws_lambda import build_lambda
-
-        return build_lambda(parent, name, spec)
-    from modelstack.pulumi.cloud_run import build_cloud_run
-
-    return build_cloud_run(parent, name, spec)
+    return provider_for(spec.target).build_program(parent, name, spec)
 
 
 class ModelService(pulumi.ComponentResource):

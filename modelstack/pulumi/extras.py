@@ -1,4 +1,7 @@
-"""The optional cloud SDKs behind each target provider, imported only when a target needs one."""
+"""The optional cloud SDKs behind each target provider, imported only when a target needs one.
+
+Each provider names its Pulumi SDK and the modelstack extra that installs it (`Provider.sdk`).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +9,19 @@ import importlib
 from types import ModuleType
 
 from modelstack.errors import MissingDependencyError
+from modelstack.providers import PROVIDERS
 
-__all__ = ["EXTRAS", "require_pulumi", "require_sdk"]
+__all__ = ["require_pulumi", "require_sdk"]
 
-EXTRAS: dict[str, tuple[str, str]] = {
-    "aws-lambda": ("pulumi_aws", "aws"),
-    "gcp-cloud-run": ("pulumi_gcp", "gcp"),
-}
-"""Target provider -> (the Pulumi provider SDK module, the modelstack extra that installs it)."""
+
+def _sdk(provider: str) -> tuple[str, str] | None:
+    known = PROVIDERS.get(provider)
+    return known.sdk if known is not None else None
 
 
 def require_pulumi(provider: str) -> ModuleType:
     """The Pulumi SDK, or MissingDependencyError naming the extra for `provider`."""
-    extra = EXTRAS.get(provider, ("pulumi", "aws"))[1]
+    extra = (_sdk(provider) or ("pulumi", "aws"))[1]
     try:
         return importlib.import_module("pulumi")
     except ImportError:
@@ -31,9 +34,10 @@ def require_sdk(provider: str) -> ModuleType:
     Imported on every call (Python caches it), so a missing or blocked module is reported as
     MissingDependencyError with the `pip install 'modelstack[<extra>]'` line to run.
     """
-    if provider not in EXTRAS:
+    sdk = _sdk(provider)
+    if sdk is None:
         raise MissingDependencyError(f"a {provider} target", "all")
-    module, extra = EXTRAS[provider]
+    module, extra = sdk
     require_pulumi(provider)
     try:
         return importlib.import_module(module)

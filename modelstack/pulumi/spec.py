@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from modelstack.errors import ManifestError, UsageError
 from modelstack.manifest import load_manifest, targets
-from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, LocalTarget, Manifest
+from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, Manifest
+from modelstack.providers import provider_for
 from modelstack.pulumi.args import ModelServiceArgs, SmokeRunner
 from modelstack.pulumi.image import ImageRef, parse_image, placeholder_image
 from modelstack.pulumi.naming import base_name
@@ -85,12 +86,12 @@ def load_checked_manifest(
 def select_target(manifest: Manifest, name: str | None) -> tuple[str, CloudTarget]:
     """The named cloud target, or the only cloud target when `name` is None."""
     target = targets.select_target(manifest, name, default="cloud")
-    if isinstance(target, LocalTarget):
+    if not provider_for(target).is_cloud:
         raise UsageError(
             f"target {target.name!r} is a local target, which runs on Docker (`modelstack up`), "
             f"not through Pulumi; targets: {targets.describe_targets(manifest)}"
         )
-    return target.name, target
+    return target.name, cast(CloudTarget, target)  # is_cloud: one of the cloud providers' types
 
 
 def _image(value: Any) -> tuple[ImageRef, Any]:
@@ -112,12 +113,6 @@ def resolve(args: ModelServiceArgs) -> ServiceSpec:
         raise UsageError(f"memory_mb must be positive, not {args.memory_mb}")
     manifest = load_checked_manifest(args.manifest, lint=args.lint)
     target_name, target = select_target(manifest, args.target)
-    if image_output is not None and not isinstance(target, AwsLambdaTarget):
-        raise UsageError(
-            f"target {target_name!r} is a Cloud Run target: pass its image as a str "
-            "(repository@sha256:...), not an Output; the revision name is derived from the "
-            "digest while the program is built"
-        )
     stable = args.stable_version or None
     spec = ServiceSpec(
         manifest=manifest,
@@ -135,13 +130,7 @@ def resolve(args: ModelServiceArgs) -> ServiceSpec:
         deletion_protection=args.deletion_protection,
         image_output=image_output,
     )
-    pc = target.provisioned_concurrency if isinstance(target, AwsLambdaTarget) else None
-    if pc is not None and pc.attach_to == "alias" and spec.splits_traffic:
-        raise UsageError(
-            f"target {target_name!r}: provisioned_concurrency.attach_to is 'alias', but the alias "
-            f"would split traffic ({args.candidate_percent}% to the candidate); AWS rejects "
-            "provisioned concurrency on an alias with routing weights. Set attach_to: version"
-        )
+    provider_for(target).check_spec(spec)
     return spec
 
 

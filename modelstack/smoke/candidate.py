@@ -7,8 +7,8 @@ from typing import Any
 
 from modelstack.errors import SmokeTestError, UsageError
 from modelstack.manifest.model import Manifest
+from modelstack.providers import PROVIDERS
 from modelstack.smoke.clients import InferenceClient
-from modelstack.smoke.cloud_clients import LambdaInvokeClient, cloud_run_client
 from modelstack.smoke.local import prepare_local
 from modelstack.smoke.report import format_report
 from modelstack.smoke.runner import SmokeReport, run_smoke_tests
@@ -19,16 +19,10 @@ __all__ = ["candidate_client", "run_candidate_smoke_tests"]
 def candidate_client(manifest: Manifest, address: Mapping[str, Any]) -> InferenceClient:
     """A client for a candidate described by the component's `candidate_address` output."""
     provider = address.get("provider")
-    if provider == "aws-lambda":
-        return LambdaInvokeClient(
-            str(address["function_name"]),
-            str(address["qualifier"]),
-            str(address["region"]),
-            endpoint_url=address.get("endpoint_url"),
-        )
-    if provider == "gcp-cloud-run":
-        return cloud_run_client(str(address["url"]), manifest.name)
-    raise UsageError(f"cannot smoke-test a candidate on provider {provider!r}")
+    known = PROVIDERS.get(provider) if isinstance(provider, str) else None
+    if known is None:
+        raise UsageError(f"cannot smoke-test a candidate on provider {provider!r}")
+    return known.candidate_client(manifest, address)
 
 
 def run_candidate_smoke_tests(

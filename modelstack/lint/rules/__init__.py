@@ -1,4 +1,4 @@
-"""The lint rules, in one explicit registry.
+"""The lint rules, in one explicit registry (each provider adds its own, `Provider.lint_rules`).
 
 Rule ids encode the area; severity is each rule's own (see the README table):
 
@@ -7,8 +7,8 @@ Rule ids encode the area; severity is each rule's own (see the README table):
 | MS0xx  | the file itself: YAML (MS000) and schema (MS001)          |
 | MS1xx  | the model artifact                                        |
 | MS2xx  | smoke tests                                               |
-| MS3xx  | AWS Lambda targets                                        |
-| MS4xx  | Cloud Run targets                                         |
+| MS3xx  | AWS Lambda targets (`modelstack/providers/aws_lambda/`)   |
+| MS4xx  | Cloud Run targets (`modelstack/providers/gcp_cloud_run/`) |
 | MS5xx  | security                                                  |
 | MS6xx  | rollout                                                   |
 | MS7xx  | evaluation: data sets, metrics and gates                  |
@@ -17,21 +17,12 @@ Rule ids encode the area; severity is each rule's own (see the README table):
 from __future__ import annotations
 
 from modelstack.lint.rule import Rule
-from modelstack.lint.rules.aws.concurrency import (
-    ProvisionedMinMax,
-    ProvisionedOnWeightedAlias,
-    ProvisionedWithinReserved,
-)
-from modelstack.lint.rules.aws.exposure import ArchitectureMatchesPlatform, PublicFunctionUrl
-from modelstack.lint.rules.aws.limits import LambdaEphemeralStorage, LambdaMemory, LambdaTimeout
 from modelstack.lint.rules.errors.parse import ParseError
 from modelstack.lint.rules.errors.schema import SchemaViolation
 from modelstack.lint.rules.evaluation.metrics import GateNames, MetricFitsTask
 from modelstack.lint.rules.evaluation.names import EvaluationNames
 from modelstack.lint.rules.evaluation.paths import EvaluationPaths
 from modelstack.lint.rules.evaluation.sha256 import EvaluationSha256
-from modelstack.lint.rules.gcp.exposure import PublicService
-from modelstack.lint.rules.gcp.gpu import GpuCpu, GpuCpuAllocation, GpuMemory, GpuQuota, GpuType
 from modelstack.lint.rules.model.external_data import ExternalData
 from modelstack.lint.rules.model.loads import ModelLoads
 from modelstack.lint.rules.model.path import ModelPath
@@ -43,6 +34,7 @@ from modelstack.lint.rules.security.secrets import SecretValue
 from modelstack.lint.rules.smoke.inputs import SmokeInputs
 from modelstack.lint.rules.smoke.inputs_file import SmokeInputsFile
 from modelstack.lint.rules.smoke.outputs import SmokeOutputs
+from modelstack.providers import PROVIDERS
 
 __all__ = ["ALL_RULES", "RULES_BY_ID"]
 
@@ -57,20 +49,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     SmokeInputs,
     SmokeOutputs,
     SmokeInputsFile,
-    LambdaMemory,
-    LambdaTimeout,
-    ProvisionedWithinReserved,
-    ProvisionedOnWeightedAlias,
-    LambdaEphemeralStorage,
-    PublicFunctionUrl,
-    ArchitectureMatchesPlatform,
-    ProvisionedMinMax,
-    GpuCpu,
-    GpuMemory,
-    GpuCpuAllocation,
-    GpuType,
-    GpuQuota,
-    PublicService,
+    *(rule for provider in PROVIDERS.values() for rule in provider.lint_rules()),
     SecretValue,
     BaseImagePinned,
     RolloutSteps,

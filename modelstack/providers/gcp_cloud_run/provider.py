@@ -1,0 +1,133 @@
+"""The gcp-cloud-run provider: a Cloud Run (GPU) service deployed through Pulumi."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from modelstack.errors import UsageError
+from modelstack.providers.gcp_cloud_run.target import CloudRunTarget, target_from_dict
+from modelstack.providers.protocol import Provider
+
+if TYPE_CHECKING:
+    import pulumi
+
+    from modelstack.deploy.engine import Engine
+    from modelstack.deploy.metrics import ErrorRateReader
+    from modelstack.image.registries import Destination
+    from modelstack.lint.rule import Rule
+    from modelstack.manifest.model import Manifest
+    from modelstack.pulumi.spec import ServiceOutputs, ServiceSpec
+    from modelstack.smoke.clients import InferenceClient
+
+__all__ = ["CloudRunProvider"]
+
+
+class CloudRunProvider(Provider[CloudRunTarget]):
+    """Artifact Registry, a named revision per release, a 0 % traffic tag for the candidate."""
+
+    name = "gcp-cloud-run"
+    target_type = CloudRunTarget
+    is_cloud = True
+    sdk = ("pulumi_gcp", "gcp")
+
+    def target_from_dict(self, name: str, d: dict[str, Any]) -> CloudRunTarget:
+        return target_from_dict(name, d)
+
+    def flavour(self, target: CloudRunTarget) -> str:
+        return "cloudrun-gpu" if target.gpu is not None else "cloudrun-cpu"
+
+    def runtime_concurrency(self, target: CloudRunTarget) -> int | None:
+        return target.concurrency
+
+    def destination(
+        self, manifest: Manifest, target_name: str, target: CloudRunTarget
+    ) -> Destination:
+        from modelstack.image.registries import Destination
+        from modelstack.providers.gcp_cloud_run.registry import google_login
+        from modelstack.pulumi.naming import base_name, fit
+
+        base = base_name(manifest, target_name)
+        host = f"{target.region}-docker.pkg.dev"
+        return Destination(f"{host}/{target.project}/{fit(base, 63)}/{base}", google_login())
+
+    def registry_login(self, host: str) -> dict[str, str] | None:
+        from modelstack.providers.gcp_cloud_run.registry import google_host_login
+
+        return google_host_login(host)
+
+    def preflight(self, target: CloudRunTarget) -> None:
+        from modelstack.deploy.pulumi_cli import require_pulumi_cli
+
+        require_pulumi_cli()
+
+    def engine(
+        self,
+        manifest: Manifest,
+        target: CloudRunTarget,
+        *,
+        stack: str | None,
+        backend: str | None,
+        on_output: Callable[[str], None],
+    ) -> Engine:
+        from modelstack.deploy.cloud import pulumi_engine
+
+        return pulumi_engine(manifest, target, stack=stack, backend=backend, on_output=on_output)
+
+    def candidate_client(self, manifest: Manifest, address: Mapping[str, Any]) -> InferenceClient:
+        from modelstack.smoke.cloud_clients import cloud_run_client
+
+        return cloud_run_client(str(address["url"]), manifest.name)
+
+    def error_rate_reader(self, target: CloudRunTarget, min_requests: int) -> ErrorRateReader:
+        from modelstack.deploy.metrics.cloud_run import CloudMonitoringErrorRate
+
+        return CloudMonitoringErrorRate(target.project, min_requests)
+
+    def deletion_protected(self, target: CloudRunTarget) -> bool:
+        return target.deletion_protection
+
+    def check_spec(self, spec: ServiceSpec) -> None:
+        if spec.image_output is not None:
+            raise UsageError(
+                f"target {spec.target_name!r} is a Cloud Run target: pass its image as a str "
+                "(repository@sha256:...), not an Output; the revision name is derived from the "
+                "digest while the program is built"
+            )
+
+    def build_program(
+        self, parent: pulumi.Resource, name: str, spec: ServiceSpec
+    ) -> ServiceOutputs:
+        from modelstack.pulumi.cloud_run import build_cloud_run
+
+        return build_cloud_run(parent, name, spec)
+
+    def lint_rules(self) -> tuple[type[Rule], ...]:
+        from modelstack.lint.rules.gcp.exposure import PublicService
+        from modelstack.lint.rules.gcp.gpu import (
+            GpuCpu,
+            GpuCpuAllocation,
+            GpuMemory,
+            GpuQuota,
+            GpuType,
+        )
+
+        return (GpuCpu, GpuMemory, GpuCpuAllocation, GpuType, GpuQuota, PublicService)
+
+    def init_snippet(self, *, gpu: bool) -> str:
+        text = (
+            "  prod:\n    provider: gcp-cloud-run\n    project: my-project\n"
+            "    region: us-central1\n"
+        )
+        if gpu:
+            text += (
+                "    cpu: 4\n    memory: 16Gi\n    gpu:\n      type: nvidia-l4\n"
+                "    max_instances: 3\n"
+            )
+        return text
+
+    def supports_gpu(self) -> bool:
+        return True
+
+    def local_http_port(self, target: CloudRunTarget) -> int | None:
+        return None

@@ -1,0 +1,100 @@
+"""The local provider: containers and a router on this machine's Docker engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from modelstack.errors import UsageError
+from modelstack.providers.local.target import LocalTarget, target_from_dict
+from modelstack.providers.protocol import Provider, not_a_cloud_target
+
+if TYPE_CHECKING:
+    import pulumi
+
+    from modelstack.deploy.engine import Engine
+    from modelstack.deploy.metrics import ErrorRateReader
+    from modelstack.image.registries import Destination
+    from modelstack.lint.rule import Rule
+    from modelstack.manifest.model import Manifest
+    from modelstack.pulumi.spec import ServiceOutputs, ServiceSpec
+    from modelstack.smoke.clients import InferenceClient
+
+__all__ = ["LocalProvider"]
+
+
+class LocalProvider(Provider[LocalTarget]):
+    """Each release as warm containers on the host network, a router as the stable endpoint."""
+
+    name = "local"
+    target_type = LocalTarget
+    is_cloud = False
+    sdk = None
+
+    def target_from_dict(self, name: str, d: dict[str, Any]) -> LocalTarget:
+        return target_from_dict(name, d)
+
+    def flavour(self, target: LocalTarget) -> str:
+        return "lambda" if target.flavour == "lambda" else "cloudrun-cpu"
+
+    def runtime_concurrency(self, target: LocalTarget) -> int | None:
+        return None
+
+    def destination(self, manifest: Manifest, target_name: str, target: LocalTarget) -> Destination:
+        raise UsageError(
+            f"target '{target_name}' is local: there is no registry to push to by default; "
+            "give one with --registry URL (e.g. --registry 127.0.0.1:5000)"
+        )
+
+    def registry_login(self, host: str) -> dict[str, str] | None:
+        return None
+
+    def preflight(self, target: LocalTarget) -> None:
+        return None  # the Docker engine is checked when the build starts
+
+    def engine(
+        self,
+        manifest: Manifest,
+        target: LocalTarget,
+        *,
+        stack: str | None,
+        backend: str | None,
+        on_output: Callable[[str], None],
+    ) -> Engine:
+        if stack is not None:
+            raise UsageError("--stack is for cloud targets; a local target has one deployment")
+        from modelstack.deploy.local.engine import LocalEngine
+        from modelstack.deploy.state import STATE_DIR
+        from modelstack.image.engine import docker_client
+
+        state_dir = manifest.directory / STATE_DIR / "local" / target.name
+        return LocalEngine(docker_client(), manifest.name, target, state_dir)
+
+    def candidate_client(self, manifest: Manifest, address: Mapping[str, Any]) -> InferenceClient:
+        raise UsageError(f"cannot smoke-test a candidate on provider {self.name!r}")
+
+    def error_rate_reader(self, target: LocalTarget, min_requests: int) -> ErrorRateReader:
+        raise not_a_cloud_target(self.name, "an error-rate reader from platform metrics")
+
+    def deletion_protected(self, target: LocalTarget) -> bool:
+        return False
+
+    def check_spec(self, spec: ServiceSpec) -> None:
+        return None
+
+    def build_program(
+        self, parent: pulumi.Resource, name: str, spec: ServiceSpec
+    ) -> ServiceOutputs:
+        raise not_a_cloud_target(self.name, "a Pulumi program")
+
+    def lint_rules(self) -> tuple[type[Rule], ...]:
+        return ()
+
+    def init_snippet(self, *, gpu: bool) -> str:
+        return "  local:\n    provider: local\n    port: 8080\n"
+
+    def supports_gpu(self) -> bool:
+        return False
+
+    def local_http_port(self, target: LocalTarget) -> int | None:
+        return target.port if target.flavour == "http" else None
