@@ -19,13 +19,13 @@ import pytest
 from fake_automation import FakeAutomationStack
 
 from modelstack.deploy.cloud import PulumiEngine
-from modelstack.deploy.metrics.aws_lambda import CloudWatchErrorRate
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release
 from modelstack.deploy.rollout import roll_out
 from modelstack.deploy.state import StateStore
 from modelstack.errors import InfrastructureError, SmokeTestError
 from modelstack.manifest import load_manifest
+from modelstack.providers.aws_lambda.metrics import CloudWatchErrorRate
 from modelstack.smoke.clients import InferenceClient
 
 ROOT = Path(__file__).resolve().parents[2]

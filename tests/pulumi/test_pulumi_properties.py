@@ -27,7 +27,7 @@ from modelstack.manifest.model import (
     ProvisionedConcurrency,
     Schedule,
 )
-from modelstack.pulumi.aws_policies import WILDCARD_EXCEPTIONS
+from modelstack.providers.aws_lambda.policies import WILDCARD_EXCEPTIONS
 from modelstack.pulumi.offline import RecordingMonitor
 
 IRIS_MANIFEST = load_manifest(IRIS)

@@ -21,8 +21,8 @@ from modelstack.deploy.release import Release
 from modelstack.errors import InfrastructureError, UsageError
 from modelstack.image.containers import free_port
 from modelstack.manifest.model import LocalTarget
+from modelstack.providers.aws_lambda.invoke_client import LambdaInvokeClient
 from modelstack.smoke.clients import HttpClient, InferenceClient
-from modelstack.smoke.cloud_clients import LambdaInvokeClient
 
 if TYPE_CHECKING:
     import docker

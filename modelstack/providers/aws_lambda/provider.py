@@ -74,7 +74,7 @@ class AwsLambdaProvider(Provider[AwsLambdaTarget]):
         return pulumi_engine(manifest, target, stack=stack, backend=backend, on_output=on_output)
 
     def candidate_client(self, manifest: Manifest, address: Mapping[str, Any]) -> InferenceClient:
-        from modelstack.smoke.cloud_clients import LambdaInvokeClient
+        from modelstack.providers.aws_lambda.invoke_client import LambdaInvokeClient
 
         return LambdaInvokeClient(
             str(address["function_name"]),
@@ -84,7 +84,7 @@ class AwsLambdaProvider(Provider[AwsLambdaTarget]):
         )
 
     def error_rate_reader(self, target: AwsLambdaTarget, min_requests: int) -> ErrorRateReader:
-        from modelstack.deploy.metrics.aws_lambda import CloudWatchErrorRate
+        from modelstack.providers.aws_lambda.metrics import CloudWatchErrorRate
 
         return CloudWatchErrorRate(target.region, min_requests)
 
@@ -106,21 +106,21 @@ class AwsLambdaProvider(Provider[AwsLambdaTarget]):
     def build_program(
         self, parent: pulumi.Resource, name: str, spec: ServiceSpec
     ) -> ServiceOutputs:
-        from modelstack.pulumi.aws_lambda import build_lambda
+        from modelstack.providers.aws_lambda.program import build_lambda
 
         return build_lambda(parent, name, spec)
 
     def lint_rules(self) -> tuple[type[Rule], ...]:
-        from modelstack.lint.rules.aws.concurrency import (
+        from modelstack.providers.aws_lambda.lint.concurrency import (
             ProvisionedMinMax,
             ProvisionedOnWeightedAlias,
             ProvisionedWithinReserved,
         )
-        from modelstack.lint.rules.aws.exposure import (
+        from modelstack.providers.aws_lambda.lint.exposure import (
             ArchitectureMatchesPlatform,
             PublicFunctionUrl,
         )
-        from modelstack.lint.rules.aws.limits import (
+        from modelstack.providers.aws_lambda.lint.limits import (
             LambdaEphemeralStorage,
             LambdaMemory,
             LambdaTimeout,

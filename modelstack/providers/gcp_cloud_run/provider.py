@@ -75,7 +75,7 @@ class CloudRunProvider(Provider[CloudRunTarget]):
         return pulumi_engine(manifest, target, stack=stack, backend=backend, on_output=on_output)
 
     def candidate_client(self, manifest: Manifest, address: Mapping[str, Any]) -> InferenceClient:
-        from modelstack.smoke.cloud_clients import cloud_run_client
+        from modelstack.providers.gcp_cloud_run.candidate import cloud_run_client
 
         return cloud_run_client(str(address["url"]), manifest.name)
 

@@ -1,5 +1,5 @@
-"""Reaching a candidate in the cloud: a Lambda version through the Invoke API, a Cloud Run
-revision through its tag URL with an identity token. Both SDKs are imported only when used."""
+"""Reaching a Lambda version through the Invoke API (boto3, imported only when used): the
+aws-lambda candidate, and the local target's Lambda flavour, which speaks the same API."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from modelstack.errors import MissingDependencyError
-from modelstack.smoke.clients import HttpClient, InferenceFailed
+from modelstack.smoke.clients import InferenceFailed
 from modelstack_runtime.codec import decode_request_object, encode_json_request
 
-__all__ = ["LambdaInvokeClient", "cloud_run_client"]
+__all__ = ["LambdaInvokeClient"]
 
 
 class LambdaInvokeClient:
@@ -75,14 +75,3 @@ def _boto3_lambda(region: str, endpoint_url: str | None, local: bool) -> Any:
     if local:  # the local Invoke API ignores signatures, as `sam local start-lambda` does
         options.update(aws_access_key_id="local", aws_secret_access_key="local")
     return boto3.client("lambda", **options)
-
-
-def cloud_run_client(url: str, model_name: str) -> HttpClient:
-    """An HTTP client for a (tagged) Cloud Run URL, authenticated with an identity token."""
-    try:
-        import google.auth.transport.requests
-        import google.oauth2.id_token
-    except ImportError:
-        raise MissingDependencyError("calling Cloud Run", "gcp") from None
-    token = google.oauth2.id_token.fetch_id_token(google.auth.transport.requests.Request(), url)
-    return HttpClient(url, model_name, headers={"Authorization": f"Bearer {token}"})

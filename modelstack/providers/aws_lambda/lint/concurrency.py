@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from modelstack.lint.rule import Finding, LintContext, Rule
-from modelstack.lint.rules.aws import lambda_targets
+from modelstack.providers.aws_lambda.lint import lambda_targets
 
 
 class ProvisionedWithinReserved(Rule):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from modelstack.lint.rule import LintContext
-from modelstack.manifest.model import AwsLambdaTarget
+from modelstack.providers.aws_lambda.target import AwsLambdaTarget
 
 __all__ = ["lambda_targets"]
 

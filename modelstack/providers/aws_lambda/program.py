@@ -16,12 +16,12 @@ import pulumi
 import pulumi_aws as aws
 
 from modelstack.errors import SmokeTestError
-from modelstack.manifest.model import AwsLambdaTarget, ProvisionedConcurrency
-from modelstack.pulumi.aws_policies import (
+from modelstack.providers.aws_lambda.policies import (
     ASSUME_ROLE_POLICY,
     ECR_LIFECYCLE_POLICY,
     execution_policy,
 )
+from modelstack.providers.aws_lambda.target import AwsLambdaTarget, ProvisionedConcurrency
 from modelstack.pulumi.gate import smoke_gate
 from modelstack.pulumi.naming import LAMBDA_ALIAS, aws_tags, fit
 from modelstack.pulumi.spec import ServiceOutputs, ServiceSpec
