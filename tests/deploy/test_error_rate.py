@@ -28,7 +28,6 @@ from modelstack.deploy.metrics import (
     ErrorRate,
     min_requests,
 )
-from modelstack.deploy.metrics.cloud_run import REQUEST_COUNT, CloudMonitoringErrorRate
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release
 from modelstack.deploy.rollout import roll_out
@@ -36,6 +35,7 @@ from modelstack.deploy.state import StateStore
 from modelstack.errors import InfrastructureError, SmokeTestError, UsageError
 from modelstack.manifest import load_manifest
 from modelstack.providers.aws_lambda.metrics import CloudWatchErrorRate
+from modelstack.providers.gcp_cloud_run.metrics import REQUEST_COUNT, CloudMonitoringErrorRate
 from modelstack.smoke.clients import InProcessClient
 from modelstack.smoke.local import prepare_local
 from modelstack_runtime.dataplane import load_dataplane

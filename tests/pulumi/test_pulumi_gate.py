@@ -10,8 +10,8 @@ from offline_deploy import DIGITS, ECR_IMAGE, GCP_IMAGE, IRIS, Deploy, run_hook
 
 from modelstack.errors import SmokeTestError, UsageError
 from modelstack.manifest import load_manifest
+from modelstack.providers.gcp_cloud_run.program import gate_binding
 from modelstack.pulumi import ModelServiceArgs, default_runner, smoke_gate
-from modelstack.pulumi.cloud_run import gate_binding
 from modelstack.pulumi.spec import resolve
 
 LAMBDA_ADDRESS = {"provider": "aws-lambda", "function_name": "iris-prod", "qualifier": "7"}

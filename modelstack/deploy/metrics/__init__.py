@@ -1,8 +1,9 @@
 """The candidate's error rate over a traffic step, read from the platform's own metrics.
 
-One module per provider: `aws_lambda` (CloudWatch `Errors` / `Invocations` by
-`ExecutedVersion`) and `cloud_run` (Cloud Monitoring `run.googleapis.com/request_count` by
-`revision_name` and `response_code_class`). Each reader returns an `ErrorRate`; fewer requests
+Each cloud provider brings its reader (`Provider.error_rate_reader`): aws-lambda's
+`metrics.py` (CloudWatch `Errors` / `Invocations` by `ExecutedVersion`) and gcp-cloud-run's
+(Cloud Monitoring `run.googleapis.com/request_count` by `revision_name` and
+`response_code_class`). Each reader returns an `ErrorRate`; fewer requests
 than `min_requests` in the interval is *no signal*, which is reported as such and is never
 taken for a healthy step.
 """

@@ -80,7 +80,7 @@ class CloudRunProvider(Provider[CloudRunTarget]):
         return cloud_run_client(str(address["url"]), manifest.name)
 
     def error_rate_reader(self, target: CloudRunTarget, min_requests: int) -> ErrorRateReader:
-        from modelstack.deploy.metrics.cloud_run import CloudMonitoringErrorRate
+        from modelstack.providers.gcp_cloud_run.metrics import CloudMonitoringErrorRate
 
         return CloudMonitoringErrorRate(target.project, min_requests)
 
@@ -98,13 +98,13 @@ class CloudRunProvider(Provider[CloudRunTarget]):
     def build_program(
         self, parent: pulumi.Resource, name: str, spec: ServiceSpec
     ) -> ServiceOutputs:
-        from modelstack.pulumi.cloud_run import build_cloud_run
+        from modelstack.providers.gcp_cloud_run.program import build_cloud_run
 
         return build_cloud_run(parent, name, spec)
 
     def lint_rules(self) -> tuple[type[Rule], ...]:
-        from modelstack.lint.rules.gcp.exposure import PublicService
-        from modelstack.lint.rules.gcp.gpu import (
+        from modelstack.providers.gcp_cloud_run.lint.exposure import PublicService
+        from modelstack.providers.gcp_cloud_run.lint.gpu import (
             GpuCpu,
             GpuCpuAllocation,
             GpuMemory,

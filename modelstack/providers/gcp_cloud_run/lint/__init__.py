@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from modelstack.lint.rule import LintContext
-from modelstack.manifest.model import CloudRunTarget
+from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 
 __all__ = ["SUPPORTED_GPUS", "cloud_run_targets", "gpu_targets"]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from modelstack.lint.rule import Finding, LintContext, Rule
-from modelstack.lint.rules.gcp import cloud_run_targets
+from modelstack.providers.gcp_cloud_run.lint import cloud_run_targets
 
 
 class PublicService(Rule):

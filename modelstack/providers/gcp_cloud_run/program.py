@@ -17,7 +17,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from modelstack.errors import SmokeTestError
-from modelstack.manifest.model import CloudRunTarget
+from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 from modelstack.pulumi.gate import smoke_gate
 from modelstack.pulumi.naming import fit, gcp_labels, revision_name, service_account_id
 from modelstack.pulumi.spec import ServiceOutputs, ServiceSpec

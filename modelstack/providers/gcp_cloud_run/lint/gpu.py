@@ -4,7 +4,7 @@ import difflib
 from collections.abc import Iterator
 
 from modelstack.lint.rule import Finding, LintContext, Rule
-from modelstack.lint.rules.gcp import SUPPORTED_GPUS, gpu_targets
+from modelstack.providers.gcp_cloud_run.lint import SUPPORTED_GPUS, gpu_targets
 
 
 class GpuCpu(Rule):
