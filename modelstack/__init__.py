@@ -16,8 +16,9 @@ from modelstack.errors import (
     UsageError,
 )
 from modelstack.manifest import Manifest, load_manifest
+from modelstack.version import package_version
 
-__version__ = "0.1.0"
+__version__ = package_version()
 
 __all__ = [
     "InfrastructureError",

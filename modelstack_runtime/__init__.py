@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from modelstack_runtime.model import Model, optimize_model
 
 __version__ = "0.1.0"
+"""Kept equal to the modelstack package's version (a test checks): images carry this package
+without the distribution's metadata, so it cannot read its version from there."""
 
 __all__ = [
     "CONFIG_ENV",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import numpy as np
 
+from modelstack_runtime import __version__
 from modelstack_runtime.codec import (
     HEADER_LENGTH_HEADER,
     InferRequest,
@@ -46,7 +47,7 @@ __all__ = ["ACCESS_LOGGER", "DataPlane", "load_dataplane", "set_access_sink"]
 
 ACCESS_LOGGER: Final = "modelstack_runtime.access"
 SERVER_NAME: Final = "modelstack-runtime"
-SERVER_VERSION: Final = "0.1.0"
+SERVER_VERSION: Final = __version__
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 logger = logging.getLogger("modelstack_runtime")

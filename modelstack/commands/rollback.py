@@ -9,7 +9,6 @@ from dataclasses import replace
 from modelstack.deploy.engines import engine_for
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.rollout import recover, roll_out
-from modelstack.deploy.signals import interrupts_as_keyboard
 from modelstack.deploy.state import StateStore
 from modelstack.errors import UsageError
 from modelstack.manifest import load_manifest
@@ -17,6 +16,7 @@ from modelstack.manifest.model import RolloutSpec
 from modelstack.manifest.targets import select_target
 from modelstack.prompts import confirm
 from modelstack.providers import provider_for
+from modelstack.signals import interrupts_as_keyboard
 from modelstack.smoke.local import prepare_local
 from modelstack.smoke.snapshot import load_snapshot, snapshot_path
 

@@ -4,12 +4,12 @@ or write a copy into a repository for editors that work offline."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from modelstack.atomic_write import write_atomically
 from modelstack.errors import UsageError
 from modelstack.resources import SCHEMA_FILE, data_path, load_schema
 
@@ -41,9 +41,7 @@ def write_schema(path: Path) -> Path:
         raise UsageError(f"no such folder: {target.parent}; create it first")
     text = data_path("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
     try:
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        write_atomically(target, text)
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     return target

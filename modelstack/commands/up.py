@@ -11,7 +11,6 @@ from modelstack.deploy.pipeline import BuildOptions, build_release, check_manife
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release, settings_digest
 from modelstack.deploy.rollout import Interrupted, recover, roll_out
-from modelstack.deploy.signals import interrupts_as_keyboard
 from modelstack.deploy.state import StateStore
 from modelstack.deploy.summary import write_github_summary, write_json_summary
 from modelstack.errors import ModelstackError
@@ -20,6 +19,7 @@ from modelstack.manifest.model import Manifest, Target
 from modelstack.manifest.targets import select_target
 from modelstack.prompts import confirm
 from modelstack.providers import provider_for
+from modelstack.signals import interrupts_as_keyboard
 from modelstack.smoke.snapshot import save_snapshot, snapshot_path
 
 

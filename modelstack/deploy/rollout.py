@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from modelstack.deploy.engine import Engine
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release
-from modelstack.deploy.signals import shielded
 from modelstack.deploy.state import DeployState, StateStore
 from modelstack.errors import ModelstackError, SmokeTestError
 from modelstack.manifest.model import RolloutSpec
+from modelstack.signals import shielded
 from modelstack.smoke.cases import SmokeCase
 from modelstack.smoke.clients import InferenceClient
 from modelstack.smoke.report import format_report

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from modelstack.atomic_write import write_atomically
 from modelstack.deploy.release import Release
 from modelstack.errors import DeployStateError, UnsafeFileError, UsageError
 from modelstack.manifest.files import describe_mode, read_regular
@@ -157,13 +158,8 @@ class StateStore:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         if os.path.lexists(self.state_path):
             self.load()  # refuses a damaged file rather than replacing it unseen
-        temporary = self.state_path.with_suffix(f".tmp.{os.getpid()}")
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump(state.to_dict(), handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.state_path)
+        text = json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n"
+        write_atomically(self.state_path, text)
 
     def record(self, event: dict[str, Any]) -> None:
         """Append one event to the audit log (who, what, when, digest, result)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import http.client
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -22,6 +22,7 @@ from modelstack.errors import SmokeTestError
 from modelstack.image.containers import RunningContainer, free_port, run_container
 from modelstack.image.invocations import InvocationBroker
 from modelstack.image.lambda_runtime_api import LambdaRuntimeClient, RuntimeApiServer
+from modelstack.polling import poll_until
 from modelstack.smoke.cases import SmokeCase
 from modelstack.smoke.clients import HttpClient, InferenceClient, InferenceFailed
 from modelstack.smoke.runner import SmokeReport, run_smoke_tests
@@ -111,9 +112,13 @@ def _lambda(
             # The first event waits in the queue while the runtime starts: a cold start.
             lambda_client = LambdaRuntimeClient(broker, model_name, timeout_s=start_timeout_s)
             if not cases:
-                deadline = time.monotonic() + start_timeout_s
-                while not broker.runtime_polled.wait(_READY_POLL_S):
-                    _check_alive(running, image, deadline, "poll for invocations")
+                _wait_alive(
+                    running,
+                    image,
+                    broker.runtime_polled.is_set,
+                    start_timeout_s,
+                    "poll for invocations",
+                )
             cold_start = _first_answer(running, image, cases, lambda_client)
             lambda_client.timeout_s = request_timeout_s
             return ContainerSmokeResult(run_smoke_tests(cases, lambda_client), cold_start)
@@ -132,27 +137,40 @@ def _first_answer(
 
 
 def _wait_http_ready(running: RunningContainer, image: str, port: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def ready() -> bool:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
             connection.request("GET", "/v2/health/ready")
             response = connection.getresponse()
             response.read()
-            if response.status == 200:
-                return
+            return response.status == 200
         except (OSError, http.client.HTTPException):
-            pass  # not listening yet
+            return False  # not listening yet
         finally:
             connection.close()
-        _check_alive(running, image, deadline, "report ready on /v2/health/ready")
-        time.sleep(_READY_POLL_S)
+
+    _wait_alive(running, image, ready, timeout_s, "report ready on /v2/health/ready")
 
 
-def _check_alive(running: RunningContainer, image: str, deadline: float, what: str) -> None:
-    if running.exited.is_set():
-        raise _not_serving(running, image, f"the container exited with code {running.exit_code}")
-    if time.monotonic() > deadline:
+def _wait_alive(
+    running: RunningContainer,
+    image: str,
+    condition: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+) -> None:
+    """Poll `condition` until it holds; SmokeTestError when the container exits or time is up."""
+
+    def met() -> bool:
+        if condition():
+            return True
+        if running.exited.is_set():
+            raise _not_serving(
+                running, image, f"the container exited with code {running.exit_code}"
+            )
+        return False
+
+    if not poll_until(met, timeout_s, _READY_POLL_S):
         raise _not_serving(running, image, f"the container did not {what} in time")
 
 

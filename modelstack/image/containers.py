@@ -8,16 +8,15 @@ notices when the container exits, so callers waiting on it can stop at once and 
 from __future__ import annotations
 
 import contextlib
-import signal
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
 from modelstack.errors import InfrastructureError
+from modelstack.signals import interrupts_as_keyboard
 
 if TYPE_CHECKING:
     import docker
@@ -122,7 +121,7 @@ def run_container(
         ) from None
     running: RunningContainer | None = None
     try:
-        with _termination_raises_interrupt():
+        with interrupts_as_keyboard():
             started = time.perf_counter()
             try:
                 container.start()
@@ -151,21 +150,3 @@ def _remove(container: Container) -> None:
             if attempt == 2:
                 raise
             time.sleep(0.5)
-
-
-@contextlib.contextmanager
-def _termination_raises_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise KeyboardInterrupt, so `finally` blocks clean up as on Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

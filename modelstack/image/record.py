@@ -7,12 +7,12 @@ it; `modelstack up` and people read it. Written atomically (temporary file, then
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from modelstack.atomic_write import write_atomically
 
 __all__ = ["BUILDS_DIR", "BuildRecord", "record_path", "write_record"]
 
@@ -52,14 +52,5 @@ def write_record(directory: Path, record: BuildRecord) -> Path:
     path = record_path(directory, record.model, record.target)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".build-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text)
     return path

@@ -7,11 +7,10 @@ parsing the result: the two values must read back as intended and nothing else m
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from modelstack.atomic_write import write_atomically
 from modelstack.errors import EvaluationError
 from modelstack.manifest.source import PathKey, Source, parse_source
 
@@ -72,12 +71,4 @@ def _check(before: Source, after: Source, *, path: str, sha256: str) -> None:
 
 def write_manifest_text(path: Path, text: str) -> None:
     """Replace the file atomically (a crash leaves the old or the new manifest, never half)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text)

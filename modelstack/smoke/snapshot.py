@@ -7,10 +7,10 @@ not against today's manifest, whose expectations may have moved on with a newer 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from modelstack.atomic_write import write_atomically
 from modelstack.manifest.model import Manifest, smoke_test_from_dict
 from modelstack.smoke.cases import SmokeCase
 from modelstack_runtime.codec import decode_request_object, encode_json_request
@@ -40,9 +40,7 @@ def save_snapshot(path: Path, manifest: Manifest, cases: list[SmokeCase]) -> boo
     if len(text) > MAX_SNAPSHOT_BYTES:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".tmp.{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomically(path, text)
     return True
 
 

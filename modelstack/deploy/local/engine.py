@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from modelstack.deploy.release import Release
 from modelstack.errors import InfrastructureError, UsageError
 from modelstack.image.containers import free_port
 from modelstack.manifest.model import LocalTarget
+from modelstack.polling import poll_until
 from modelstack.providers.aws_lambda.invoke_client import LambdaInvokeClient
 from modelstack.smoke.clients import HttpClient, InferenceClient
 
@@ -184,11 +184,8 @@ class LocalEngine:
         self._wait_generation(fresh.generation)
 
     def _wait_generation(self, generation: int) -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self._status().get("generation", -1) >= generation:
-                return
-            time.sleep(0.02)
+        if poll_until(lambda: self._status().get("generation", -1) >= generation, 10, 0.02):
+            return
         problem = self._status().get("error") or f"see {self.state_dir / 'router.log'}"
         raise InfrastructureError(
             f"the local router on port {self.target.port} did not apply the new routes: {problem}"
@@ -250,14 +247,12 @@ class LocalEngine:
                 timeout=30,
                 check=False,
             )
-        deadline = time.monotonic() + 10
-        while launcher.returncode != 0 or not self._status():
-            if launcher.returncode != 0 or time.monotonic() > deadline:
-                raise InfrastructureError(
-                    f"the local router could not listen on 127.0.0.1:{self.target.port} (is "
-                    f"the port taken?); see {self.state_dir / 'router.log'}"
-                )
-            time.sleep(0.05)
+        listening = launcher.returncode == 0 and poll_until(self._status, 10, 0.05)
+        if not listening:
+            raise InfrastructureError(
+                f"the local router could not listen on 127.0.0.1:{self.target.port} (is "
+                f"the port taken?); see {self.state_dir / 'router.log'}"
+            )
 
     def _check_flavour(self) -> None:
         routes = read_routes(self.routes_path)
@@ -273,13 +268,10 @@ class LocalEngine:
             return  # not running (or the pid now belongs to someone else: leave it alone)
         pid, _ = router
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while self._router() == router:
-            if time.monotonic() > deadline:
-                raise InfrastructureError(
-                    f"the local router (pid {pid}) did not stop; stop it with `kill {pid}`"
-                )
-            time.sleep(0.05)
+        if not poll_until(lambda: self._router() != router, 10, 0.05):
+            raise InfrastructureError(
+                f"the local router (pid {pid}) did not stop; stop it with `kill {pid}`"
+            )
 
     # --- containers -------------------------------------------------------------------------
 
@@ -328,37 +320,35 @@ class LocalEngine:
         """Drain `version` (no new requests, wait for those in flight), then remove it."""
         routes = self._routes()
         if routes.revision(version) is not None:
-            deadline = time.monotonic() + self.drain_timeout_s
-            while time.monotonic() < deadline:
-                counters = self._status().get("revisions", {}).get(version, {})
-                if not counters.get("in_flight"):
-                    break
-                time.sleep(0.05)
+            poll_until(lambda: not self._in_flight(version), self.drain_timeout_s, 0.05)
             self._write(routes, _without(routes, version))
         self._remove_containers(version)
 
+    def _in_flight(self, version: str) -> bool:
+        counters = self._status().get("revisions", {}).get(version, {})
+        return bool(counters.get("in_flight"))
+
     def _wait_http_ready(self, version: str, backend: str) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             try:
                 with _OPENER.open(f"http://{backend}/v2/health/ready", timeout=2) as response:
                     if response.status == 200:
-                        return
+                        return True
             except OSError:
                 pass
             self._check_running(version)
-            time.sleep(0.1)
-        raise InfrastructureError(f"version {version} was not ready in time")
+            return False
+
+        if not poll_until(ready, self.ready_timeout_s, 0.1):
+            raise InfrastructureError(f"version {version} was not ready in time")
 
     def _wait_lambda_ready(self, release: Release) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
-        while time.monotonic() < deadline:
+        def polling() -> bool:
             self._check_running(release.version)
-            counters = self._status().get("pollers", {})
-            if counters.get(release.version):
-                return
-            time.sleep(0.1)
-        raise InfrastructureError(f"version {release.version} did not start polling in time")
+            return bool(self._status().get("pollers", {}).get(release.version))
+
+        if not poll_until(polling, self.ready_timeout_s, 0.1):
+            raise InfrastructureError(f"version {release.version} did not start polling in time")
 
     def _check_running(self, version: str) -> None:
         for container in self._containers(version):

@@ -7,10 +7,11 @@ until the router has applied a change before it counts on it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from modelstack.atomic_write import write_atomically
 
 __all__ = ["Revision", "Routes", "read_routes", "write_routes"]
 
@@ -74,6 +75,4 @@ def read_routes(path: Path) -> Routes | None:
 
 def write_routes(path: Path, routes: Routes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".tmp.{os.getpid()}")
-    temporary.write_text(json.dumps(routes.to_dict(), indent=2), encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomically(path, json.dumps(routes.to_dict(), indent=2))
