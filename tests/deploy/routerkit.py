@@ -3,6 +3,7 @@ backends on 127.0.0.1 that record what reaches them, and raw-socket clients."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import socket
@@ -146,3 +147,56 @@ def counters(server: RouterServer, version: str = "1") -> dict[str, int]:
 
 def body_of(raw: bytes) -> Any:
     return json.loads(raw.split(b"\r\n\r\n", 1)[1])
+
+
+class FakeFunctionRuntime:
+    """A Lambda function's runtime loop (the real Runtime API protocol over http.client):
+    GET next, call `handler`, POST the response or the error. It records every event."""
+
+    def __init__(self, address: str, handler: Any) -> None:
+        host, port = address.split(":")
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        self.handler = handler
+        self.events: list[Any] = []
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        prefix = "/2018-06-01/runtime/invocation"
+        try:
+            while True:
+                self.connection.request("GET", f"{prefix}/next")
+                response = self.connection.getresponse()
+                event = response.read()
+                if response.status != 200:
+                    return
+                request_id = response.getheader("Lambda-Runtime-Aws-Request-Id")
+                self.events.append(json.loads(event))
+                try:
+                    body, kind = json.dumps(self.handler(self.events[-1])), "response"
+                except Exception as exc:
+                    body = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__,
+                                       "stackTrace": ["  File \"fn.py\", line 1"]})  # fmt: skip
+                    kind = "error"
+                self.connection.request("POST", f"{prefix}/{request_id}/{kind}", body=body)
+                self.connection.getresponse().read()
+        except OSError:
+            return
+        finally:
+            self.connection.close()
+
+
+def lambda_routes(runtime_api_port: int) -> Routes:
+    return Routes("lambda", "fn.local", 1, (Revision("1", 100, (), runtime_api_port),))
+
+
+def boto3_lambda(port: int) -> Any:
+    import boto3
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
