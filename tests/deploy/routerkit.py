@@ -3,6 +3,7 @@ backends on 127.0.0.1 that record what reaches them, and raw-socket clients."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -36,6 +37,8 @@ class RecordingBackend:
 
     max_body: int = 1 << 30
     seen: list[Seen] = field(default_factory=list)
+    closed: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
+    """Released each time the server has closed a connection."""
 
     def __post_init__(self) -> None:
         backend = self
@@ -46,6 +49,11 @@ class RecordingBackend:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def finish(self) -> None:
+                super().finish()
+                self.connection.close()
+                backend.closed.release()
 
             def do_GET(self) -> None:
                 self._answer(b"")
@@ -118,7 +126,9 @@ def port_of(server: RouterServer) -> int:
 def exchange(port: int, data: bytes, timeout_s: float = 10.0) -> bytes:
     """Send raw bytes, then read until the router closes the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
-        sock.sendall(data)
+        # The router may answer and close before taking everything.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(data)
         return read_all(sock)
 
 

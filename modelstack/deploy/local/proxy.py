@@ -10,7 +10,6 @@ oversize body with 413 and closing) is read and passed on.
 from __future__ import annotations
 
 import itertools
-import select
 import socket
 import threading
 import time
@@ -35,17 +34,16 @@ class BackendUnreachable(Exception):
 class _Backend:
     __slots__ = ("address", "sock", "stream")
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, send_timeout_s: float) -> None:
         host, _, port = address.rpartition(":")
         self.address = address
         self.sock = socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.stream = Stream(self.sock)
+        self.stream = Stream(self.sock, send_timeout_s)
 
     def closed(self) -> bool:
         """Whether the container has closed this idle connection (or sent something unasked)."""
-        readable, _, _ = select.select([self.sock], [], [], 0)
-        return bool(readable) or bool(self.stream.buffer)
+        return self.stream.peer_closed()
 
     def close(self) -> None:
         self.sock.close()
@@ -70,7 +68,7 @@ def forward(revision: Revision, request: Message, *, timeout_s: float, max_body:
             backend = None
         if backend is None:
             try:
-                backend = _Backend(address)
+                backend = _Backend(address, timeout_s)
             except OSError as exc:  # nothing was sent: another container may take it
                 problem = f"{address}: {exc}"
                 continue
@@ -97,7 +95,6 @@ def _exchange(
     deadline = time.monotonic() + timeout_s
     try:
         try:
-            backend.sock.settimeout(timeout_s)
             backend.sock.sendall(data)
         except OSError as exc:  # sent in part: only an answer already on its way can help
             try:

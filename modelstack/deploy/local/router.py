@@ -112,7 +112,7 @@ class _Connection(socketserver.BaseRequestHandler):
         sock = self.request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         settings = self.server.settings
-        stream = Stream(sock)
+        stream = Stream(sock, settings.read_timeout_s)
         while True:
             try:
                 request = read_request(
@@ -190,11 +190,26 @@ def _json(status: HTTPStatus, document: Mapping[str, Any]) -> Message:
     )
 
 
+LINGER_S: Final = 2.0
+"""After refusing a request, the router reads and drops what the client still sends for up
+to this long before closing, so the client sees the answer rather than a reset."""
+
+
 def _send(sock: socket.socket, reply: Message, close: bool) -> None:
     try:
-        sock.settimeout(5)
         sock.sendall(render(reply, close=close))
+        if close:
+            sock.shutdown(socket.SHUT_WR)
+            _drain(Stream(sock), time.monotonic() + LINGER_S)
     except OSError:
+        pass
+
+
+def _drain(stream: Stream, deadline: float) -> None:
+    try:
+        while stream.fill(deadline):
+            stream.buffer.clear()
+    except TimeoutError:
         pass
 
 
