@@ -73,9 +73,20 @@ class Message:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
 
+    _fields: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+
+    def values(self, name: str) -> list[str]:
+        """Every value of the header `name` (lower case), in order."""
+        if self._fields is None:
+            self._fields = {}
+            for key, value in self.headers:
+                self._fields.setdefault(key.lower(), []).append(value)
+        return self._fields.get(name, [])
+
     def header(self, name: str) -> str | None:
-        """The value of the header `name` (lower case), or None."""
-        return next((v for n, v in self.headers if n.lower() == name), None)
+        """The first value of the header `name` (lower case), or None."""
+        found = self.values(name)
+        return found[0] if found else None
 
     @property
     def keep_alive(self) -> bool:
@@ -293,8 +304,8 @@ def _parse_head(head: bytes) -> tuple[bytes, list[tuple[str, str]]]:
 
 def _body_size(message: Message, max_body: int, refuse: HTTPStatus = HTTPStatus.BAD_REQUEST) -> int:
     """The declared body size, or -1 for a chunked body."""
-    lengths = [v for n, v in message.headers if n.lower() == "content-length"]
-    codings = [v for n, v in message.headers if n.lower() == "transfer-encoding"]
+    lengths = message.values("content-length")
+    codings = message.values("transfer-encoding")
     if codings and lengths:
         raise HttpError(refuse, "both Transfer-Encoding and Content-Length: ambiguous length")
     if len(lengths) > 1:

@@ -149,7 +149,7 @@ def _dispatch(router: Router, settings: RouterSettings, request: Message) -> Mes
         if request.method != "GET":
             return _json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "the status is GET only"})
         return _json(HTTPStatus.OK, router.status())
-    if router.reload().flavour == "lambda":
+    if router.flavour == "lambda":
         return handle_invoke(router, request)
     return _proxy(router, settings, request)
 

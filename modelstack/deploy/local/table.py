@@ -86,6 +86,11 @@ class Router:
             del self._credit[version]
         return stopped
 
+    @property
+    def flavour(self) -> str:
+        """The flavour of the current table."""
+        return self.reload().flavour
+
     def begin(self, qualifier: str | None = None) -> Revision | None:
         """Choose a revision (pinned, or by smooth weighted round robin) and count the request
         as in flight, in one step, so a drain never misses a request being routed."""
