@@ -50,6 +50,9 @@ _TARGET: Final = re.compile(rb"/[\x21-\x7e]*")
 _STATUS: Final = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
 _VERSIONS: Final = (b"HTTP/1.1", b"HTTP/1.0")
 _BARE: Final = re.compile(rb"\r(?!\n)|(?<!\r)\n|\x00")
+_FIELDS: Final = re.compile(
+    rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*)*"
+)
 
 
 class HttpError(ModelstackError):
@@ -222,7 +225,7 @@ def read_request(
     if head is None:
         return None
     deadline = time.monotonic() + read_s
-    start, headers = _parse_head(head)
+    start, headers, fields = _parse_head(head)
     parts = start.split(b" ")
     if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or parts[2] not in _VERSIONS:
         raise HttpError(HTTPStatus.BAD_REQUEST, "malformed request line")
@@ -233,6 +236,7 @@ def read_request(
         target=parts[1].decode("ascii"),
         version=parts[2].decode("ascii"),
         headers=headers,
+        _fields=fields,
     )
     size = _body_size(request, max_body)
     if size != 0 and (request.header("expect") or "").lower() == "100-continue":
@@ -247,7 +251,7 @@ def read_response(stream: Stream, *, deadline: float, max_body: int, head_only: 
         head = stream.read_head(deadline, max(0.0, deadline - time.monotonic()))
         if head is None:
             raise HttpError(HTTPStatus.BAD_GATEWAY, "the connection closed before any answer")
-        start, headers = _parse_head(head)
+        start, headers, fields = _parse_head(head)
         match = _STATUS.fullmatch(start)
         if match is None:
             raise HttpError(HTTPStatus.BAD_GATEWAY, "malformed status line")
@@ -259,6 +263,7 @@ def read_response(stream: Stream, *, deadline: float, max_body: int, head_only: 
         reason=(match.group(2) or b"").decode("latin-1"),
         version=start[:8].decode("ascii"),
         headers=headers,
+        _fields=fields,
     )
     if head_only or status in (204, 304):
         return response
@@ -285,21 +290,28 @@ def render(message: Message, *, close: bool = False, head_only: bool = False) ->
     return head if head_only else head + message.body
 
 
-def _parse_head(head: bytes) -> tuple[bytes, list[tuple[str, str]]]:
+def _parse_head(head: bytes) -> tuple[bytes, list[tuple[str, str]], dict[str, list[str]]]:
+    """The start line, the header fields in order, and their values by lower-case name."""
+    start, _, block = head.partition(b"\r\n")
     if _BARE.search(head):  # one scan of the whole head, in C
         raise HttpError(HTTPStatus.BAD_REQUEST, "a bare CR or LF, or a NUL, in the head")
-    lines = head.split(b"\r\n")
-    if len(lines) > MAX_HEADER_LINES + 1:
+    if not block:
+        return start, [], {}
+    if block.count(b"\r\n") >= MAX_HEADER_LINES:
         raise HttpError(
             HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, f"more than {MAX_HEADER_LINES} headers"
         )
+    if not _FIELDS.fullmatch(block):  # a name that is not a token, no colon, line folding
+        bad = next(x for x in block.split(b"\r\n") if not _FIELDS.fullmatch(x))
+        raise HttpError(HTTPStatus.BAD_REQUEST, f"malformed header line {bad[:60]!r}")
     headers = []
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not _TOKEN.fullmatch(name):  # also a folded line (leading space)
-            raise HttpError(HTTPStatus.BAD_REQUEST, f"malformed header line {line[:60]!r}")
-        headers.append((name.decode("ascii"), value.strip(b" \t").decode("latin-1")))
-    return lines[0], headers
+    fields: dict[str, list[str]] = {}
+    for line in block.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(":")
+        value = value.strip(" \t")
+        headers.append((name, value))
+        fields.setdefault(name.lower(), []).append(value)
+    return start, headers, fields
 
 
 def _body_size(message: Message, max_body: int, refuse: HTTPStatus = HTTPStatus.BAD_REQUEST) -> int:
