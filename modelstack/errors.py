@@ -102,6 +102,8 @@ class SmokeTestError(ModelstackError):
 class EvaluationError(ModelstackError):
     """An evaluation or optimisation cannot run as the manifest and arguments ask."""
 
+    exit_code = 2
+
 
 class UnsafeFileError(ModelstackError):
     """A file is not a regular file, cannot be opened, or is larger than its limit allows.

@@ -3,11 +3,16 @@
 Accepted events:
 
 * direct invocation: the v2 infer request itself (optionally with ``model_name``); the answer
-  is the v2 response as a dict, or ``{"error": "...", "status": 400}``;
+  is the v2 response as a dict, or ``{"error": "...", "status": 400}`` for a bad request (4xx).
+  A fault (5xx: the model failed, or is not ready, or a bug) is raised, so the Lambda runtime
+  reports it as a function error and the caller sees ``FunctionError: Unhandled`` with
+  ``errorType`` (such as ``InternalError``) and ``errorMessage``, as for any Lambda function;
 * function URL and API Gateway HTTP API (payload 2.0) events, and API Gateway REST API
   (payload 1.0) events: ``body`` (base64 when ``isBase64Encoded``), path, method and headers,
   including ``Inference-Header-Content-Length``; the answer is
-  ``{"statusCode", "headers", "body", "isBase64Encoded"}``. A ``POST`` to ``/`` is an infer.
+  ``{"statusCode", "headers", "body", "isBase64Encoded"}``. A ``POST`` to ``/``, or to the
+  root of a named stage (``/prod``), is an infer; the stage prefix of a v2 ``rawPath`` is
+  dropped (``requestContext.stage``).
 
 The model is loaded once per execution environment (during the init phase when running inside
 Lambda) and reused. Access lines carry CloudWatch Embedded Metric Format fields.
@@ -48,26 +53,29 @@ class LambdaAdapter:
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         request_id = getattr(context, "aws_request_id", None)
-        proxy = isinstance(event, dict) and _is_proxy_event(event)
-        try:
-            if proxy:
+        if isinstance(event, dict) and _is_proxy_event(event):
+            try:
                 return self._proxy(event, request_id)
+            except Exception:  # never let a bug surface as a crashed invocation
+                logger.exception("unexpected error in the Lambda handler")
+                return _proxy_reply(error_reply(InternalError("internal error")))
+        try:
             return self._direct(event, request_id)
-        except Exception:  # never let a bug surface as a crashed invocation
+        except InferenceError as exc:
+            if exc.status < HTTPStatus.INTERNAL_SERVER_ERROR:
+                return _direct_error(exc)
+            raise  # a fault: the runtime reports it as the invocation's function error
+        except Exception:
             logger.exception("unexpected error in the Lambda handler")
-            error = InternalError("internal error")
-            return _proxy_reply(error_reply(error)) if proxy else _direct_error(error)
+            raise InternalError("internal error") from None
 
     def _direct(self, event: Any, request_id: str | None) -> dict[str, Any]:
         if not isinstance(event, dict):
-            return _direct_error(BadRequest("the event must be a v2 infer request object"))
+            raise BadRequest("the event must be a v2 infer request object")
         name = event.get("model_name", self.dataplane.config.model_name)
         if not isinstance(name, str):
-            return _direct_error(BadRequest(f"'model_name' must be a string, got {name!r}"))
-        try:
-            return self.dataplane.infer_object(name, event, request_id=request_id)
-        except InferenceError as exc:
-            return _direct_error(exc)
+            raise BadRequest(f"'model_name' must be a string, got {name!r}")
+        return self.dataplane.infer_object(name, event, request_id=request_id)
 
     def _proxy(self, event: dict[str, Any], request_id: str | None) -> dict[str, Any]:
         try:
@@ -109,7 +117,12 @@ def _method_and_path(event: Mapping[str, Any]) -> tuple[str, str]:
         _field(event, "rawPath", str) or _field(event, "path", str)
         or _field(http, "path", str, "requestContext.http") or "/"
     )  # fmt: skip
-    marker = path.find("/v2")  # drop an API Gateway stage prefix such as /prod
+    stage = context.get("stage")
+    if isinstance(stage, str) and stage and stage != "$default":
+        prefix = f"/{stage}"  # API Gateway puts a named stage in front of the route's path
+        if path == prefix or path.startswith(prefix + "/"):
+            return method, path[len(prefix) :] or "/"
+    marker = path.find("/v2")  # a stage prefix without requestContext.stage
     if marker > 0:
         path = path[marker:]
     return method, path

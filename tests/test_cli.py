@@ -429,11 +429,14 @@ def reaches(got: dict[str, Any], dest: str, expected: Any) -> bool:
     return False
 
 
+_REAL_COMMANDS: dict[str, Any] = {}
+
+
 def dispatched(command: str, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     import importlib
 
     module = importlib.import_module(f"modelstack.commands.{command}")
-    real = getattr(module, command)
+    real = _REAL_COMMANDS.setdefault(command, getattr(module, command))  # not an earlier patch
     calls: list[inspect.BoundArguments] = []
     monkeypatch.setattr(
         module, command, lambda *a, **k: calls.append(inspect.signature(real).bind(*a, **k)) or 0
@@ -459,21 +462,24 @@ def test_each_flag_reaches_the_parameter_of_the_same_meaning(
     actions = [
         a for a in subcommands()[command]._actions if not isinstance(a, argparse._HelpAction)
     ]
-    positionals: list[str] = []
+    # Positionals and required options always get a value; the flag under test gets its own.
+    required: list[str] = []
     for index, action in enumerate(actions):
-        if not action.option_strings:
-            positionals += distinctive(action, index)[0]
+        if (not action.option_strings or action.required) and action.dest != dest:
+            required += distinctive(action, index)[0]
     (index, action) = next((i, a) for i, a in enumerate(actions) if a.dest == dest)
     fragment, expected = distinctive(action, index)
-    argv = positionals + ([] if not action.option_strings else fragment)
-    got = dispatched(command, argv, monkeypatch)
-    assert reaches(got, dest, expected), (command, argv, got)
-    # No other parameter received this flag's distinctive value by mistake.
-    if not isinstance(expected, bool):
+    got = dispatched(command, required + fragment, monkeypatch)
+    assert reaches(got, dest, expected), (command, required + fragment, got)
+    # No other parameter received this flag's distinctive value by mistake: compare with the
+    # same command line without the flag (an option's default may equal another's choice).
+    if action.option_strings and not action.required and not isinstance(expected, bool):
+        without = dispatched(command, required, monkeypatch)
         wrong = [
             n
             for n, v in got.items()
             if (v == expected or expected in _seq(v))
+            and without.get(n) != v
             and n not in {dest} | PARAMETER_NAMES.get(dest, set())
             and not (dataclasses.is_dataclass(v) and not isinstance(v, type))
         ]
