@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import modelstack
 import modelstack_runtime
@@ -87,10 +87,10 @@ def test_poll_until_lets_the_predicate_end_the_wait() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_termination_signals_act_as_ctrl_c_and_are_restored(signum: int) -> None:
     before = signal.getsignal(signum)
-    with pytest.raises(KeyboardInterrupt, match=signal.Signals(signum).name):
-        with interrupts_as_keyboard():
-            os.kill(os.getpid(), signum)
-            signal.sigtimedwait([], 0)  # let the handler run
+    name = signal.Signals(signum).name
+    with pytest.raises(KeyboardInterrupt, match=name), interrupts_as_keyboard():
+        os.kill(os.getpid(), signum)
+        signal.sigtimedwait([], 0)  # let the handler run
     assert signal.getsignal(signum) is before
 
 

@@ -33,12 +33,17 @@ if TYPE_CHECKING:
     )
     from modelstack.image.engine import docker_client
     from modelstack.image.flavours import FLAVOURS, Flavour, flavour_for
-    from modelstack.image.invocations import Invocation, InvocationBroker, InvocationFailed
-    from modelstack.image.lambda_runtime_api import LambdaRuntimeClient, RuntimeApiServer
     from modelstack.image.push import PushedImage, push_image
     from modelstack.image.record import BuildRecord, write_record
     from modelstack.image.registries import Destination, destination_for
     from modelstack.image.tags import content_digest, content_tag
+    from modelstack.providers.local.invocations import (
+        Invocation,
+        InvocationBroker,
+        InvocationFailed,
+    )
+    from modelstack.providers.local.lambda_runtime_client import LambdaRuntimeClient
+    from modelstack.providers.local.runtime_api import RuntimeApiServer
 
 __all__ = [
     "FLAVOURS",
@@ -84,8 +89,14 @@ _MODULES: Final = {
     "dockerfile": ("DockerfileOptions", "render_dockerfile", "render_requirements"),
     "engine": ("docker_client",),
     "flavours": ("FLAVOURS", "Flavour", "flavour_for"),
-    "invocations": ("Invocation", "InvocationBroker", "InvocationFailed"),
-    "lambda_runtime_api": ("LambdaRuntimeClient", "RuntimeApiServer"),
+    # The local Lambda emulation the container smoke tests use lives with the local provider.
+    "modelstack.providers.local.invocations": (
+        "Invocation",
+        "InvocationBroker",
+        "InvocationFailed",
+    ),
+    "modelstack.providers.local.lambda_runtime_client": ("LambdaRuntimeClient",),
+    "modelstack.providers.local.runtime_api": ("RuntimeApiServer",),
     "push": ("PushedImage", "push_image"),
     "record": ("BuildRecord", "write_record"),
     "registries": ("Destination", "destination_for"),
@@ -98,7 +109,8 @@ def __getattr__(name: str) -> Any:
     module = _HOME.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    path = module if "." in module else f"{__name__}.{module}"
+    value = getattr(importlib.import_module(path), name)
     globals()[name] = value
     return value
 

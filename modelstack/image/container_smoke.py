@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from modelstack.errors import SmokeTestError
 from modelstack.image.containers import RunningContainer, free_port, run_container
-from modelstack.image.invocations import InvocationBroker
-from modelstack.image.lambda_runtime_api import LambdaRuntimeClient, RuntimeApiServer
 from modelstack.polling import poll_until
+from modelstack.providers.local.invocations import InvocationBroker
+from modelstack.providers.local.lambda_runtime_client import LambdaRuntimeClient
+from modelstack.providers.local.runtime_api import RuntimeApiServer
 from modelstack.smoke.cases import SmokeCase
 from modelstack.smoke.clients import HttpClient, InferenceClient, InferenceFailed
 from modelstack.smoke.runner import SmokeReport, run_smoke_tests

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from modelstack.deploy.local.router import Router, RouterServer, RouterSettings
-from modelstack.deploy.local.routes import Revision, Routes, write_routes
+from modelstack.providers.local.router import Router, RouterServer, RouterSettings
+from modelstack.providers.local.routes import Revision, Routes, write_routes
 
 
 @dataclass

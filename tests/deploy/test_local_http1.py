@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelstack.deploy.local.http1 import HttpError, Message, Stream, read_request
+from modelstack.providers.local.http1 import HttpError, Message, Stream, read_request
 
 MAX_BODY = 4096
 

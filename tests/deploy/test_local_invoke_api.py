@@ -22,8 +22,8 @@ from routerkit import (
     statuses,
 )
 
-from modelstack.deploy.local.router import RouterServer
 from modelstack.image.containers import free_port
+from modelstack.providers.local.router import RouterServer
 
 
 def handler(event: Any) -> Any:

@@ -25,8 +25,8 @@ from routerkit import (
     statuses,
 )
 
-from modelstack.deploy.local.router import RouterServer, RouterSettings
 from modelstack.errors import UsageError
+from modelstack.providers.local.router import RouterServer, RouterSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SMUGGLED = b"GET /_modelstack/status HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -197,7 +197,7 @@ def test_settings_come_from_the_environment() -> None:
 
 def test_the_router_process_imports_nothing_heavy() -> None:
     probe = (
-        "import sys, json, modelstack.deploy.local.router\n"
+        "import sys, json, modelstack.providers.local.router\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     )
     result = subprocess.run(

@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 from imagefixtures import IRIS
 
-from modelstack.image.invocations import InvocationBroker, InvocationFailed
-from modelstack.image.lambda_runtime_api import API_PREFIX, LambdaRuntimeClient, RuntimeApiServer
 from modelstack.manifest import load_manifest
+from modelstack.providers.local.invocations import InvocationBroker, InvocationFailed
+from modelstack.providers.local.lambda_runtime_client import LambdaRuntimeClient
+from modelstack.providers.local.runtime_api import API_PREFIX, RuntimeApiServer
 from modelstack.smoke.clients import InferenceFailed
 from modelstack.smoke.local import prepare_local
 from modelstack.smoke.runner import run_smoke_tests

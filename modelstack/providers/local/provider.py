@@ -63,9 +63,9 @@ class LocalProvider(Provider[LocalTarget]):
     ) -> Engine:
         if stack is not None:
             raise UsageError("--stack is for cloud targets; a local target has one deployment")
-        from modelstack.deploy.local.engine import LocalEngine
         from modelstack.deploy.state import STATE_DIR
         from modelstack.image.engine import docker_client
+        from modelstack.providers.local.engine import LocalEngine
 
         state_dir = manifest.directory / STATE_DIR / "local" / target.name
         return LocalEngine(docker_client(), manifest.name, target, state_dir)

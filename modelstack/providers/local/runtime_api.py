@@ -23,7 +23,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
-from modelstack.deploy.local.invocations import InvocationBroker
+from modelstack.providers.local.invocations import InvocationBroker
 
 __all__ = ["API_PREFIX", "RuntimeApiServer"]
 

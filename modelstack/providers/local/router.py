@@ -11,7 +11,7 @@ answered 400 (or 501, 413, 431) and its connection closed, and such answers, lik
 the limit, count against no revision. Settings come from the environment of the process that
 starts the router (`RouterSettings`).
 
-It runs as its own process (`python -m modelstack.deploy.local.router`) so the endpoint outlives
+It runs as its own process (`python -m modelstack.providers.local.router`) so the endpoint outlives
 the `modelstack up` that started it; it imports only the standard library and these modules.
 It reads the routing table from a file the engine replaces atomically;
 `GET /_modelstack/status` reports the generation it has applied.
@@ -33,16 +33,16 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
 
-from modelstack.deploy.local.http1 import HttpError, Message, Stream, read_request, render
-from modelstack.deploy.local.invoke_api import handle_invoke
-from modelstack.deploy.local.proxy import (
+from modelstack.errors import UsageError
+from modelstack.providers.local.http1 import HttpError, Message, Stream, read_request, render
+from modelstack.providers.local.invoke_api import handle_invoke
+from modelstack.providers.local.proxy import (
     BackendUnreachable,
     close_connections,
     forward,
     reply_headers,
 )
-from modelstack.deploy.local.table import Router
-from modelstack.errors import UsageError
+from modelstack.providers.local.table import Router
 
 __all__ = ["ENV_SETTINGS", "Router", "RouterServer", "RouterSettings", "main"]
 

@@ -15,8 +15,8 @@ import threading
 import time
 from typing import Final
 
-from modelstack.deploy.local.http1 import HttpError, Message, Stream, read_response
-from modelstack.deploy.local.routes import Revision
+from modelstack.providers.local.http1 import HttpError, Message, Stream, read_response
+from modelstack.providers.local.routes import Revision
 
 __all__ = ["HOP_HEADERS", "BackendUnreachable", "close_connections", "forward", "reply_headers"]
 

@@ -22,9 +22,9 @@ from http import HTTPStatus
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
-from modelstack.deploy.local.http1 import Message
-from modelstack.deploy.local.invocations import InvocationBroker, InvocationFailed
-from modelstack.deploy.local.table import Router
+from modelstack.providers.local.http1 import Message
+from modelstack.providers.local.invocations import InvocationBroker, InvocationFailed
+from modelstack.providers.local.table import Router
 
 __all__ = ["INVOCATION_TYPES", "MAX_QUEUED_EVENTS", "handle_invoke"]
 

@@ -15,13 +15,13 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelstack.deploy.local.routes import Revision, Routes, read_routes, write_routes
 from modelstack.deploy.release import Release
 from modelstack.errors import InfrastructureError, UsageError
 from modelstack.image.containers import free_port
-from modelstack.manifest.model import LocalTarget
 from modelstack.polling import poll_until
 from modelstack.providers.aws_lambda.invoke_client import LambdaInvokeClient
+from modelstack.providers.local.routes import Revision, Routes, read_routes, write_routes
+from modelstack.providers.local.target import LocalTarget
 from modelstack.smoke.clients import HttpClient, InferenceClient
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ __all__ = ["LocalEngine"]
 
 TARGET_LABEL = "dev.modelstack.target"
 VERSION_LABEL = "dev.modelstack.version"
+_ROUTER_MODULES = (b"modelstack.providers.local.router", b"modelstack.deploy.local.router")
+"""The router's module, and where releases before the provider packages ran it from."""
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -209,7 +211,7 @@ class LocalEngine:
         except (OSError, ValueError, IndexError):
             return None
         routes = str(self.routes_path).encode()
-        is_router = b"modelstack.deploy.local.router" in command and routes in command
+        is_router = any(m in command for m in _ROUTER_MODULES) and routes in command
         return (pid, port) if is_router else None
 
     def _ensure_router(self) -> None:
@@ -233,7 +235,7 @@ class LocalEngine:
                 [
                     sys.executable,
                     "-m",
-                    "modelstack.deploy.local.router",
+                    "modelstack.providers.local.router",
                     "--routes",
                     str(self.routes_path),
                     "--port",

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelstack.deploy.local.invocations import InvocationBroker
-from modelstack.deploy.local.routes import Revision, Routes, read_routes
-from modelstack.deploy.local.runtime_api import RuntimeApiServer
+from modelstack.providers.local.invocations import InvocationBroker
+from modelstack.providers.local.routes import Revision, Routes, read_routes
+from modelstack.providers.local.runtime_api import RuntimeApiServer
 
 __all__ = ["Router"]
 

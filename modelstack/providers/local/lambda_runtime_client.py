@@ -1,9 +1,9 @@
 """The smoke tests' client for Lambda images, over the local Lambda Runtime API.
 
-The Runtime API server and the invocation broker live with the local target
-(`modelstack.deploy.local.runtime_api`, `modelstack.deploy.local.invocations`), whose router
-serves them too; they are re-exported here for the image build's container smoke tests.
-`LambdaRuntimeClient` sends each inference as one direct invocation of the v2 request.
+The image build's container smoke tests run a Lambda image against the local provider's
+Runtime API server (`runtime_api`) and invocation broker (`invocations`), which its router
+serves too. `LambdaRuntimeClient` sends each inference as one direct invocation of the v2
+request.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from modelstack.deploy.local.invocations import InvocationBroker, InvocationFailed
-from modelstack.deploy.local.runtime_api import API_PREFIX, RuntimeApiServer
+from modelstack.providers.local.invocations import InvocationBroker, InvocationFailed
 from modelstack.smoke.clients import InferenceFailed
 from modelstack_runtime.codec import decode_response, encode_json_request
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["API_PREFIX", "LambdaRuntimeClient", "RuntimeApiServer"]
+__all__ = ["LambdaRuntimeClient"]
 
 
 class LambdaRuntimeClient:

@@ -1,1 +1,0 @@
-"""The `local` target: revisions as containers on the local Docker engine behind a router."""
