@@ -6,6 +6,7 @@ The Pulumi component lives in `modelstack.pulumi`, imported only where it is nee
 
 from __future__ import annotations
 
+from modelstack._distribution import installed_version as _installed_version
 from modelstack.errors import (
     InfrastructureError,
     ManifestError,
@@ -17,7 +18,7 @@ from modelstack.errors import (
 )
 from modelstack.manifest import Manifest, load_manifest
 
-__version__ = "0.1.0"
+__version__ = _installed_version()  # from the package metadata of modelstack-serverless
 
 __all__ = [
     "InfrastructureError",
