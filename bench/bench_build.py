@@ -5,6 +5,8 @@ Measures, in one run (containers on the host network, traffic to 127.0.0.1 only)
 * a rebuild after changing only the runtime code (target < 5 s);
 * the decision that an unchanged bundle needs no build: load the manifest, verify the model,
   render the context, hash it, look the tag up (target < 1 s, and no build);
+* the same decision after a git commit that only changes `targets:` (no build; the ratio is
+  against the unchanged-bundle decision above);
 * the final image size against the base image plus 1.2x the installed size of onnxruntime,
   numpy and the model (installed sizes measured with `du -sb` inside the image, on the
   dependency folder copied unchanged from the builder stage);
@@ -18,8 +20,10 @@ Usage: ``python bench/bench_build.py [--base-image IMG] [--ca-bundle FILE] [--ru
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,10 +69,23 @@ def build_target(
     )  # fmt: skip
     client = docker_client()
     try:
-        image = ensure_image(client, context, quiet=True)
+        image = ensure_image(client, context)
     finally:
         client.close()
     return image, time.perf_counter() - started
+
+
+def targets_only_commit(bundle: Path) -> subprocess.CompletedProcess[str]:
+    """Put `bundle` in a fresh git repository, then commit a change to `targets:` only."""
+    script = (
+        "git init -q && git add -A && git commit -qm first && "
+        "sed -i 's/^    port: 8080$/    port: 18080/' modelstack.yaml && "
+        "grep -q 'port: 18080' modelstack.yaml && git commit -qam 'targets only'"
+    )
+    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}  # fmt: skip
+    return subprocess.run(["sh", "-c", script], cwd=bundle, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
 
 
 def floor_seconds(client: Any, image: str) -> float:
@@ -144,6 +161,19 @@ def main() -> int:
         decide = statistics.median(decisions)
         rows.append(("unchanged bundle: decide, no build (median of 3)", f"{decide:.3f} s",
                      "< 1 s", _ok(decide < 1)))  # fmt: skip
+
+        # 2b. A commit that only changes `targets:` (the revision label moves): still no build.
+        targets_only = targets_only_commit(bundle)
+        assert targets_only.returncode == 0, targets_only.stderr
+        commit_decide, commit_built = [], []
+        for _ in range(3):
+            again, decide_s = build_target(manifest_path, "local", args.base_image, args.ca_bundle)
+            commit_built.append(again.built)
+            commit_decide.append(decide_s)
+        after_commit = statistics.median(commit_decide)
+        rows.append(("after a targets-only commit: decide (median of 3; x unchanged)",
+                     f"{after_commit:.3f} s ({after_commit / decide:.2f}x)",
+                     "no build", _ok(not any(commit_built))))  # fmt: skip
 
         # 3. Size against base + 1.2x (onnxruntime + numpy + model).
         base = find_image(client, args.base_image)

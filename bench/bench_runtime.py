@@ -285,6 +285,8 @@ def main() -> int:
         "model_version": "1",
         "model_path": str(model_path),
         "max_request_bytes": 256 * 1024 * 1024,
+        "max_json_values": 4 * 1024 * 1024,  # the 1,000,000-float JSON request
+        "max_concurrency": 8,  # as many as the client sends at once, as on Cloud Run
     }
     config_path = workdir / "runtime.json"
     config_path.write_text(json.dumps(config_data))

@@ -15,7 +15,9 @@ free port and its rollout interval shortened (`interval_s: 2`), and measures, in
   (`X-Modelstack-Revision`);
 * the latency the router adds: p50/p99 through the stable endpoint against the same load sent
   straight to the serving revision's container (its port from `routes.json`), in alternating
-  blocks, measured in the same run.
+  blocks, measured in the same run (target: at most 0.2 ms added at p50);
+* the router's throughput: the same client unpaced, through the router and direct, in
+  alternating blocks (target: at least 0.8x the direct requests per second).
 
 It always runs `modelstack destroy` at the end (also on Ctrl-C) and removes the images this
 run built for its bumped versions.
@@ -439,7 +441,19 @@ def main() -> int:
                              f"{_ms(percentile(sample.latencies, 50))} / "
                              f"{_ms(percentile(sample.latencies, 99))}", "", ""))  # fmt: skip
             added = percentile(through.latencies, 50) - percentile(direct.latencies, 50)
-            rows.append(("latency the router adds (p50)", _ms(added), "", ""))
+            rows.append(("latency the router adds (p50)", _ms(added), "<= 0.20 ms",
+                         _ok(added <= 0.0002)))  # fmt: skip
+
+            # 5. Throughput, unpaced, through the router and direct, alternating.
+            fast_through, fast_direct = paired_latency(
+                port, int(backend.rsplit(":", 1)[1]), path, threads, 0.0, 3.0, 2
+            )
+            rates = [len(s.latencies) / 6.0 for s in (fast_through, fast_direct)]
+            ratio = rates[0] / rates[1] if rates[1] else float("nan")
+            rows.append((f"throughput, unpaced, {threads} threads: through the router / direct "
+                         f"({fast_through.failed + fast_direct.failed} failed)",
+                         f"{rates[0]:,.0f} / {rates[1]:,.0f} req/s ({ratio:.2f}x)", ">= 0.80x",
+                         _ok(ratio >= 0.8)))  # fmt: skip
         except KeyboardInterrupt:
             print("interrupted; cleaning up", file=sys.stderr)
             return 130

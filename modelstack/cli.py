@@ -26,13 +26,19 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 def _lint(args: argparse.Namespace) -> int:
     from modelstack.commands.lint import lint
 
-    return lint(args.paths, args.format, _ids(args.select), _ids(args.ignore), args.model_checks)
+    return lint(
+        paths=args.paths,
+        fmt=args.format,
+        select=_ids(args.select),
+        ignore=_ids(args.ignore),
+        model_checks=args.model_checks,
+    )
 
 
 def _plan(args: argparse.Namespace) -> int:
     from modelstack.commands.plan import plan
 
-    return plan(args.manifest, args.target, args.format, args.image)
+    return plan(manifest=args.manifest, target=args.target, fmt=args.format, image=args.image)
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -44,19 +50,43 @@ def _rules(args: argparse.Namespace) -> int:
 def _schema(args: argparse.Namespace) -> int:
     from modelstack.commands.schema import schema
 
-    return schema(args.format)
+    return schema(fmt=args.format, write=args.write)
 
 
 def _test(args: argparse.Namespace) -> int:
     from modelstack.commands.test import test
 
-    return test(args.manifest, args.format, args.output)
+    return test(manifest_path=args.manifest, fmt=args.format, output=args.output)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from modelstack.commands.evaluate import evaluate
+
+    return evaluate(
+        args.manifest,
+        target=args.target,
+        against=args.against,
+        fmt=args.format,
+        output=args.output,
+    )
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from modelstack.commands.optimize import optimize
+
+    return optimize(
+        args.manifest,
+        method=args.method,
+        calibration=args.calibration,
+        dry_run=args.dry_run,
+        fmt=args.format,
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
     from modelstack.commands.serve import serve
 
-    return serve(args.manifest, args.port, args.host)
+    return serve(manifest_path=args.manifest, port=args.port, host=args.host)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -65,13 +95,14 @@ def _build(args: argparse.Namespace) -> int:
     options = _build_options(args)
     return build(
         args.manifest,
-        args.target,
-        args.push,
-        options.base_image,
-        options.ca_bundle,
-        args.quiet,
-        args.registry,
-        args.format,
+        target=args.target,
+        push=args.push,
+        base_image=options.base_image,
+        ca_bundle=options.ca_bundle,
+        quiet=args.quiet,
+        registry=options.registry,
+        fmt=args.format,
+        verbose=options.verbose,
     )
 
 
@@ -79,9 +110,10 @@ def _build_options(args: argparse.Namespace) -> BuildOptions:
     from modelstack.deploy.pipeline import BuildOptions
 
     return BuildOptions(
-        args.base_image or os.environ.get("MODELSTACK_BASE_IMAGE"),
-        args.ca_bundle or os.environ.get("MODELSTACK_CA_BUNDLE"),
-        args.registry,
+        base_image=args.base_image or os.environ.get("MODELSTACK_BASE_IMAGE"),
+        ca_bundle=args.ca_bundle or os.environ.get("MODELSTACK_CA_BUNDLE"),
+        registry=args.registry,
+        verbose=args.verbose,
     )
 
 
@@ -90,51 +122,70 @@ def _up(args: argparse.Namespace) -> int:
 
     return up(
         args.manifest,
-        args.target,
-        args.stack,
-        args.yes,
-        args.format,
-        _build_options(args),
-        args.backend,
+        target=args.target,
+        stack=args.stack,
+        yes=args.yes,
+        fmt=args.format,
+        options=_build_options(args),
+        backend=args.backend,
     )
 
 
 def _rollback(args: argparse.Namespace) -> int:
     from modelstack.commands.rollback import rollback
 
-    return rollback(args.manifest, args.target, args.to, args.stack, args.yes, args.backend)
+    return rollback(
+        args.manifest,
+        target=args.target,
+        to=args.to,
+        stack=args.stack,
+        yes=args.yes,
+        backend=args.backend,
+    )
 
 
 def _status(args: argparse.Namespace) -> int:
     from modelstack.commands.status import status
 
-    return status(args.manifest, args.target, args.stack, args.format)
+    return status(args.manifest, target=args.target, stack=args.stack, fmt=args.format)
 
 
 def _destroy(args: argparse.Namespace) -> int:
     from modelstack.commands.destroy import destroy
 
-    return destroy(args.manifest, args.target, args.stack, args.yes, args.backend)
+    return destroy(
+        args.manifest, target=args.target, stack=args.stack, yes=args.yes, backend=args.backend
+    )
 
 
 def _history(args: argparse.Namespace) -> int:
     from modelstack.commands.history import history
 
-    return history(args.manifest, args.target, args.format)
+    return history(args.manifest, target=args.target, fmt=args.format)
 
 
 def _init(args: argparse.Namespace) -> int:
     from modelstack.commands.init import init
 
-    return init(args.model, args.provider, args.output, args.name, args.force, args.gpu)
+    return init(
+        model=args.model,
+        provider=args.provider,
+        output=args.output,
+        name=args.name,
+        force=args.force,
+        gpu=args.gpu,
+        schema_ref=args.schema_ref,
+    )
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "build": _build,
     "destroy": _destroy,
+    "evaluate": _evaluate,
     "history": _history,
     "init": _init,
     "lint": _lint,
+    "optimize": _optimize,
     "plan": _plan,
     "rollback": _rollback,
     "rules": _rules,

@@ -4,9 +4,14 @@
      ├── UsageError                 a command was called wrongly (exit 2)
      ├── ManifestError              a manifest cannot be read or is invalid (exit 1)
      │    └── ManifestParseError    YAML that cannot be parsed, too big, not UTF-8, ...
+     │         └── ManifestFileError  the manifest path is a directory, device, FIFO... (exit 2)
      ├── ModelError                 the ONNX model is missing, corrupt or does not match
      │    └── ExternalDataError     its external data lies outside the bundle
      ├── SmokeTestError             smoke tests failed (exit 1)
+     ├── EvaluationError            an evaluation cannot run as asked (exit 2)
+     │    └── DatasetError          a data set is missing, oversize, or does not fit the model
+     ├── UnsafeFileError            an input file is not a regular file or over its limit (exit 2)
+     ├── DeployStateError           the deploy state under .modelstack/ is unreadable (exit 2)
      ├── MissingDependencyError     an optional extra is not installed (exit 2)
      └── InfrastructureError        Docker, a registry or a cloud API failed (exit 3)
           ├── DockerUnavailableError
@@ -22,16 +27,21 @@ from dataclasses import dataclass
 from modelstack._distribution import install_line
 
 __all__ = [
+    "DatasetError",
+    "DeployStateError",
     "DockerUnavailableError",
+    "EvaluationError",
     "ExternalDataError",
     "InfrastructureError",
     "ManifestError",
+    "ManifestFileError",
     "ManifestParseError",
     "MissingDependencyError",
     "ModelError",
     "ModelstackError",
     "RegistryError",
     "SmokeTestError",
+    "UnsafeFileError",
     "UsageError",
 ]
 
@@ -73,6 +83,12 @@ class ManifestParseError(ManifestError):
         self.position = position
 
 
+class ManifestFileError(ManifestParseError):
+    """The manifest path names something other than a regular file."""
+
+    exit_code = 2
+
+
 class ModelError(ModelstackError):
     """The ONNX model is missing, unreadable, or disagrees with the manifest."""
 
@@ -83,6 +99,43 @@ class ExternalDataError(ModelError):
 
 class SmokeTestError(ModelstackError):
     """One or more smoke tests failed."""
+
+
+class EvaluationError(ModelstackError):
+    """An evaluation or optimisation cannot run as the manifest and arguments ask."""
+
+    exit_code = 2
+
+
+class UnsafeFileError(ModelstackError):
+    """A file is not a regular file, cannot be opened, or is larger than its limit allows.
+
+    `reason` says why without the path, so that callers can place it (a manifest position, a
+    smoke test's name) and re-raise it as their own error.
+    """
+
+    exit_code = 2
+
+    NOT_REGULAR = "not-regular"
+    TOO_LARGE = "too-large"
+    UNREADABLE = "unreadable"
+
+    def __init__(self, path: str, reason: str, kind: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.kind = kind
+        """One of NOT_REGULAR, TOO_LARGE and UNREADABLE."""
+
+
+class DeployStateError(ModelstackError):
+    """A deploy state or history file is unreadable; the message says how to repair it."""
+
+    exit_code = 2
+
+
+class DatasetError(EvaluationError):
+    """A data set is missing, oversize, unreadable, or does not fit the model."""
 
 
 class MissingDependencyError(ModelstackError):

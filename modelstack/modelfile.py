@@ -7,18 +7,24 @@ absolute path, no symlink pointing out), and so must any external-data file the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from modelstack.errors import ExternalDataError, ModelError
+from modelstack.errors import ExternalDataError, ModelError, UnsafeFileError
+from modelstack.manifest.files import open_regular, regular_file_problem
+from modelstack.manifest.limits import MODEL_BYTES
 from modelstack.manifest.model import TensorSpec
+from modelstack.onnx_tensors import iter_tensors
 
 __all__ = [
     "ModelSignature",
     "check_model",
+    "external_data_locations",
     "resolve_in_bundle",
     "sha256_file",
     "verify_model",
@@ -29,6 +35,7 @@ _ONNX_TO_V2 = {
     1: "FP32", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
     8: "BYTES", 9: "BOOL", 10: "FP16", 11: "FP64", 12: "UINT32", 13: "UINT64",
 }  # fmt: skip
+_EXTERNAL = 1  # TensorProto.EXTERNAL
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,11 @@ class ModelSignature:
 
 
 def resolve_in_bundle(bundle: Path, relative: str, what: str = "model") -> Path:
-    """The real path of `relative` inside `bundle`; ModelError if it would leave the bundle."""
+    """The real path of `relative` inside `bundle`, a regular file; ModelError otherwise."""
+    if "\x00" in relative:
+        raise ModelError(
+            f"the {what} path {relative!r} contains a NUL byte; no file name can hold one"
+        )
     if os.path.isabs(relative) or relative.startswith("~"):
         raise ModelError(f"the {what} path '{relative}' must be relative to the manifest's folder")
     root = bundle.resolve()
@@ -56,25 +67,44 @@ def resolve_in_bundle(bundle: Path, relative: str, what: str = "model") -> Path:
             f"the {what} path '{relative}' leads outside the manifest's folder{via} "
             f"({resolved}); keep the {what} inside {root}"
         )
-    if not resolved.is_file():
+    if not resolved.exists():
         raise ModelError(f"the {what} file '{relative}' does not exist in {root}")
+    problem = regular_file_problem(resolved)
+    if problem:
+        raise ModelError(f"the {what} path '{relative}' cannot be used: {problem}")
     return resolved
 
 
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in chunks."""
+def sha256_file(path: Path, what: str = "model") -> str:
+    """The hex sha256 of a regular file within MODELSTACK_MAX_MODEL_BYTES, read in chunks."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
+    with _open_model(path, what) as (handle, size):
+        remaining = size  # never read past the size that was checked, even if the file grows
+        while remaining > 0:
+            chunk = handle.read(min(1 << 20, remaining))
+            if not chunk:
+                break
             digest.update(chunk)
+            remaining -= len(chunk)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _open_model(path: Path, what: str) -> Iterator[tuple[BinaryIO, int]]:
+    try:
+        with open_regular(path, MODEL_BYTES) as opened:
+            yield opened
+    except UnsafeFileError as exc:
+        raise ModelError(f"the {what} file '{path.name}': {exc.reason}") from None
 
 
 def _load(path: Path) -> Any:
     import onnx  # heavy: only when a model is actually read
 
+    with _open_model(path, "model") as (handle, size):
+        data = handle.read(size)
     try:
-        return onnx.load(str(path), load_external_data=False)
+        return onnx.load_model_from_string(data)
     except Exception as exc:
         raise ModelError(
             f"'{path.name}' is not a readable ONNX model ({type(exc).__name__}: {exc}). "
@@ -83,7 +113,8 @@ def _load(path: Path) -> Any:
 
 
 def check_model(path: Path) -> ModelSignature:
-    """Load the model, run `onnx.checker`, check external data stays in the bundle."""
+    """Load the model, check that every external data file stays in the bundle, run
+    `onnx.checker`."""
     import onnx
 
     proto = _load(path)
@@ -96,15 +127,28 @@ def check_model(path: Path) -> ModelSignature:
     return _signature(proto)
 
 
+def external_data_locations(path: Path) -> list[tuple[str, str]]:
+    """(where the tensor is, location relative to the model's folder) of each external tensor."""
+    return _external_data(_load(path))
+
+
+def _external_data(proto: Any) -> list[tuple[str, str]]:
+    """(where, location) of every tensor anywhere in the model that keeps its data outside it."""
+    return [
+        (where, next((e.value for e in tensor.external_data if e.key == "location"), ""))
+        for where, tensor in iter_tensors(proto)
+        if tensor.data_location == _EXTERNAL or len(tensor.external_data)
+    ]
+
+
 def _check_external_data(proto: Any, bundle: Path) -> None:
-    for tensor in proto.graph.initializer:
-        if tensor.data_location != 1:  # TensorProto.EXTERNAL
-            continue
-        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+    for where, location in _external_data(proto):
+        if not location:
+            raise ExternalDataError(f"{where}: its external data names no file ('location')")
         try:
             resolve_in_bundle(bundle, location, what="external data")
         except ModelError as exc:
-            raise ExternalDataError(f"tensor '{tensor.name}': {exc}") from None
+            raise ExternalDataError(f"{where}: {exc}") from None
 
 
 def _signature(proto: Any) -> ModelSignature:

@@ -15,7 +15,7 @@ docs: https://modelstack.dev  ·  manifest schema: `modelstack schema`"""
 
 
 def _image_options(p: argparse.ArgumentParser) -> None:
-    """--base-image, --ca-bundle and --registry, shared by `build` and `up`."""
+    """--base-image, --ca-bundle, --registry and --verbose, shared by `build` and `up`."""
     p.add_argument(
         "--base-image",
         metavar="IMAGE",
@@ -30,6 +30,12 @@ def _image_options(p: argparse.ArgumentParser) -> None:
         "--registry",
         metavar="URL",
         help="push to URL/<name> (default: the target's ECR / Artifact Registry)",
+    )
+    p.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="stream the engine's full build output (it is always kept in .modelstack/logs/)",
     )
 
 
@@ -72,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="service name (a DNS label; default: from the file name)")
     p.add_argument("--output", "-o", metavar="FILE", help="manifest path (default: beside MODEL)")
     p.add_argument("--force", action="store_true", help="overwrite an existing manifest")
+    p.add_argument(
+        "--schema-ref",
+        choices=["url", "local"],
+        default="url",
+        help="the editor's $schema: the published URL for this version (default), or a local "
+        "copy (the nearest one up the tree, written by `modelstack schema --write`; written "
+        "beside the manifest when there is none)",
+    )
 
     p = sub.add_parser(
         "lint",
@@ -81,7 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         "directory. Suppress a finding on one line with `# modelstack: noqa MS123`.",
         epilog="exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error",
     )
-    p.add_argument("paths", nargs="*", metavar="PATH", help="manifest files or directories")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="manifest files or directories; a model or smoke-input file lints the manifests "
+        "that reference it",
+    )
     p.add_argument(
         "--format",
         choices=["text", "json", "github", "sarif"],
@@ -131,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
         "or a Markdown reference of every field.",
     )
     p.add_argument("--format", choices=["json", "markdown"], default="json")
+    p.add_argument(
+        "--write",
+        metavar="PATH",
+        help="write a copy to PATH (a file or folder) for editors that work offline",
+    )
     p = sub.add_parser(
         "test",
         help="run the smoke tests locally on onnxruntime",
@@ -151,8 +176,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", help="path to modelstack.yaml")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    _evaluation_parsers(sub)
     _deploy_parsers(sub)
     return parser
+
+
+def _evaluation_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="metrics, latency and size on the labelled data sets, against the gates",
+        description="Run the model over the manifest's evaluation data sets through the "
+        "inference runtime in this process, compute the metrics, measure one-row latency and "
+        "the model's size, and check evaluation.gates (against evaluation.baseline when set).",
+        epilog="exit codes: 0 every gate passed, 1 a gate failed, 2 usage error or a bad data set",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--target", "-t", metavar="NAME", help="the target the result is for")
+    group.add_argument(
+        "--against",
+        metavar="TARGET",
+        help="evaluate what TARGET serves, through its endpoint (local http targets)",
+    )
+    p.add_argument("--format", choices=["text", "json", "junit", "markdown"], default="text")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
+
+    p = sub.add_parser(
+        "optimize",
+        help="quantise (int8) or convert (FP16) the model, adopted only if the gates pass",
+        description="Make a candidate with --method, evaluate it and the current model on the "
+        "same data in one run, and print size, p50/p99 latency on this machine and every metric "
+        "with its change. Only when every gate passes is the candidate written beside the model "
+        "and model.path and model.sha256 updated in place (comments and layout kept). "
+        "Otherwise nothing is written.",
+        epilog="exit codes: 0 adopted (or passed, with --dry-run), 1 a gate failed, 2 usage "
+        "error or a bad data set",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--method", required=True, choices=["dynamic-int8", "static-int8", "fp16"])
+    p.add_argument(
+        "--calibration",
+        metavar="DATA",
+        help="static-int8: the evaluation data set to calibrate on (default: all of them; "
+        "the first 512 rows are used)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="evaluate only; never write")
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
 
 
 def _deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

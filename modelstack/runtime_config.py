@@ -9,7 +9,7 @@ from typing import Any
 from modelstack.manifest.model import Manifest
 from modelstack.smoke.cases import SmokeCase
 from modelstack_runtime.codec import encode_json_request
-from modelstack_runtime.config import RuntimeConfig
+from modelstack_runtime.config import DEFAULT_MAX_CONCURRENCY, RuntimeConfig
 
 __all__ = ["runtime_config", "warmup_request"]
 
@@ -28,8 +28,13 @@ def runtime_config(
     cases: list[SmokeCase],
     *,
     optimized_model_path: str | None = None,
+    concurrency: int | None = None,
 ) -> RuntimeConfig:
-    """The runtime settings the manifest asks for, serving the model at `model_path`."""
+    """The runtime settings the manifest asks for, serving the model at `model_path`.
+
+    `concurrency` is how many requests the platform sends one instance at once (Cloud Run's
+    `concurrency`); the runtime admits that many infer requests and answers 503 past it.
+    """
     runtime = manifest.runtime
     return RuntimeConfig(
         model_name=manifest.metadata.name,
@@ -43,4 +48,5 @@ def runtime_config(
         warmup=runtime.warmup,
         warmup_request=warmup_request(cases) if runtime.warmup else None,
         max_request_bytes=runtime.max_request_bytes,
+        max_concurrency=DEFAULT_MAX_CONCURRENCY if concurrency is None else concurrency,
     )

@@ -23,6 +23,7 @@ import numpy as np
 
 from modelstack_runtime.datatypes import datatype_of, numpy_dtype
 from modelstack_runtime.errors import BadRequest, InferenceError
+from modelstack_runtime.json_limits import check_json_limits
 from modelstack_runtime.tensors import from_binary, from_json, to_bytes, to_json
 from modelstack_runtime.validation import parse_shape
 
@@ -68,9 +69,22 @@ class InferResponse(NamedTuple):
 # --- server side ---------------------------------------------------------------------------
 
 
-def decode_request(body: bytes, header_length: int | None = None) -> InferRequest:
-    """Parse a request body (JSON, or JSON header + binary tensor data)."""
+_DEFAULT_MAX_JSON_VALUES: Final = 1024 * 1024
+
+
+def decode_request(
+    body: bytes,
+    header_length: int | None = None,
+    *,
+    max_json_values: int = _DEFAULT_MAX_JSON_VALUES,
+) -> InferRequest:
+    """Parse a request body (JSON, or JSON header + binary tensor data).
+
+    The JSON part is bounded before parsing: at most ``max_json_values`` values, nested at
+    most ``MAX_JSON_DEPTH`` deep.
+    """
     header, binary = _split_body(body, header_length)
+    check_json_limits(header, max_json_values)
     return decode_request_object(_parse_json(header, "request"), binary)
 
 
@@ -98,7 +112,7 @@ def decode_request_object(obj: Any, binary: memoryview | None = None) -> InferRe
         id=request_id,
         inputs=inputs,
         outputs=outputs,
-        binary_data_output=bool(params.get("binary_data_output", False)),
+        binary_data_output=_flag(params.get("binary_data_output"), "binary_data_output"),
     )
 
 
@@ -209,14 +223,26 @@ def _parse_json(data: bytes, what: str) -> Any:
         return json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"malformed JSON in {what}: {exc}") from None
+    except RecursionError:  # bounded by check_json_limits first; a second line of defence
+        raise BadRequest(f"malformed JSON in {what}: nested too deeply") from None
 
 
 def _requested_output(entry: Any) -> RequestedOutput:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
         raise BadRequest(f"each requested output needs a 'name' string, got {entry!r}")
     params = entry.get("parameters") or {}
-    binary = params.get("binary_data") if isinstance(params, dict) else None
-    return RequestedOutput(entry["name"], None if binary is None else bool(binary))
+    if not isinstance(params, dict):
+        raise BadRequest(f"output {entry['name']!r}: 'parameters' must be an object")
+    binary = params.get("binary_data")
+    return RequestedOutput(entry["name"], None if binary is None else _flag(binary, "binary_data"))
+
+
+def _flag(value: Any, key: str) -> bool:
+    if value is None:
+        return False
+    if type(value) is not bool:
+        raise BadRequest(f"parameter {key!r} must be true or false, got {value!r}")
+    return value
 
 
 def _decode_tensors(
@@ -311,9 +337,13 @@ def _encode_message(
     return b"".join([header, *buffers]), len(header)
 
 
-# One compact encoder, built once (json.dumps with arguments builds a new one per call).
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
+# One compact encoder, built once (json.dumps with arguments builds a new one per call). NaN
+# and infinities are not JSON: encoding them fails instead of writing bare NaN.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def _dumps(obj: Any) -> bytes:
-    return _ENCODER.encode(obj).encode()
+    try:
+        return _ENCODER.encode(obj).encode()
+    except ValueError:  # to_json refuses non-finite tensors first, naming them
+        raise BadRequest("NaN and Infinity cannot be sent as JSON") from None

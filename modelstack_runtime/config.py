@@ -19,6 +19,7 @@ from modelstack_runtime.errors import ConfigError
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
+    "DEFAULT_MAX_CONCURRENCY",
     "GRAPH_OPTIMIZATION_LEVELS",
     "RuntimeConfig",
     "load_config",
@@ -27,6 +28,8 @@ __all__ = [
 CONFIG_ENV: Final = "MODELSTACK_RUNTIME_CONFIG"
 DEFAULT_CONFIG_PATH: Final = "/opt/modelstack/runtime.json"
 GRAPH_OPTIMIZATION_LEVELS: Final = ("disable", "basic", "extended", "all")
+DEFAULT_MAX_CONCURRENCY: Final = 4
+"""Cloud Run's default ``concurrency``: infer requests one instance admits at once."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +48,11 @@ class RuntimeConfig:
     warmup_request: Mapping[str, Any] | None = None
     max_request_bytes: int = 10 * 1024 * 1024
     socket_timeout_s: float = 10.0
+    request_timeout_s: float = 30.0
+    max_json_values: int = 1024 * 1024
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    max_connections: int = 64
+    allow_non_finite: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "execution_providers", tuple(self.execution_providers))
@@ -56,10 +64,16 @@ class RuntimeConfig:
         for key in ("intra_op_threads", "inter_op_threads"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
-        if self.max_request_bytes <= 0:
-            raise ConfigError(f"max_request_bytes: must be > 0, got {self.max_request_bytes}")
-        if self.socket_timeout_s <= 0:
-            raise ConfigError(f"socket_timeout_s: must be > 0, got {self.socket_timeout_s}")
+        for key in (
+            "max_request_bytes",
+            "socket_timeout_s",
+            "request_timeout_s",
+            "max_json_values",
+            "max_concurrency",
+            "max_connections",
+        ):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{key}: must be > 0, got {getattr(self, key)}")
         if not self.model_name or "/" in self.model_name:
             raise ConfigError(f"model_name: must be non-empty without '/', got {self.model_name!r}")
 
@@ -128,6 +142,11 @@ _TYPES: Final[dict[str, tuple[tuple[type, ...], str, bool]]] = {
     "warmup_request": ((dict,), "object", True),
     "max_request_bytes": ((int,), "integer", False),
     "socket_timeout_s": ((int, float), "number", False),
+    "request_timeout_s": ((int, float), "number", False),
+    "max_json_values": ((int,), "integer", False),
+    "max_concurrency": ((int,), "integer", False),
+    "max_connections": ((int,), "integer", False),
+    "allow_non_finite": ((bool,), "boolean", False),
 }
 
 

@@ -1,154 +1,112 @@
-"""The HTTP adapter: a stdlib threading server around the data plane.
+"""The HTTP adapter: a small HTTP/1.1 server around the data plane, on the stdlib only.
 
 Liveness is served as soon as the socket is bound; readiness only once the model is loaded and
-warmed up. Request bodies above ``max_request_bytes`` are refused from ``Content-Length``
-before a byte is read, and every connection has a socket timeout so a client that stalls
-mid-body is dropped without holding up anyone else. SIGTERM stops accepting connections, lets
-requests in flight finish, and exits 0.
+warmed up. Each connection gets a thread (at most ``max_connections`` of them; past that a
+connection is answered 503 and closed). Infer requests take one of ``max_concurrency`` slots
+for reading, decoding and running them; without a free slot the answer is 503 with
+``Retry-After``, so memory and threads stay bounded under any load. Bodies above
+``max_request_bytes`` are refused from ``Content-Length`` before a byte is read; a request must
+arrive within ``request_timeout_s`` in total and no read waits longer than
+``socket_timeout_s``. Every error body is JSON. SIGTERM stops accepting connections, closes
+idle ones, gives requests still arriving a short deadline, lets those in flight finish, and
+exits 0.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
-import socketserver
+import socket
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
-from typing import Any, Final
+from typing import Final
 
 from modelstack_runtime.config import RuntimeConfig, load_config
 from modelstack_runtime.dataplane import DataPlane
-from modelstack_runtime.errors import BadRequest, InferenceError, LengthRequired
+from modelstack_runtime.errors import InferenceError, Overloaded
+from modelstack_runtime.http_connection import Connection
 from modelstack_runtime.logs import configure_logging
-from modelstack_runtime.routes import Reply, error_reply, resolve, run_route
 
 __all__ = ["RuntimeHTTPServer", "RuntimeServer", "serve"]
 
 logger = logging.getLogger("modelstack_runtime")
 
-_SMALL_BODY: Final = 64 * 1024
 _SHUTDOWN_GRACE_S: Final = 30.0
+_BACKLOG: Final = 128
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: RuntimeHTTPServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # else every small reply waits for a delayed ACK
+class RuntimeHTTPServer:
+    """The listening socket, the open connections and the infer slots."""
 
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.socket_timeout)
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
-
-    def do_PATCH(self) -> None:
-        self._serve("PATCH")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("http: " + format, *args)
-
-    def _serve(self, method: str) -> None:
-        server = self.server
-        server.request_started()
-        try:
-            self._send(self._dispatch(method))
-        finally:
-            server.request_finished()
-
-    def _dispatch(self, method: str) -> Reply:
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        raw_length = headers.get("content-length")
-        try:
-            route, params = resolve(method, self.path)
-        except InferenceError as exc:
-            if raw_length not in (None, "0"):
-                self.close_connection = True  # the body was not read
-            return error_reply(exc)
-        try:
-            body = self._read_body(raw_length, headers)
-        except InferenceError as exc:
-            self.close_connection = True
-            self.server.dataplane.log_rejected(params.get("name", ""), exc, 0)
-            return error_reply(exc)
-        return run_route(self.server.dataplane, route, params, headers, body)
-
-    def _read_body(self, raw_length: str | None, headers: dict[str, str]) -> bytes:
-        if raw_length is None:
-            if "transfer-encoding" in headers:
-                raise LengthRequired("send the request body with a Content-Length header")
-            return b""
-        try:
-            length = int(raw_length)
-        except ValueError:
-            length = -1
-        if length < 0:
-            raise BadRequest(f"invalid Content-Length {raw_length!r}")
-        self.server.dataplane.check_request_size(length)
-        body = self.rfile.read(length)
-        if len(body) != length:
-            raise BadRequest(f"body ended after {len(body)} of {length} bytes")
-        return body
-
-    def _send(self, reply: Reply) -> None:
-        if self.server.stopping:
-            self.close_connection = True
-        lines = [f"HTTP/1.1 {reply.status.value} {reply.status.phrase}"]
-        lines.extend(f"{name}: {value}" for name, value in reply.headers.items())
-        lines.append(f"Content-Length: {len(reply.body)}")
-        if self.close_connection:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        if len(reply.body) <= _SMALL_BODY:
-            self.wfile.write(head + reply.body)
-        else:
-            self.wfile.write(head)
-            self.wfile.write(reply.body)
-
-
-class RuntimeHTTPServer(ThreadingHTTPServer):
-    """A thread per connection, keep-alive, and a count of requests in flight."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(
-        self, address: tuple[str, int], dataplane: DataPlane, socket_timeout: float
-    ) -> None:
+    def __init__(self, address: tuple[str, int], dataplane: DataPlane) -> None:
+        config = dataplane.config
         self.dataplane = dataplane
-        self.socket_timeout = socket_timeout
+        self.config = config
         self.stopping = False
+        self.stopped_at = 0.0
+        self.slots = threading.BoundedSemaphore(config.max_concurrency)
+        self.socket = socket.create_server(address, backlog=_BACKLOG)
+        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        self._connections: set[Connection] = set()
+        self._lock = threading.Lock()
         self._in_flight = 0
-        self._idle = threading.Condition()
-        super().__init__(address, _Handler)
+        self._idle = threading.Condition(self._lock)
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn); skip it.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = host if isinstance(host, str) else host.decode()
-        self.server_port = int(port)
+    def serve_forever(self) -> None:
+        """Accept connections until :meth:`shutdown`."""
+        while not self.stopping:
+            try:
+                sock, _ = self.socket.accept()
+            except OSError:
+                if self.stopping:
+                    return
+                continue  # a connection reset before it was accepted
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection = Connection(self, sock)
+            with self._lock:
+                full = len(self._connections) >= self.config.max_connections
+                if not full:
+                    self._connections.add(connection)
+            if full:
+                connection.refuse(self._too_many())
+                continue
+            threading.Thread(target=connection.run, daemon=True).start()
+
+    def _too_many(self) -> InferenceError:
+        return Overloaded(
+            f"more than {self.config.max_connections} open connections; retry later "
+            "(the runtime setting max_connections raises the limit)",
+            headers={"Retry-After": "1"},
+        )
+
+    def shutdown(self) -> None:
+        """Stop accepting, close idle connections, and shorten the deadline of arriving ones."""
+        with self._lock:
+            self.stopping = True
+            self.stopped_at = time.monotonic()
+            connections = list(self._connections)
+        with contextlib.suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
+        for connection in connections:
+            connection.close_if_idle()
+
+    def server_close(self) -> None:
+        self.socket.close()
+
+    def connection_closed(self, connection: Connection) -> None:
+        with self._lock:
+            self._connections.discard(connection)
 
     def request_started(self) -> None:
-        with self._idle:
+        with self._lock:
             self._in_flight += 1
 
     def request_finished(self) -> None:
-        with self._idle:
+        with self._lock:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.notify_all()
@@ -157,10 +115,6 @@ class RuntimeHTTPServer(ThreadingHTTPServer):
         """Wait until no request is in flight; False if ``timeout`` passed first."""
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that vanished mid-reply is not a server fault; never print tracebacks.
-        logger.debug("connection from %s failed", client_address, exc_info=True)
 
 
 class RuntimeServer:
@@ -176,7 +130,7 @@ class RuntimeServer:
     ) -> None:
         self.config = config
         self.dataplane = DataPlane(None, config)
-        self.httpd = RuntimeHTTPServer((host, port), self.dataplane, config.socket_timeout_s)
+        self.httpd = RuntimeHTTPServer((host, port), self.dataplane)
         self._before_ready = before_ready
         self._thread: threading.Thread | None = None
 
@@ -186,14 +140,11 @@ class RuntimeServer:
 
     @property
     def url(self) -> str:
-        host = self.httpd.server_address[0]
-        return f"http://{host if isinstance(host, str) else host.decode()}:{self.port}"
+        return f"http://{self.httpd.server_address[0]}:{self.port}"
 
     def start(self) -> None:
         """Start answering requests (health at once) in a background thread."""
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
 
     def load(self) -> None:
@@ -208,9 +159,8 @@ class RuntimeServer:
 
     def stop(self, grace_s: float = _SHUTDOWN_GRACE_S) -> bool:
         """Stop accepting, wait for requests in flight; False if some were still running."""
-        self.httpd.stopping = True
+        self.httpd.shutdown()
         if self._thread is not None:
-            self.httpd.shutdown()
             self._thread.join()
         self.httpd.server_close()
         return self.httpd.wait_idle(grace_s)

@@ -3,11 +3,16 @@
 Accepted events:
 
 * direct invocation: the v2 infer request itself (optionally with ``model_name``); the answer
-  is the v2 response as a dict, or ``{"error": "...", "status": 400}``;
+  is the v2 response as a dict, or ``{"error": "...", "status": 400}`` for a bad request (4xx).
+  A fault (5xx: the model failed, or is not ready, or a bug) is raised, so the Lambda runtime
+  reports it as a function error and the caller sees ``FunctionError: Unhandled`` with
+  ``errorType`` (such as ``InternalError``) and ``errorMessage``, as for any Lambda function;
 * function URL and API Gateway HTTP API (payload 2.0) events, and API Gateway REST API
   (payload 1.0) events: ``body`` (base64 when ``isBase64Encoded``), path, method and headers,
   including ``Inference-Header-Content-Length``; the answer is
-  ``{"statusCode", "headers", "body", "isBase64Encoded"}``. A ``POST`` to ``/`` is an infer.
+  ``{"statusCode", "headers", "body", "isBase64Encoded"}``. A ``POST`` to ``/``, or to the
+  root of a named stage (``/prod``), is an infer; the stage prefix of a v2 ``rawPath`` is
+  dropped (``requestContext.stage``).
 
 The model is loaded once per execution environment (during the init phase when running inside
 Lambda) and reused. Access lines carry CloudWatch Embedded Metric Format fields.
@@ -48,38 +53,43 @@ class LambdaAdapter:
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         request_id = getattr(context, "aws_request_id", None)
-        try:
-            if isinstance(event, dict) and _is_proxy_event(event):
+        if isinstance(event, dict) and _is_proxy_event(event):
+            try:
                 return self._proxy(event, request_id)
+            except Exception:  # never let a bug surface as a crashed invocation
+                logger.exception("unexpected error in the Lambda handler")
+                return _proxy_reply(error_reply(InternalError("internal error")))
+        try:
             return self._direct(event, request_id)
-        except Exception:  # never let a bug surface as a crashed invocation
+        except InferenceError as exc:
+            if exc.status < HTTPStatus.INTERNAL_SERVER_ERROR:
+                return _direct_error(exc)
+            raise  # a fault: the runtime reports it as the invocation's function error
+        except Exception:
             logger.exception("unexpected error in the Lambda handler")
-            return _direct_error(InternalError("internal error"))
+            raise InternalError("internal error") from None
 
     def _direct(self, event: Any, request_id: str | None) -> dict[str, Any]:
         if not isinstance(event, dict):
-            return _direct_error(BadRequest("the event must be a v2 infer request object"))
+            raise BadRequest("the event must be a v2 infer request object")
         name = event.get("model_name", self.dataplane.config.model_name)
         if not isinstance(name, str):
-            return _direct_error(BadRequest(f"'model_name' must be a string, got {name!r}"))
-        try:
-            return self.dataplane.infer_object(name, event, request_id=request_id)
-        except InferenceError as exc:
-            return _direct_error(exc)
+            raise BadRequest(f"'model_name' must be a string, got {name!r}")
+        return self.dataplane.infer_object(name, event, request_id=request_id)
 
     def _proxy(self, event: dict[str, Any], request_id: str | None) -> dict[str, Any]:
-        method, path = _method_and_path(event)
-        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-        if request_id is not None:
-            headers.setdefault("x-request-id", request_id)
-        if method == "POST" and path in ("", "/"):
-            path = f"/v2/models/{self.dataplane.config.model_name}/infer"
         try:
+            method, path = _method_and_path(event)
+            headers = _event_headers(event)
             body = _event_body(event)
             self.dataplane.check_request_size(len(body))
         except InferenceError as exc:
             self.dataplane.log_rejected(self.dataplane.config.model_name, exc, 0, request_id)
             return _proxy_reply(error_reply(exc))
+        if request_id is not None:
+            headers.setdefault("x-request-id", request_id)
+        if method == "POST" and path in ("", "/"):
+            path = f"/v2/models/{self.dataplane.config.model_name}/infer"
         return _proxy_reply(handle(self.dataplane, method, path, headers, body))
 
 
@@ -87,14 +97,45 @@ def _is_proxy_event(event: Mapping[str, Any]) -> bool:
     return "requestContext" in event or "httpMethod" in event or "rawPath" in event
 
 
+def _field(event: Mapping[str, Any], key: str, kind: type, where: str = "event") -> Any:
+    """``event[key]`` if it is a ``kind`` (None when absent); else a 400 naming the field."""
+    value = event.get(key)
+    if value is not None and not isinstance(value, kind):
+        expected = "an object" if kind is dict else "a string"
+        raise BadRequest(f"malformed proxy event: {where}.{key} must be {expected}")
+    return value
+
+
 def _method_and_path(event: Mapping[str, Any]) -> tuple[str, str]:
-    http = (event.get("requestContext") or {}).get("http") or {}
-    method = str(event.get("httpMethod") or http.get("method") or "POST").upper()
-    path = str(event.get("rawPath") or event.get("path") or http.get("path") or "/")
-    marker = path.find("/v2")  # drop an API Gateway stage prefix such as /prod
+    context = _field(event, "requestContext", dict) or {}
+    http = _field(context, "http", dict, "event.requestContext") or {}
+    method = (
+        _field(event, "httpMethod", str) or _field(http, "method", str, "requestContext.http")
+        or "POST"
+    ).upper()  # fmt: skip
+    path = (
+        _field(event, "rawPath", str) or _field(event, "path", str)
+        or _field(http, "path", str, "requestContext.http") or "/"
+    )  # fmt: skip
+    stage = context.get("stage")
+    if isinstance(stage, str) and stage and stage != "$default":
+        prefix = f"/{stage}"  # API Gateway puts a named stage in front of the route's path
+        if path == prefix or path.startswith(prefix + "/"):
+            return method, path[len(prefix) :] or "/"
+    marker = path.find("/v2")  # a stage prefix without requestContext.stage
     if marker > 0:
         path = path[marker:]
     return method, path
+
+
+def _event_headers(event: Mapping[str, Any]) -> dict[str, str]:
+    raw = _field(event, "headers", dict) or {}
+    headers: dict[str, str] = {}
+    for name, value in raw.items():
+        if not isinstance(value, str):
+            raise BadRequest(f"malformed proxy event: header {str(name)[:100]!r} must be a string")
+        headers[str(name).lower()] = value
+    return headers
 
 
 def _event_body(event: Mapping[str, Any]) -> bytes:
@@ -108,7 +149,10 @@ def _event_body(event: Mapping[str, Any]) -> bytes:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise BadRequest("the event body is marked base64 but is not valid base64") from None
-    return body.encode("utf-8")
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("malformed proxy event: the body is not valid Unicode") from None
 
 
 def _proxy_reply(reply: Reply) -> dict[str, Any]:

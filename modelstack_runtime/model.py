@@ -14,11 +14,11 @@ import onnxruntime as ort
 from modelstack_runtime.codec import decode_request_object
 from modelstack_runtime.config import RuntimeConfig
 from modelstack_runtime.datatypes import V2_TO_NUMPY
-from modelstack_runtime.errors import BadRequest, ConfigError, InternalError
+from modelstack_runtime.errors import BadRequest, ConfigError, InternalError, RuntimeFault
 from modelstack_runtime.signature import Signature, TensorSpec
 from modelstack_runtime.validation import validate_inputs
 
-__all__ = ["Model", "optimize_model", "session_options"]
+__all__ = ["Model", "WarmupFailed", "optimize_model", "session_options"]
 
 logger = logging.getLogger("modelstack_runtime")
 
@@ -36,6 +36,10 @@ def session_options(config: RuntimeConfig) -> ort.SessionOptions:
     options.intra_op_num_threads = config.intra_op_threads
     options.inter_op_num_threads = config.inter_op_threads
     options.graph_optimization_level = _LEVELS[config.graph_optimization]
+    # Requests arrive over the network, not in a tight loop: idle pool threads that spin after
+    # each run only take CPU from the request path (and from other processes on the machine).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return options
 
 
@@ -66,6 +70,10 @@ def optimize_model(config: RuntimeConfig, out_path: str | Path) -> Path:
         config.model_path, sess_options=options, providers=_providers(config.execution_providers)
     )
     return out
+
+
+class WarmupFailed(RuntimeFault):
+    """The model failed on its warm-up input (the first smoke test's), so it is never ready."""
 
 
 class Model:
@@ -122,8 +130,14 @@ class Model:
             return
         if self.config.warmup_request is not None:
             request = decode_request_object(dict(self.config.warmup_request))
-            validate_inputs(self.signature, request.inputs)
-            self.infer(request.inputs)
+            validate_inputs(self.signature, request.inputs)  # BadRequest: it does not fit
+            try:
+                self.infer(request.inputs)
+            except InternalError as exc:
+                raise WarmupFailed(
+                    "the model failed on its warm-up input (the first smoke test's): "
+                    f"{str(exc).strip()}"
+                ) from None
             return
         try:
             self.infer(self.synthetic_inputs())

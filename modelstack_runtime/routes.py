@@ -20,7 +20,16 @@ from modelstack_runtime.errors import (
     error_body,
 )
 
-__all__ = ["ROUTES", "Reply", "Route", "error_reply", "handle", "resolve", "run_route"]
+__all__ = [
+    "ROUTES",
+    "Reply",
+    "Route",
+    "allowed_methods",
+    "error_reply",
+    "handle",
+    "resolve",
+    "run_route",
+]
 
 _JSON: Final = "application/json"
 
@@ -111,20 +120,42 @@ ROUTES: Final[tuple[Route, ...]] = (
 )
 
 
+def _options(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) -> Reply:
+    return Reply(HTTPStatus.NO_CONTENT, b"", {"Allow": p["allow"]})
+
+
+_OPTIONS_ROUTE: Final = Route("OPTIONS", re.compile(r".*"), _options)
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods a path answers: HEAD with GET, and OPTIONS everywhere it exists."""
+    methods = {route.method for route in ROUTES if path == "*" or route.pattern.fullmatch(path)}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods | {"OPTIONS"}) if methods else []
+
+
 def resolve(method: str, path: str) -> tuple[Route, dict[str, str]]:
-    """The route for ``method`` and ``path`` (query string removed) and its parameters."""
+    """The route for ``method`` and ``path`` (query string removed) and its parameters.
+
+    HEAD runs the GET route (the adapter leaves out the body); OPTIONS lists the methods.
+    """
     path = path.split("?", 1)[0]
-    allowed: list[str] = []
-    for route in ROUTES:
-        match = route.pattern.fullmatch(path)
-        if match is None:
-            continue
-        if route.method == method:
-            params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
-            return route, params
-        allowed.append(route.method)
+    lookup = "GET" if method == "HEAD" else method
+    if method != "OPTIONS":
+        for route in ROUTES:
+            match = route.pattern.fullmatch(path)
+            if match is not None and route.method == lookup:
+                params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
+                return route, params
+    allowed = allowed_methods(path)
+    if method == "OPTIONS" and allowed:
+        return _OPTIONS_ROUTE, {"allow": ", ".join(allowed)}
     if allowed:
-        raise MethodNotAllowed(f"{method} is not allowed on {path}; use {' or '.join(allowed)}")
+        raise MethodNotAllowed(
+            f"{method} is not allowed on {path}; use {' or '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
     raise ModelNotFound(f"no route for {method} {path}")
 
 
@@ -155,4 +186,4 @@ def run_route(
 
 
 def error_reply(exc: InferenceError) -> Reply:
-    return Reply(exc.status, error_body(exc.message), {"Content-Type": _JSON})
+    return Reply(exc.status, error_body(exc.message), {"Content-Type": _JSON, **exc.headers})

@@ -150,6 +150,11 @@ def to_bytes(array: np.ndarray) -> bytes:
 
 def to_json(name: str, array: np.ndarray) -> dict[str, Any]:
     datatype = datatype_of(array.dtype)
+    if array.dtype.kind == "f" and array.size and not np.isfinite(array).all():
+        raise BadRequest(
+            f"tensor {name!r} holds NaN or Infinity, which JSON cannot carry; request it with "
+            "binary_data (the binary tensor data extension)"
+        )
     data = array.ravel().tolist()
     if datatype == "BYTES":
         data = [_text(name, item) for item in data]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -18,21 +18,52 @@ from modelstack_runtime.errors import BadRequest
 from modelstack_runtime.signature import Signature
 
 __all__ = [
+    "MAX_RANK",
+    "MAX_TENSOR_ELEMENTS",
     "check_byte_count",
     "check_element_count",
+    "check_finite",
     "parse_shape",
     "validate_inputs",
     "validate_output_names",
 ]
 
+MAX_RANK: Final = 32
+"""The most dimensions a tensor may have (numpy's portable limit; ONNX models stay far below)."""
+MAX_TENSOR_ELEMENTS: Final = 2**31 - 1
+"""The most elements a tensor may have, counting its non-zero dimensions only."""
+
 
 def parse_shape(name: str, value: Any, kind: str = "input") -> tuple[int, ...]:
-    """A request's ``shape`` field as a tuple of non-negative ints."""
+    """A request's ``shape`` field as a tuple of non-negative ints within the tensor limits."""
     if not isinstance(value, list) or not all(type(dim) is int and dim >= 0 for dim in value):
         raise BadRequest(
-            f"{kind} {name!r}: shape must be a list of non-negative integers, got {value!r}"
+            f"{kind} {name!r}: shape must be a list of non-negative integers, got {_short(value)}"
+        )
+    if len(value) > MAX_RANK:
+        raise BadRequest(
+            f"{kind} {name!r}: shape has {len(value)} dimensions; at most {MAX_RANK} are allowed"
+        )
+    if math.prod(dim for dim in value if dim) > MAX_TENSOR_ELEMENTS:
+        raise BadRequest(
+            f"{kind} {name!r}: shape {_short(value)} describes more than "
+            f"{MAX_TENSOR_ELEMENTS} elements"
         )
     return tuple(value)
+
+
+def check_finite(name: str, array: np.ndarray) -> None:
+    """Reject NaN and infinities in a floating-point input (``allow_non_finite`` skips this)."""
+    if array.dtype.kind == "f" and array.size and not np.isfinite(array).all():
+        raise BadRequest(
+            f"input {name!r} contains NaN or Infinity; send finite numbers "
+            "(or set the runtime setting allow_non_finite to accept them)"
+        )
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_element_count(name: str, shape: Sequence[int], count: int, kind: str = "input") -> None:

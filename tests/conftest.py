@@ -110,3 +110,26 @@ def write_bundle(tmp_path: Path, identity_model: bytes) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def reshape_model_bytes() -> bytes:
+    """y = Reshape(x, [2, 2]): accepts x of shape [1, 4] and fails at run time on [2, 4]."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [2, 2])
+    node = helper.make_node("Reshape", ["x", "shape"], ["y"])
+    graph = helper.make_graph([node], "reshape", [x], [y], [shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    return bytes(model.SerializeToString())
+
+
+@pytest.fixture
+def warmup_failing_bundle(write_bundle: Callable[..., Path]) -> Path:
+    """A bundle whose first smoke test (the warm-up input) makes the model fail at run time."""
+    model = reshape_model_bytes()
+    text = _manifest_text(hashlib.sha256(model).hexdigest()).replace("tiny", "reshape")
+    text += "smoke_tests:\n  - name: two-rows\n    inputs:\n"
+    text += "      x: {data: [[1, 2, 3, 4], [5, 6, 7, 8]]}\n"
+    return write_bundle(text, files={"model.onnx": model})

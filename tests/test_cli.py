@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +134,14 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
+def sarif_file(run_: dict[str, Any], artifact: dict[str, str]) -> str:
+    """The local path of a SARIF artifact location (relative URIs resolve against their base)."""
+    base = (
+        run_["originalUriBaseIds"][artifact["uriBaseId"]]["uri"] if "uriBaseId" in artifact else ""
+    )
+    return urllib.request.url2pathname(urllib.parse.urlparse(base + artifact["uri"]).path)
+
+
 def parse(fmt: str, out: str) -> list[dict[str, Any]]:
     """Diagnostics as (file, line, column, rule_id, severity, message) dicts from any format."""
     if fmt == "json":
@@ -146,7 +158,7 @@ def parse(fmt: str, out: str) -> list[dict[str, Any]]:
             location = r["locations"][0]["physicalLocation"]
             result.append(
                 {
-                    "file": location["artifactLocation"]["uri"],
+                    "file": sarif_file(run_, location["artifactLocation"]),
                     "line": location["region"]["startLine"],
                     "column": location["region"]["startColumn"],
                     "rule_id": r["ruleId"],
@@ -347,9 +359,11 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
 MINIMAL_ARGV = {
     "build": ["m.yaml"],
     "destroy": ["m.yaml"],
+    "evaluate": ["m.yaml"],
     "history": ["m.yaml"],
     "init": ["m.onnx"],
     "lint": [],
+    "optimize": ["m.yaml", "--method", "dynamic-int8"],
     "plan": ["m.yaml"],
     "rollback": ["m.yaml"],
     "rules": [],
@@ -372,3 +386,112 @@ def test_every_command_is_dispatched_to_its_own_function(
     monkeypatch.setattr(module, command, lambda *a, **k: called.append(command) or 0)
     assert main([command, *MINIMAL_ARGV[command]]) == 0
     assert called == [command]
+
+
+# -- every flag reaches its parameter (generated from the parser) -------------------------------
+
+# A parser dest and the command parameter of the same meaning, where the names differ.
+PARAMETER_NAMES = {"format": {"fmt"}, "manifest": {"manifest_path", "manifest"}}
+
+
+def distinctive(action: argparse.Action, index: int) -> tuple[list[str], Any]:
+    """A command-line fragment for `action` and the value its parameter must then receive."""
+    flag = action.option_strings[-1] if action.option_strings else None
+    if isinstance(action, argparse._StoreTrueAction):
+        return [str(flag)], True
+    if isinstance(action, argparse._StoreFalseAction):
+        return [str(flag)], False
+    if action.choices is not None:
+        value = [c for c in action.choices if c != action.default][-1]
+    elif action.type is int:
+        value = 40000 + index
+    else:
+        value = f"{action.dest}-{index}-value"
+    return ([str(flag)] if flag else []) + [str(value)], value
+
+
+def received(call: inspect.BoundArguments) -> dict[str, Any]:
+    """The bound arguments, with the fields of an options object (a dataclass) beside them."""
+    values = dict(call.arguments)
+    for value in call.arguments.values():
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            values.update({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    return values
+
+
+def reaches(got: dict[str, Any], dest: str, expected: Any) -> bool:
+    for name in {dest} | PARAMETER_NAMES.get(dest, set()):
+        value = got.get(name, inspect.Parameter.empty)
+        if value == expected:
+            return True
+        if isinstance(value, (list, tuple)) and expected in value:
+            return True
+    return False
+
+
+_REAL_COMMANDS: dict[str, Any] = {}
+
+
+def dispatched(command: str, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    import importlib
+
+    module = importlib.import_module(f"modelstack.commands.{command}")
+    real = _REAL_COMMANDS.setdefault(command, getattr(module, command))  # not an earlier patch
+    calls: list[inspect.BoundArguments] = []
+    monkeypatch.setattr(
+        module, command, lambda *a, **k: calls.append(inspect.signature(real).bind(*a, **k)) or 0
+    )
+    assert main([command, *argv]) == 0
+    (call,) = calls
+    return received(call)
+
+
+def flag_cases() -> list[tuple[str, str]]:
+    return [
+        (command, action.dest)
+        for command, sub in sorted(subcommands().items())
+        for action in sub._actions
+        if not isinstance(action, argparse._HelpAction)
+    ]
+
+
+@pytest.mark.parametrize(("command", "dest"), flag_cases())
+def test_each_flag_reaches_the_parameter_of_the_same_meaning(
+    command: str, dest: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    actions = [
+        a for a in subcommands()[command]._actions if not isinstance(a, argparse._HelpAction)
+    ]
+    # Positionals and required options always get a value; the flag under test gets its own.
+    required: list[str] = []
+    for index, action in enumerate(actions):
+        if (not action.option_strings or action.required) and action.dest != dest:
+            required += distinctive(action, index)[0]
+    (index, action) = next((i, a) for i, a in enumerate(actions) if a.dest == dest)
+    fragment, expected = distinctive(action, index)
+    got = dispatched(command, required + fragment, monkeypatch)
+    assert reaches(got, dest, expected), (command, required + fragment, got)
+    # No other parameter received this flag's distinctive value by mistake: compare with the
+    # same command line without the flag (an option's default may equal another's choice).
+    if action.option_strings and not action.required and not isinstance(expected, bool):
+        without = dispatched(command, required, monkeypatch)
+        wrong = [
+            n
+            for n, v in got.items()
+            if (v == expected or expected in _seq(v))
+            and without.get(n) != v
+            and n not in {dest} | PARAMETER_NAMES.get(dest, set())
+            and not (dataclasses.is_dataclass(v) and not isinstance(v, type))
+        ]
+        assert wrong == [], (command, dest, wrong)
+
+
+def _seq(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, (list, tuple)) else ()
+
+
+def test_every_flag_case_is_generated_from_the_parser() -> None:
+    cases = flag_cases()
+    assert ("build", "quiet") in cases and ("build", "registry") in cases
+    assert ("up", "verbose") in cases and ("lint", "model_checks") in cases
+    assert len(cases) > 40

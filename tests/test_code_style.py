@@ -1,5 +1,5 @@
 """The code stays as the project's style asks: ruff-clean, ruff-formatted, and type-checked
-(mypy strict on the package; the Pulumi component is excluded, see pyproject.toml)."""
+(mypy strict on both packages, the Pulumi component included)."""
 
 from __future__ import annotations
 

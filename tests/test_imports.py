@@ -75,3 +75,26 @@ def test_build_command_never_imports_pulumi(monkeypatch: pytest.MonkeyPatch) -> 
     assert code == 3
     assert "docker" in heavy
     assert not heavy & {"pulumi", "pulumi_aws", "pulumi_gcp"}
+
+
+def test_the_image_package_imports_its_modules_only_when_used() -> None:
+    # Tags and labels are pure hashing: importing them must not pay for numpy or Docker.
+    probe = (
+        "import json, sys\n"
+        "import modelstack.image, modelstack.image.tags, modelstack.image.labels\n"
+        f"heavy = sorted({{h for h in {HEAVY!r} for m in sys.modules\n"
+        "                 if m == h or m.startswith(h + '.')})\n"
+        "import modelstack.image as image\n"
+        "assert image.content_tag is modelstack.image.tags.content_tag\n"
+        "print(json.dumps(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

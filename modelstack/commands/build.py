@@ -3,7 +3,8 @@
 Steps: load the manifest -> verify the model and smoke cases -> render the build context and
 its content tag -> build (skipped when the tag is already present) -> run the image locally
 and run every smoke test against it -> with --push, push and record the digest reference.
-A failing smoke test stops before the push and exits 1.
+A failing smoke test stops before the push and exits 1. These are the image steps of
+`modelstack up` (`modelstack.deploy.pipeline`), shown through the same progress display.
 """
 
 from __future__ import annotations
@@ -14,18 +15,19 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from modelstack.deploy.pipeline import (
+    BuildOptions,
+    build_step,
+    container_smoke_step,
+    push_step,
+)
+from modelstack.deploy.progress import Progress
 from modelstack.errors import UsageError
-from modelstack.image.builder import ensure_image
 from modelstack.image.engine import docker_client
 from modelstack.image.flavours import flavour_for
 from modelstack.image.push import PushedImage
 from modelstack.image.record import BuildRecord, write_record
-from modelstack.image.steps import (
-    destination,
-    push_target_image,
-    smoke_test_target_image,
-    target_context,
-)
+from modelstack.image.steps import destination
 from modelstack.manifest import load_manifest
 from modelstack.manifest.targets import select_target
 from modelstack.smoke.local import prepare_local
@@ -34,6 +36,7 @@ from modelstack.smoke.report import format_report
 
 def build(
     manifest: str,
+    *,
     target: str | None = None,
     push: bool = False,
     base_image: str | None = None,
@@ -41,33 +44,32 @@ def build(
     quiet: bool = False,
     registry: str | None = None,
     fmt: str = "text",
+    verbose: bool = False,
 ) -> int:
     """Exit 0 when the image is built and passes its smoke tests (and is pushed with --push)."""
     if registry and not push:
         raise UsageError("--registry only matters with --push")
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose contradict each other; pass one of them")
     started = time.perf_counter()
     loaded = load_manifest(manifest)
     chosen = select_target(loaded, target)
     flavour = flavour_for(chosen)
     bundle = prepare_local(loaded)
     where = destination(loaded, chosen, registry) if push else None
-    context = target_context(loaded, chosen, bundle, base_image=base_image, ca_bundle=ca_bundle)
+    options = BuildOptions(base_image, ca_bundle, registry, verbose=verbose)
+    progress = Progress(quiet=quiet)
     client = docker_client()
     try:
-        _say(quiet, f"image {context.tag}: {flavour.name} on {context.base_image}")
-        image = ensure_image(client, context, quiet=quiet)
-        _say(
-            quiet,
-            f"built {image.tag} in {image.seconds:.1f} s"
-            if image.built
-            else f"unchanged: {image.tag} is already built (decided in {image.seconds:.2f} s)",
-        )
-        _say(quiet, f"smoke tests in a container ({flavour.protocol}) ...")
-        result = smoke_test_target_image(client, image, loaded, chosen, bundle)
-        pushed: PushedImage | None = None
-        if result.report.passed and where is not None:
-            _say(quiet, f"pushing to {where.repository} ...")
-            pushed = push_target_image(client, image, where, quiet=quiet)
+        try:
+            image = build_step(client, loaded, chosen, bundle, options, progress)
+            result = container_smoke_step(client, image, loaded, chosen, bundle, progress)
+            pushed: PushedImage | None = None
+            if result.report.passed and where is not None:
+                pushed = push_step(client, image, where, progress)
+        except BaseException as exc:
+            progress.abort(str(exc))
+            raise
     finally:
         client.close()
     record = BuildRecord(
@@ -104,11 +106,6 @@ def build(
         )
         return 1
     return 0
-
-
-def _say(quiet: bool, message: str) -> None:
-    if not quiet:
-        print(f"modelstack build: {message}", file=sys.stderr, flush=True)
 
 
 def _print(

@@ -13,6 +13,7 @@ from modelstack.prompts import confirm
 
 def destroy(
     manifest_path: str,
+    *,
     target: str | None = None,
     stack: str | None = None,
     yes: bool = False,

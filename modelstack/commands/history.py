@@ -9,7 +9,7 @@ from modelstack.manifest import load_manifest
 from modelstack.manifest.targets import select_target
 
 
-def history(manifest_path: str, target: str | None = None, fmt: str = "text") -> int:
+def history(manifest_path: str, *, target: str | None = None, fmt: str = "text") -> int:
     manifest = load_manifest(manifest_path)
     entries = read_history(manifest.directory)
     if target is not None:

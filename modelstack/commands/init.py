@@ -28,8 +28,14 @@ def init(
     name: str | None = None,
     force: bool = False,
     gpu: bool = False,
+    *,
+    schema_ref: str = "url",
 ) -> int:
-    """Write a manifest next to the model; exit 0 when it lints clean."""
+    """Write a manifest next to the model; exit 0 when it lints clean.
+
+    `schema_ref` picks the editor's `$schema`: "url" (the schema published for this version)
+    or "local" (a relative path to a copy in the repository, written when there is none).
+    """
     if gpu and provider != "gcp-cloud-run":
         raise UsageError("--gpu needs --provider gcp-cloud-run (Cloud Run is the GPU target)")
     model_path = Path(model).resolve()
@@ -45,7 +51,8 @@ def init(
     service = name or _dns_label(model_path.stem)
     inputs = _example_inputs(signature.inputs)
     outputs = _record(model_path, service, inputs)
-    text = _manifest_text(service, relative, sha256_file(model_path), signature, provider, gpu)
+    text = _schema_comment(schema_ref, target_path.resolve().parent)
+    text += _manifest_text(service, relative, sha256_file(model_path), signature, provider, gpu)
     text += _smoke_test_text(inputs, outputs)
     target_path.write_text(text, encoding="utf-8")
     problems = [d for d in lint_file(target_path) if d.severity == "error"]
@@ -131,7 +138,6 @@ def _manifest_text(
     service: str, relative: str, sha256: str, signature: Any, provider: str, gpu: bool
 ) -> str:
     return (
-        "# yaml-language-server: $schema=https://modelstack.dev/schemas/modelstack.v1.schema.json\n"
         "apiVersion: modelstack.dev/v1\nkind: ModelService\n"
         f"metadata:\n  name: {service}\n  version: 0.1.0\n"
         f"model:\n  path: {json.dumps(relative)}\n  sha256: {sha256}\n  signature:\n"
@@ -141,6 +147,34 @@ def _manifest_text(
         + _target_text(provider, gpu)
         + "rollout:\n  strategy: all-at-once\n"
     )
+
+
+def _schema_comment(schema_ref: str, folder: Path) -> str:
+    """The first line that tells the YAML language server which schema to use."""
+    from modelstack.commands.schema import schema_url, write_schema
+
+    if schema_ref == "url":
+        return f"# yaml-language-server: $schema={schema_url()}\n"
+    copy = _local_schema(folder)
+    if copy is None:
+        copy = write_schema(folder)
+        print(f"wrote {copy} (the schema, for editors that work offline)")
+    return f"# yaml-language-server: $schema={Path(os.path.relpath(copy, folder)).as_posix()}\n"
+
+
+def _local_schema(folder: Path) -> Path | None:
+    """The nearest copy of the schema up the tree (in a folder or its schemas/), if any."""
+    from modelstack.lint.discovery import MAX_PARENT_LEVELS
+    from modelstack.resources import SCHEMA_FILE
+
+    for _ in range(MAX_PARENT_LEVELS):
+        for candidate in (folder / SCHEMA_FILE, folder / "schemas" / SCHEMA_FILE):
+            if candidate.is_file():
+                return candidate
+        if (folder / ".git").exists() or folder.parent == folder:
+            return None
+        folder = folder.parent
+    return None
 
 
 def _smoke_test_text(inputs: dict[str, np.ndarray], outputs: dict[str, Any]) -> str:

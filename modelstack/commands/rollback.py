@@ -22,6 +22,7 @@ from modelstack.smoke.snapshot import load_snapshot, snapshot_path
 
 def rollback(
     manifest_path: str,
+    *,
     target: str | None = None,
     to: str | None = None,
     stack: str | None = None,

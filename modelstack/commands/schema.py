@@ -1,21 +1,63 @@
-"""`modelstack schema`: print the manifest's JSON schema, or a Markdown reference made from it."""
+"""`modelstack schema`: print the manifest's JSON schema, or a Markdown reference made from it,
+or write a copy into a repository for editors that work offline."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+from modelstack.errors import UsageError
 from modelstack.resources import SCHEMA_FILE, data_path, load_schema
 
+__all__ = ["SOURCE_REPOSITORY", "schema", "schema_reference", "schema_url", "write_schema"]
 
-def schema(fmt: str = "json") -> int:
-    if fmt == "markdown":
+SOURCE_REPOSITORY = "https://github.com/modelstack/modelstack"
+_RAW = "https://raw.githubusercontent.com/modelstack/modelstack"
+
+
+def schema(fmt: str = "json", write: str | None = None) -> int:
+    if write is not None:
+        print(f"wrote {write_schema(Path(write))}")
+    elif fmt == "markdown":
         print(schema_reference(load_schema()))
     else:
         sys.stdout.write(data_path("schemas", SCHEMA_FILE).read_text(encoding="utf-8"))
     return 0
+
+
+def schema_url(version: str | None = None) -> str:
+    """Where the installed version's schema is published: the file at its release tag."""
+    return f"{_RAW}/v{version or _installed_version()}/schemas/{SCHEMA_FILE}"
+
+
+def write_schema(path: Path) -> Path:
+    """Copy the schema to `path` (a file, or a folder to put modelstack.v1.schema.json in)."""
+    target = path / SCHEMA_FILE if path.is_dir() else path
+    if not target.parent.is_dir():
+        raise UsageError(f"no such folder: {target.parent}; create it first")
+    text = data_path("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
+    try:
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("modelstack")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        from modelstack import __version__
+
+        return __version__
 
 
 def schema_reference(root: Mapping[str, Any]) -> str:
@@ -65,5 +107,5 @@ def _fields(
     for branch in node.get("allOf", []):
         then = _resolve(root, branch.get("then", {}))
         provider = branch.get("if", {}).get("properties", {}).get("provider", {}).get("const")
-        label = f"{prefix}({provider})." if provider else prefix
-        yield from _fields(root, then, label)
+        if provider:  # other conditions only tighten fields listed above
+            yield from _fields(root, then, f"{prefix}({provider}).")

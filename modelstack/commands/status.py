@@ -12,7 +12,7 @@ from modelstack.manifest.targets import select_target
 
 
 def status(
-    manifest_path: str, target: str | None = None, stack: str | None = None, fmt: str = "text"
+    manifest_path: str, *, target: str | None = None, stack: str | None = None, fmt: str = "text"
 ) -> int:
     manifest = load_manifest(manifest_path)
     chosen = select_target(manifest, target, default="local")

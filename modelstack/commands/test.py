@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from pathlib import Path
 
 from modelstack.errors import SmokeTestError
@@ -10,7 +12,10 @@ from modelstack.smoke.clients import InProcessClient
 from modelstack.smoke.local import prepare_local
 from modelstack.smoke.report import format_report, junit_error_report
 from modelstack.smoke.runner import run_smoke_tests
-from modelstack_runtime.dataplane import load_dataplane
+from modelstack_runtime.config import RuntimeConfig
+from modelstack_runtime.dataplane import DataPlane, load_dataplane
+from modelstack_runtime.errors import BadRequest
+from modelstack_runtime.model import WarmupFailed
 
 
 def test(manifest_path: str, fmt: str = "text", output: str | None = None) -> int:
@@ -28,7 +33,7 @@ def test(manifest_path: str, fmt: str = "text", output: str | None = None) -> in
             raise SmokeTestError(
                 f"{manifest_path}: no smoke_tests to run; add some to the manifest"
             )
-        dataplane = load_dataplane(bundle.config)
+        dataplane, warmed = _load(manifest_path, bundle.config)
         report = run_smoke_tests(bundle.cases, InProcessClient(dataplane, manifest.name))
     except Exception as exc:
         if fmt == "junit":
@@ -38,7 +43,17 @@ def test(manifest_path: str, fmt: str = "text", output: str | None = None) -> in
     _emit(text, output)
     if output and fmt != "text":
         print(format_report(report, "text", manifest.name))
-    return 0 if report.passed else 1
+    return 0 if report.passed and warmed else 1
+
+
+def _load(manifest_path: str, config: RuntimeConfig) -> tuple[DataPlane, bool]:
+    """The data plane, and whether its warm-up passed."""
+    try:
+        return load_dataplane(config), True
+    except (WarmupFailed, BadRequest) as exc:
+        # The warm-up input is the first smoke test's: run the tests without it to report it.
+        print(f"{manifest_path}: warm-up failed: {exc}", file=sys.stderr)
+        return load_dataplane(dataclasses.replace(config, warmup=False)), False
 
 
 def _emit(text: str, output: str | None) -> None:

@@ -24,6 +24,7 @@ from modelstack.smoke.snapshot import save_snapshot, snapshot_path
 
 def up(
     manifest_path: str,
+    *,
     target: str | None = None,
     stack: str | None = None,
     yes: bool = False,
@@ -110,7 +111,14 @@ def _up(
     client = docker_client()
     try:
         built = build_release(
-            client, manifest, target, bundle, options, progress, unchanged=unchanged
+            client,
+            manifest,
+            target,
+            bundle,
+            options,
+            progress,
+            unchanged=unchanged,
+            prepare_registry=engine.prepare_registry,
         )
     finally:
         client.close()

@@ -9,15 +9,18 @@ same program under Pulumi's mocks.
 
 from __future__ import annotations
 
-import shutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from modelstack.deploy.metrics import ErrorRateReader
+from modelstack.deploy.pulumi_cli import INSTALL_PULUMI, require_pulumi_cli
 from modelstack.deploy.release import Release
 from modelstack.errors import InfrastructureError, MissingDependencyError
-from modelstack.manifest.model import Manifest
+from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, Manifest
 from modelstack.smoke.candidate import candidate_client
 from modelstack.smoke.clients import InferenceClient
 
@@ -30,17 +33,6 @@ __all__ = [
 ]
 
 CONFIG_NAMESPACE = "modelstack"
-INSTALL_PULUMI = (
-    "The Pulumi CLI is needed to deploy cloud targets and is not installed. Install it with "
-    "`curl -fsSL https://get.pulumi.com | sh` (or see https://www.pulumi.com/docs/install/), "
-    "then run again. `modelstack plan` works without it."
-)
-
-
-def require_pulumi_cli() -> None:
-    """InfrastructureError saying how to install the Pulumi CLI when it is not on PATH."""
-    if shutil.which("pulumi") is None:
-        raise InfrastructureError(INSTALL_PULUMI)
 
 
 class StackBoundary(Protocol):
@@ -64,26 +56,34 @@ def service_program(manifest: Manifest, target: str) -> Callable[[], None]:
         import pulumi
 
         from modelstack.pulumi import ModelService, ModelServiceArgs
+        from modelstack.pulumi.image import placeholder_image
         from modelstack.pulumi.naming import base_name
 
         config = pulumi.Config(CONFIG_NAMESPACE)
+        name = base_name(manifest, target)
+        registry_only = config.get_bool("registry_only") or False
+        image = config.get("image") or str(placeholder_image(name))
+        protection = config.get("deletion_protection") or ""
         service = ModelService(
-            base_name(manifest, target),
+            name,
             ModelServiceArgs(
                 manifest=manifest,
-                image=config.require("image"),
+                image=image,
                 target=target,
                 stable_version=config.get("stable_version") or None,
                 candidate_percent=config.get_int("candidate_percent") or 0,
                 smoke_gate=False,  # `up` runs the pre-traffic smoke tests itself
                 lint=False,  # `up` linted the manifest before it built anything
+                registry_only=registry_only,
+                deletion_protection=None if not protection else protection == "true",
             ),
         )
+        pulumi.export("registry", service.registry)
         pulumi.export("endpoint", service.endpoint)
         pulumi.export("candidate_address", service.candidate_address)
         pulumi.export("candidate_version", service.candidate_version)
-        pulumi.export("image_digest", service.image_digest)
-        pulumi.export("image_reference", config.require("image"))
+        pulumi.export("image_digest", "" if registry_only else service.image_digest)
+        pulumi.export("image_reference", "" if registry_only else image)
 
     return program
 
@@ -165,7 +165,13 @@ class AutomationStack:
 
 
 class PulumiEngine:
-    """The Engine protocol for cloud targets, one stack update per traffic change."""
+    """The Engine protocol for cloud targets, one stack update per traffic change.
+
+    A first deploy into an empty account runs in three steps: `prepare_registry` applies the
+    stack with only the image repository in it (so the pipeline can push), the push, then the
+    full stack. A failed first deploy goes back to that registry-only stack: the serving
+    resources are removed, the repository and its image stay for the next try.
+    """
 
     def __init__(
         self,
@@ -174,25 +180,54 @@ class PulumiEngine:
         boundary: StackBoundary,
         on_output: Callable[[str], None] = lambda line: None,
         client_factory: Callable[[Manifest, Mapping[str, Any]], InferenceClient] = candidate_client,
+        metrics: ErrorRateReader | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client_factory = client_factory
         self.manifest = manifest
         self.target = target
         self.boundary = boundary
         self.on_output = on_output
+        self.metrics = metrics
+        self.clock = clock
         self.outputs: dict[str, Any] = {}
         self._applied: dict[str, str] = {}
+        self._traffic_since = clock()
 
-    def _up(self, image: str, stable: Release | None, percent: int) -> dict[str, Any]:
-        config = {
-            "image": image,
-            "stable_version": stable.version if stable else "",
-            "candidate_percent": str(percent),
-        }
+    def _apply(self, config: dict[str, str]) -> dict[str, Any]:
         if config != self._applied:  # one `pulumi up` per real change
             self.outputs = self.boundary.up(config, self.on_output)
             self._applied = config
         return self.outputs
+
+    def _up(self, image: str, stable: Release | None, percent: int) -> dict[str, Any]:
+        return self._apply(
+            {
+                "image": image,
+                "stable_version": stable.version if stable else "",
+                "candidate_percent": str(percent),
+                "registry_only": "false",
+                "deletion_protection": "",
+            }
+        )
+
+    def _registry_only(self) -> dict[str, Any]:
+        return self._apply(
+            {
+                "image": "",
+                "stable_version": "",
+                "candidate_percent": "0",
+                "registry_only": "true",
+                "deletion_protection": "",
+            }
+        )
+
+    def prepare_registry(self) -> None:
+        """Create the image repository when the stack has none yet (an empty account)."""
+        if self.boundary.outputs().get("registry"):
+            return
+        self.on_output("creating the image repository before the first push")
+        self._registry_only()
 
     def endpoint(self) -> str:
         return str(self.outputs.get("endpoint", ""))
@@ -206,11 +241,18 @@ class PulumiEngine:
         if not image or not version:
             return None
         self.outputs = outputs
-        self._applied = {"image": str(image), "stable_version": "", "candidate_percent": "100"}
+        self._applied = {
+            "image": str(image),
+            "stable_version": "",
+            "candidate_percent": "100",
+            "registry_only": "false",
+            "deletion_protection": "",
+        }
         return Release(str(version), str(image), "unknown", "", "")
 
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         outputs = self._up(release.image, stable, 0 if stable else 100)
+        self._traffic_since = self.clock()
         version = str(outputs.get("candidate_version") or release.version)
         return replace(release, version=version)
 
@@ -222,20 +264,70 @@ class PulumiEngine:
 
     def set_traffic(self, stable: Release | None, candidate: Release, percent: int) -> None:
         self._up(candidate.image, stable, percent)
+        self._traffic_since = self.clock()
 
     def error_rate(self, release: Release) -> float | None:
-        return None  # the smoke tests between steps are the health check for cloud targets
+        """The candidate's error rate since its traffic last changed, from the platform's
+        metrics; None (reported as no signal) when too few requests reached it."""
+        address = self.outputs.get("candidate_address")
+        if not isinstance(address, Mapping):
+            raise InfrastructureError("the stack reported no candidate address")
+        reader = self.metrics or self._default_metrics()
+        start = datetime.fromtimestamp(self._traffic_since, tz=timezone.utc)
+        end = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        reading = reader.read(address, start, end)
+        self.on_output(reading.describe())
+        return reading.rate
+
+    def _default_metrics(self) -> ErrorRateReader:
+        from modelstack.deploy.metrics import min_requests
+
+        target = self.manifest.targets[self.target]
+        if isinstance(target, AwsLambdaTarget):
+            from modelstack.deploy.metrics.aws_lambda import CloudWatchErrorRate
+
+            self.metrics = CloudWatchErrorRate(target.region, min_requests())
+        else:
+            from modelstack.deploy.metrics.cloud_run import CloudMonitoringErrorRate
+
+            assert isinstance(target, CloudRunTarget)
+            self.metrics = CloudMonitoringErrorRate(target.project, min_requests())
+        return self.metrics
 
     def promote(self, release: Release, retired: Release | None) -> None:
         self._up(release.image, None, 100)
 
     def abandon(self, stable: Release | None, failed: Release) -> None:
-        if stable is None:
-            # A first deploy that failed: nothing served before it, so nothing may serve now.
-            self.boundary.destroy(self.on_output)
-            self.outputs, self._applied = {}, {}
+        if stable is not None:
+            self._up(stable.image, None, 100)
             return
-        self._up(stable.image, None, 100)
+        # A first deploy that failed: nothing served before it, so nothing may serve now. The
+        # serving resources go; the repository and the image pushed to it stay.
+        if self._protected():
+            serving = self._serving()
+            if serving is not None:  # Cloud Run refuses to delete a protected service
+                self._apply({**serving, "deletion_protection": "false"})
+        self._registry_only()
+
+    def _serving(self) -> dict[str, str] | None:
+        """The config of the full stack as applied, or as the stack reports it (after a crash)."""
+        if self._applied.get("registry_only") == "false":
+            return dict(self._applied)
+        image = self.boundary.outputs().get("image_reference")
+        if not image:
+            return None
+        return {
+            "image": str(image),
+            "stable_version": "",
+            "candidate_percent": "100",
+            "registry_only": "false",
+            "deletion_protection": "",
+        }
+
+    def _protected(self) -> bool:
+        target = self.manifest.targets[self.target]
+        return isinstance(target, CloudRunTarget) and target.deletion_protection
 
     def destroy(self) -> None:
         self.boundary.destroy(self.on_output)
+        self.outputs, self._applied = {}, {}

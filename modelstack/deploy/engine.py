@@ -28,6 +28,11 @@ class Engine(Protocol):
         runner), or None."""
         ...
 
+    def prepare_registry(self) -> None:
+        """Create the repository the image is pushed to, if the platform needs one and it does
+        not exist yet (a first deploy into an empty account). Called before the push."""
+        ...
+
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         """Start `release` beside `stable` with no traffic, warm (provisioned) and ready.
 

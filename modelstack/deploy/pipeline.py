@@ -1,11 +1,15 @@
-"""The steps of `modelstack up` before the rollout: lint, local smoke tests, build, container
-smoke tests and push. Each step reports through `Progress` and raises on failure."""
+"""The steps before a rollout: lint, local smoke tests, build, container smoke tests and push.
+
+`modelstack build` runs the image steps (build, container smoke tests, push) and `modelstack up`
+runs all of them, through the same functions and the same `Progress` display. Each step
+reports through `Progress`; the steps of `up` raise on failure.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelstack.deploy.progress import Progress
 from modelstack.errors import ManifestError, SmokeTestError
@@ -14,7 +18,22 @@ from modelstack.modelfile import sha256_file
 from modelstack.smoke.local import LocalBundle, prepare_local
 from modelstack.smoke.report import format_report
 
-__all__ = ["BuildOptions", "BuiltRelease", "build_release", "check_manifest", "test_locally"]
+if TYPE_CHECKING:
+    from modelstack.image.builder import BuiltImage
+    from modelstack.image.container_smoke import ContainerSmokeResult
+    from modelstack.image.push import PushedImage
+    from modelstack.image.registries import Destination
+
+__all__ = [
+    "BuildOptions",
+    "BuiltRelease",
+    "build_release",
+    "build_step",
+    "check_manifest",
+    "container_smoke_step",
+    "push_step",
+    "test_locally",
+]
 
 
 @dataclass(frozen=True)
@@ -22,6 +41,8 @@ class BuildOptions:
     base_image: str | None = None
     ca_bundle: str | None = None
     registry: str | None = None
+    verbose: bool = False
+    """Stream the engine's raw build output as well as the one line per step."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,71 @@ def test_locally(manifest: Manifest, progress: Progress) -> LocalBundle:
     return bundle
 
 
+def build_step(
+    client: Any,
+    manifest: Manifest,
+    target: Target,
+    bundle: LocalBundle,
+    options: BuildOptions,
+    progress: Progress,
+) -> BuiltImage:
+    """Build the target's image, or reuse it when its content tag is present.
+
+    One line per build step; the full log goes to `.modelstack/logs/` beside the manifest.
+    """
+    from modelstack.image.build_log import LOGS_DIR
+    from modelstack.image.builder import ensure_image
+    from modelstack.image.steps import target_context
+
+    context = target_context(
+        manifest, target, bundle, base_image=options.base_image, ca_bundle=options.ca_bundle
+    )
+    progress.start(f"build {context.tag}")
+    image = ensure_image(
+        client,
+        context,
+        logs=manifest.directory / LOGS_DIR,
+        report=None if progress.quiet else progress.note,
+        verbose=progress.stream if options.verbose and not progress.quiet else None,
+    )
+    progress.done("built" if image.built else "unchanged, not rebuilt")
+    return image
+
+
+def container_smoke_step(
+    client: Any,
+    image: BuiltImage,
+    manifest: Manifest,
+    target: Target,
+    bundle: LocalBundle,
+    progress: Progress,
+) -> ContainerSmokeResult:
+    """Every smoke test against the image running as a container; the caller judges it."""
+    from modelstack.image.steps import smoke_test_target_image
+
+    progress.start("container smoke tests")
+    result = smoke_test_target_image(client, image, manifest, target, bundle)
+    passed = sum(1 for r in result.report.results if r.passed)
+    total = len(result.report.results)
+    if result.report.passed:
+        progress.done(f"{total} passed, cold start {result.cold_start_s:.2f} s")
+    else:
+        progress.fail(f"{total - passed} of {total} failed")
+    return result
+
+
+def push_step(
+    client: Any, image: BuiltImage, where: Destination, progress: Progress
+) -> PushedImage:
+    """Push by digest; layers and bytes as it goes."""
+    from modelstack.image.steps import push_target_image
+
+    progress.start(f"push to {where.repository}")
+    pushed = push_target_image(client, image, where, quiet=progress.quiet, stream=progress.stream)
+    progress.done(pushed.reference)
+    return pushed
+
+
 def build_release(
     client: Any,
     manifest: Manifest,
@@ -76,44 +162,31 @@ def build_release(
     progress: Progress,
     *,
     unchanged: Callable[[str], bool],
+    prepare_registry: Callable[[], None] = lambda: None,
 ) -> BuiltRelease | None:
-    """Steps 3-5: build (or reuse), container smoke tests, push.
+    """Steps 3-5 of `up`: build (or reuse), container smoke tests, push.
 
     None when `unchanged(image_id)` says this very image already serves as it should.
+    `prepare_registry` runs just before the push (it creates a cloud repository that does
+    not exist yet).
     """
-    from modelstack.image.builder import ensure_image
-    from modelstack.image.steps import (
-        destination,
-        push_target_image,
-        smoke_test_target_image,
-        target_context,
-    )
+    from modelstack.image.steps import destination
 
-    context = target_context(
-        manifest, target, bundle, base_image=options.base_image, ca_bundle=options.ca_bundle
-    )
-    progress.start(f"build {context.tag}")
-    image = ensure_image(client, context, quiet=progress.quiet)
-    progress.done("built" if image.built else "unchanged, not rebuilt")
+    image = build_step(client, manifest, target, bundle, options, progress)
     model_sha = manifest.model.sha256  # the file matches it: prepare_local verified it
     manifest_sha = sha256_file(manifest.path)
     if unchanged(image.image_id):
         return None
 
-    progress.start("container smoke tests")
-    result = smoke_test_target_image(client, image, manifest, target, bundle)
+    result = container_smoke_step(client, image, manifest, target, bundle, progress)
     if not result.report.passed:
         raise SmokeTestError(
             "smoke tests failed in the container; nothing was pushed:\n"
             + format_report(result.report, "text", manifest.name)
         )
-    progress.done(f"{len(result.report.results)} passed, cold start {result.cold_start_s:.2f} s")
-
     if isinstance(target, LocalTarget) and options.registry is None:
         progress.skip("push", "the local target runs the image where it was built")
         return BuiltRelease(image.image_id, image.image_id, model_sha, manifest_sha)
-    where = destination(manifest, target, options.registry)
-    progress.start(f"push to {where.repository}")
-    pushed = push_target_image(client, image, where, quiet=progress.quiet)
-    progress.done(pushed.reference)
+    prepare_registry()
+    pushed = push_step(client, image, destination(manifest, target, options.registry), progress)
     return BuiltRelease(pushed.reference, image.image_id, model_sha, manifest_sha)

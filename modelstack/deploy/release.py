@@ -44,4 +44,6 @@ class Release:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Release:
+        if not isinstance(data, dict):
+            raise TypeError(f"a release must be a JSON object, found {type(data).__name__}")
         return cls(**{k: str(data.get(k, "")) for k in cls.__dataclass_fields__})

@@ -14,6 +14,7 @@ import getpass
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from modelstack.deploy.release import Release
-from modelstack.errors import InfrastructureError, UsageError
+from modelstack.errors import DeployStateError, UnsafeFileError, UsageError
+from modelstack.manifest.files import describe_mode, read_regular
+from modelstack.manifest.limits import HISTORY_BYTES, STATE_BYTES, Limit
 
 __all__ = ["DeployState", "StateStore", "actor", "read_history"]
 
@@ -76,16 +79,38 @@ class DeployState:
 
 
 def read_history(bundle: Path) -> list[dict[str, Any]]:
-    """Every entry of the bundle's audit log, oldest first (unreadable lines are skipped)."""
-    try:
-        lines = (bundle / STATE_DIR / "history.jsonl").read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
+    """Every entry of the bundle's audit log, oldest first.
+
+    A line that is not a JSON object (a torn write, a hand edit) is skipped; the others are
+    all kept. The file must be a regular file within MODELSTACK_MAX_HISTORY_BYTES.
+    """
+    path = bundle / STATE_DIR / "history.jsonl"
+    if not os.path.lexists(path):
         return []
+    text = _read_state_file(path, HISTORY_BYTES, "deploy history")
     entries = []
-    for line in lines:
+    for line in text.splitlines():
         with contextlib.suppress(ValueError):
-            entries.append(json.loads(line))
+            entry = json.loads(line)
+            if isinstance(entry, dict):
+                entries.append(entry)
     return entries
+
+
+def _read_state_file(path: Path, limit: Limit, what: str) -> str:
+    """The text of a state or history file; DeployStateError, saying how to fix it, if the
+    path is not a readable regular file within its limit."""
+    try:
+        return read_regular(path, limit).decode("utf-8", errors="replace")
+    except UnsafeFileError as exc:
+        fix = (
+            f"move it out of the way (modelstack writes {path.name} itself)"
+            if exc.kind == UnsafeFileError.NOT_REGULAR
+            else "check the file's permissions"
+            if exc.kind == UnsafeFileError.UNREADABLE
+            else "archive it and start a new one"
+        )
+        raise DeployStateError(f"the {what} {path} cannot be used: {exc.reason}; {fix}") from None
 
 
 def actor() -> str:
@@ -113,17 +138,16 @@ class StateStore:
         self.target = target
 
     def load(self) -> DeployState:
-        try:
-            text = self.state_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not os.path.lexists(self.state_path):
             return DeployState()
+        text = _read_state_file(self.state_path, STATE_BYTES, "deploy state")
         try:
             data = json.loads(text)
             if not isinstance(data, dict):
                 raise TypeError(f"expected a JSON object, found {type(data).__name__}")
             return DeployState.from_dict(data)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InfrastructureError(
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise DeployStateError(
                 f"the deploy state {self.state_path} is unreadable ({exc}); it was not "
                 "written by modelstack or was edited by hand. Restore it from history.jsonl "
                 "or remove it and run `modelstack up` to redeploy."
@@ -131,6 +155,8 @@ class StateStore:
 
     def save(self, state: DeployState) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(self.state_path):
+            self.load()  # refuses a damaged file rather than replacing it unseen
         temporary = self.state_path.with_suffix(f".tmp.{os.getpid()}")
         with temporary.open("w", encoding="utf-8") as handle:
             json.dump(state.to_dict(), handle, indent=2, sort_keys=True)
@@ -148,10 +174,26 @@ class StateStore:
             "target": self.target,
             **event,
         }
-        line = json.dumps(entry, sort_keys=True) + "\n"
-        fd = os.open(self.history_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC
         try:
-            os.write(fd, line.encode("utf-8"))
+            fd = os.open(self.history_path, flags, 0o644)
+        except OSError as exc:
+            raise DeployStateError(
+                f"cannot append to the deploy history {self.history_path} ({exc.strerror}); "
+                "move it out of the way (modelstack writes history.jsonl itself)"
+            ) from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise DeployStateError(
+                    f"the deploy history {self.history_path} is {describe_mode(info.st_mode)}, "
+                    "not a regular file; move it out of the way (modelstack writes "
+                    "history.jsonl itself)"
+                )
+            if info.st_size and os.pread(fd, 1, info.st_size - 1) != b"\n":
+                line = b"\n" + line  # a torn last line must not swallow this entry
+            os.write(fd, line)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -31,9 +31,9 @@ from modelstack.image.dockerfile import (
     render_requirements,
 )
 from modelstack.image.flavours import Flavour
-from modelstack.image.labels import image_labels, source_revision
+from modelstack.image.labels import image_labels, provenance_labels
 from modelstack.image.tags import content_tag
-from modelstack.manifest.model import Manifest
+from modelstack.manifest.model import CloudRunTarget, Manifest
 from modelstack.runtime_config import runtime_config
 from modelstack.smoke.local import LocalBundle
 
@@ -53,6 +53,9 @@ class BuildContext:
     base_image: str
     platform: str
     labels: dict[str, str] = field(default_factory=dict)
+    """The content labels, rendered into the Dockerfile (and so covered by the tag)."""
+    build_labels: dict[str, str] = field(default_factory=dict)
+    """Provenance labels set by the engine at build time, outside the content tag."""
 
     def write(self, directory: Path) -> Path:
         """Write every file under `directory` (created if needed); returns `directory`."""
@@ -118,10 +121,12 @@ def render_context(
     model_name = f"{MODEL_DIR}/{model_path.name}"
     optimize = manifest.runtime.optimize_at_build
     optimized = f"{MODEL_DIR}/{model_path.stem}.optimized.onnx" if optimize else None
-    config = runtime_config(manifest, model_name, bundle.cases, optimized_model_path=optimized)
-    labels = image_labels(
-        manifest, target_name, flavour.name, base, revision=source_revision(manifest.directory)
+    target = manifest.targets[target_name]
+    concurrency = target.concurrency if isinstance(target, CloudRunTarget) else None
+    config = runtime_config(
+        manifest, model_name, bundle.cases, optimized_model_path=optimized, concurrency=concurrency
     )
+    labels = image_labels(manifest, target_name, flavour.name, base)
     options = DockerfileOptions(base, labels, ca_bundle=ca_bundle is not None, optimize=optimize)
     files: dict[str, bytes | Path] = {
         "Dockerfile": render_dockerfile(flavour, options).encode("utf-8"),
@@ -136,7 +141,15 @@ def render_context(
         files[CA_FILE] = ca_bundle.read_bytes()
     platform = manifest.build.platform
     tag = content_tag(manifest.metadata.name, files, {"platform": platform})
-    return BuildContext(files, tag, flavour, base, platform, labels)
+    return BuildContext(
+        files=files,
+        tag=tag,
+        flavour=flavour,
+        base_image=base,
+        platform=platform,
+        labels=labels,
+        build_labels=provenance_labels(manifest.directory),
+    )
 
 
 def _runtime_files(package: Path) -> dict[str, bytes | Path]:

@@ -1,9 +1,14 @@
 """OCI labels of an image: what it serves, from which manifest and which source revision.
 
-Every label depends only on what goes into the image, so an unchanged bundle keeps its
-content-addressed tag: no creation timestamp; the manifest digest covers the sections that
-shape the image (metadata, model, runtime, build), not targets or rollout; and the revision is
-the last commit that changed the bundle's folder, not whatever commit is checked out.
+The content labels (`image_labels`) are rendered into the Dockerfile and depend only on what
+goes into the image, so an unchanged bundle keeps its content-addressed tag: no creation
+timestamp, and the manifest digest covers the sections that shape the image (metadata, model,
+runtime, build), not targets or rollout.
+
+The source revision (`provenance_labels`) changes with every commit that touches the bundle's
+folder, including one that only edits `targets:`, without changing what the image does. It is
+passed to the engine beside the build context and stays out of the content tag: an image
+records the revision of the commit that first built its content.
 """
 
 from __future__ import annotations
@@ -16,10 +21,18 @@ from typing import Final
 
 from modelstack.manifest.model import Manifest
 
-__all__ = ["LABEL_PREFIX", "image_labels", "image_manifest_digest", "source_revision"]
+__all__ = [
+    "LABEL_PREFIX",
+    "REVISION_LABEL",
+    "image_labels",
+    "image_manifest_digest",
+    "provenance_labels",
+    "source_revision",
+]
 
 LABEL_PREFIX: Final = "dev.modelstack"
 UNKNOWN_REVISION: Final = "unknown"
+REVISION_LABEL: Final = "org.opencontainers.image.revision"
 
 
 def source_revision(directory: Path) -> str:
@@ -52,15 +65,15 @@ def image_labels(
     target_name: str,
     flavour: str,
     base_image: str,
-    *,
-    revision: str,
 ) -> dict[str, str]:
-    """`org.opencontainers.image.*` and `dev.modelstack.*` labels for one target's image."""
+    """`org.opencontainers.image.*` and `dev.modelstack.*` labels for one target's image.
+
+    Only what shapes the image: these go into the Dockerfile and so into the content tag.
+    """
     meta = manifest.metadata
     labels = {
         "org.opencontainers.image.title": meta.name,
         "org.opencontainers.image.version": meta.version,
-        "org.opencontainers.image.revision": revision,
         "org.opencontainers.image.base.name": base_image,
         f"{LABEL_PREFIX}.model.name": meta.name,
         f"{LABEL_PREFIX}.model.version": meta.version,
@@ -74,3 +87,8 @@ def image_labels(
     if meta.owner:
         labels["org.opencontainers.image.authors"] = meta.owner
     return labels
+
+
+def provenance_labels(directory: Path) -> dict[str, str]:
+    """Labels that say where an image came from without changing it: kept out of its tag."""
+    return {REVISION_LABEL: source_revision(directory)}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from modelstack.errors import InfrastructureError, RegistryError
+from modelstack.image.push_meter import PushMeter
 from modelstack.image.registries import PASSWORD_ENV, USERNAME_ENV, Destination
 
 if TYPE_CHECKING:
@@ -86,7 +87,11 @@ def push_image(
     attempts: int = ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PushedImage:
-    """Tag `image` as `destination.repository:tag`, push it, return its digest reference."""
+    """Tag `image` as `destination.repository:tag`, push it, return its digest reference.
+
+    Unless quiet, progress (layers and bytes) goes to `stream` (default stderr): a live line
+    on a terminal, plain lines otherwise.
+    """
     import docker
 
     out = stream or sys.stderr
@@ -97,7 +102,10 @@ def push_image(
     delay = FIRST_BACKOFF_S
     for attempt in range(1, attempts + 1):
         try:
-            digest = _push_once(client, destination, tag, quiet, out)
+            meter = None if quiet else PushMeter(out)
+            digest = _push_once(client, destination, tag, meter)
+            if meter is not None:
+                meter.finish()
             return PushedImage(destination.repository, tag, digest)
         except _TransientPushError as exc:
             if attempt == attempts:
@@ -117,7 +125,7 @@ class _TransientPushError(Exception):
 
 
 def _push_once(
-    client: docker.DockerClient, destination: Destination, tag: str, quiet: bool, out: TextIO
+    client: docker.DockerClient, destination: Destination, tag: str, meter: PushMeter | None
 ) -> str:
     import docker
     import requests
@@ -136,9 +144,8 @@ def _push_once(
             aux = entry.get("aux")
             if isinstance(aux, dict) and aux.get("Digest"):
                 digest = str(aux["Digest"])
-            if not quiet and entry.get("status") and not entry.get("progressDetail"):
-                layer = f"{entry['id']}: " if entry.get("id") else ""
-                out.write(f"{layer}{entry['status']}\n")
+            if meter is not None:
+                meter.feed(entry)
     except docker.errors.APIError as exc:
         _raise_for(destination, str(exc.explanation or exc))
     except requests.exceptions.RequestException as exc:

@@ -3,7 +3,7 @@ context, smoke-test its image as a running container, push it by digest."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from modelstack.image.builder import BuiltImage
 from modelstack.image.container_smoke import ContainerSmokeResult, smoke_test_image
@@ -68,7 +68,14 @@ def destination(manifest: Manifest, target: Target, registry: str | None) -> Des
 
 
 def push_target_image(
-    client: docker.DockerClient, image: BuiltImage, where: Destination, *, quiet: bool
+    client: docker.DockerClient,
+    image: BuiltImage,
+    where: Destination,
+    *,
+    quiet: bool,
+    stream: TextIO | None = None,
 ) -> PushedImage:
     """Push by digest, under the image's content tag; returns `repository@sha256:...`."""
-    return push_image(client, image.tag, where, image.tag.rsplit(":", 1)[1], quiet=quiet)
+    return push_image(
+        client, image.tag, where, image.tag.rsplit(":", 1)[1], quiet=quiet, stream=stream
+    )

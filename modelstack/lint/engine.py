@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from modelstack.errors import ManifestParseError
 from modelstack.lint.diagnostic import Diagnostic
+from modelstack.lint.discovery import discover_manifests
 from modelstack.lint.noqa import noqa_lines, suppressed
 from modelstack.lint.rule import Finding, LintContext, Rule
-from modelstack.lint.rules import ALL_RULES
+from modelstack.lint.rules import ALL_RULES, RULES_BY_ID
+from modelstack.lint.usable import usable_manifest
 from modelstack.manifest import schema_issues
-from modelstack.manifest.model import from_document
+from modelstack.manifest.secrets import redact
 from modelstack.manifest.source import Source, load_source
 
 __all__ = ["LintOptions", "discover_manifests", "lint_file", "lint_paths", "lint_source"]
 
-MANIFEST_NAMES = ("modelstack.yaml", "modelstack.yml")
-_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".modelstack", ".tox"}
+_NOT_EXPLANATIONS = frozenset({"MS000", "MS001", "MS501"})
 
 
 class LintOptions:
@@ -42,20 +42,6 @@ class LintOptions:
         return self.model_checks or not rule.needs_model
 
 
-def discover_manifests(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files as given; directories searched for modelstack.yaml / modelstack.yml."""
-    found: list[Path] = []
-    for entry in paths:
-        path = Path(entry)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-                found.extend(Path(root, f) for f in sorted(files) if f in MANIFEST_NAMES)
-        else:
-            found.append(path)
-    return found
-
-
 def lint_paths(paths: Iterable[str | os.PathLike[str]], options: LintOptions) -> list[Diagnostic]:
     diagnostics: list[Diagnostic] = []
     for path in discover_manifests(paths):
@@ -74,7 +60,14 @@ def lint_file(path: str | os.PathLike[str], options: LintOptions | None = None) 
         pos = exc.position
         return [
             Diagnostic(
-                pos.file, pos.line, pos.column, pos.line, pos.column, "MS000", "error", exc.reason
+                pos.file,
+                pos.line,
+                pos.column,
+                pos.line,
+                pos.column,
+                "MS000",
+                "error",
+                redact(exc.reason),
             )
         ]
     return lint_source(source, options)
@@ -83,18 +76,38 @@ def lint_file(path: str | os.PathLike[str], options: LintOptions | None = None) 
 def lint_source(source: Source, options: LintOptions | None = None) -> list[Diagnostic]:
     options = options or LintOptions()
     issues = schema_issues(source)
-    manifest = from_document(source) if not issues else None
+    manifest = usable_manifest(source, issues)
     ctx = LintContext(source, manifest, schema_issues=issues, model_checks=options.model_checks)
     noqa = noqa_lines(source.text)
-    diagnostics = []
-    for rule in ALL_RULES:
-        if not options.enabled(rule):
-            continue
-        for finding in rule().check(ctx):
-            diagnostic = _diagnostic(source, rule, finding)
-            if not suppressed(rule.id, diagnostic.line, noqa):
-                diagnostics.append(diagnostic)
-    return sorted(set(diagnostics))
+    # Rules that are not selected still run (unless they open the model) so that a problem
+    # is reported once, under the rule that explains it best: --ignore, --select and noqa
+    # then apply to that rule, and do not bring back the schema's message for the same value.
+    found = {
+        _diagnostic(source, rule, finding)
+        for rule in ALL_RULES
+        if options.enabled(rule) or not rule.needs_model
+        for finding in rule().check(ctx)
+    }
+    return sorted(
+        d
+        for d in _once(found)
+        if options.enabled(RULES_BY_ID[d.rule_id]) and not suppressed(d.rule_id, d.line, noqa)
+    )
+
+
+def _once(diagnostics: set[Diagnostic]) -> set[Diagnostic]:
+    """Each problem reported once: a semantic rule's finding on a value replaces the schema's.
+
+    MS501 does not count: a secret is a problem of its own, not an explanation of the schema's.
+    """
+    explained = {
+        (d.path, d.line, d.column) for d in diagnostics if d.rule_id not in _NOT_EXPLANATIONS
+    }
+    return {
+        d
+        for d in diagnostics
+        if d.rule_id != "MS001" or (d.path, d.line, d.column) not in explained
+    }
 
 
 def _diagnostic(source: Source, rule: type[Rule], finding: Finding) -> Diagnostic:
@@ -108,6 +121,6 @@ def _diagnostic(source: Source, rule: type[Rule], finding: Finding) -> Diagnosti
         end_column=span.end_column + 1,
         rule_id=rule.id,
         severity=rule.severity,
-        message=finding.message,
-        path=".".join(str(p) for p in finding.path),
+        message=redact(finding.message),
+        path=redact(".".join(str(p) for p in finding.path)),
     )

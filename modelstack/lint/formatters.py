@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from urllib.parse import quote
 
 from modelstack.lint.diagnostic import Diagnostic
 
 __all__ = ["FORMATTERS", "format_github", "format_json", "format_sarif", "format_text"]
 
 _DOCS = "https://modelstack.dev/rules"
+_SRCROOT = "SRCROOT"
 
 
 def format_text(diagnostics: Sequence[Diagnostic], files: int) -> str:
@@ -50,6 +54,7 @@ def format_sarif(diagnostics: Sequence[Diagnostic], files: int) -> str:
     from modelstack import __version__
     from modelstack.lint.rules import RULES_BY_ID
 
+    root = Path.cwd().resolve()
     used = sorted({d.rule_id for d in diagnostics})
     rules = [
         {
@@ -71,7 +76,7 @@ def format_sarif(diagnostics: Sequence[Diagnostic], files: int) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": d.file},
+                        "artifactLocation": _artifact(d.file, root),
                         "region": {
                             "startLine": d.line,
                             "startColumn": d.column,
@@ -97,11 +102,26 @@ def format_sarif(diagnostics: Sequence[Diagnostic], files: int) -> str:
                         "rules": rules,
                     }
                 },
+                "originalUriBaseIds": {_SRCROOT: {"uri": root.as_uri().rstrip("/") + "/"}},
                 "results": results,
             }
         ],
     }
     return json.dumps(log, indent=2)
+
+
+def _artifact(file: str, root: Path) -> dict[str, str]:
+    """A relative, percent-encoded URI against SRCROOT (the working directory) where possible.
+
+    Code scanning resolves SRCROOT to the repository; a file outside it keeps an absolute
+    file: URI.
+    """
+    path = Path(os.path.abspath(file))
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        return {"uri": path.as_uri()}
+    return {"uri": quote(relative.as_posix(), safe="/"), "uriBaseId": _SRCROOT}
 
 
 FORMATTERS: dict[str, Callable[[Sequence[Diagnostic], int], str]] = {

@@ -36,8 +36,12 @@ def schema_issues(source: Source) -> list[SchemaIssue]:
 
 
 def manifest_from_source(source: Source) -> Manifest:
-    """Typed manifest from a parsed document; raises ManifestError listing every schema issue."""
-    issues = schema_issues(source)
+    """Typed manifest from a parsed document; raises ManifestError listing every schema issue.
+
+    Platform limits that a lint rule explains (`x-lint-rule` in the schema) are lint's to
+    report, as before they were in the schema: they do not stop `destroy` or `status`.
+    """
+    issues = [i for i in schema_issues(source) if not i.lint_rule]
     if issues:
         lines = [f"{source.position(i.path, key=i.at_key)}: {i.message}" for i in issues]
         raise ManifestError(

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from modelstack.manifest.evaluation import EvaluationSpec, evaluation_from_dict
 from modelstack.manifest.source import PathKey, Source
 
 __all__ = [
     "AwsLambdaTarget",
     "BuildSpec",
     "CloudRunTarget",
+    "EvaluationSpec",
     "Expectation",
     "GpuSpec",
     "LocalTarget",
@@ -233,6 +235,7 @@ class Manifest:
     targets: dict[str, Target]
     rollout: RolloutSpec
     smoke_tests: tuple[SmokeTest, ...]
+    evaluation: EvaluationSpec | None = None
 
     @property
     def path(self) -> Path:
@@ -262,6 +265,7 @@ def from_document(source: Source) -> Manifest:
         smoke_tests=tuple(
             smoke_test_from_dict(i, t) for i, t in enumerate(doc.get("smoke_tests", []))
         ),
+        evaluation=evaluation_from_dict(doc["evaluation"]) if "evaluation" in doc else None,
     )
 
 

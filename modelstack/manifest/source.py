@@ -15,12 +15,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from modelstack.errors import ManifestParseError, SourcePosition
+from modelstack.errors import (
+    ManifestFileError,
+    ManifestParseError,
+    SourcePosition,
+    UnsafeFileError,
+)
+from modelstack.manifest.files import read_regular
+from modelstack.manifest.limits import MANIFEST_BYTES
+from modelstack.manifest.secrets import redact
 
 __all__ = [
     "MAX_DEPTH",
@@ -33,8 +40,9 @@ __all__ = [
     "parse_source",
 ]
 
-MAX_MANIFEST_BYTES = 1024 * 1024
-"""Manifests larger than this are refused before parsing (a real one is a few kilobytes)."""
+MAX_MANIFEST_BYTES = MANIFEST_BYTES.default
+"""The default size limit of a manifest (a real one is a few kilobytes); the
+MODELSTACK_MAX_MANIFEST_BYTES setting changes it."""
 
 MAX_VALUES = 100_000
 """Documents that expand (through aliases) into more values than this are refused."""
@@ -100,22 +108,27 @@ class Source:
         return self.span(path, key=key).start(self.file)
 
 
-def load_source(path: str | os.PathLike[str], *, max_bytes: int = MAX_MANIFEST_BYTES) -> Source:
-    """Read and parse the YAML file at `path`, refusing oversize or non-UTF-8 files early."""
+def load_source(path: str | os.PathLike[str]) -> Source:
+    """Read and parse the YAML file at `path`, refusing non-regular, oversize or non-UTF-8 files.
+
+    At most MODELSTACK_MAX_MANIFEST_BYTES plus one byte is read. A directory, device, FIFO or
+    socket raises ManifestFileError (exit 2) without reading anything.
+    """
     name = os.fspath(path)
+    start = SourcePosition(name, 1, 1)
     try:
-        size = os.stat(name).st_size
-    except OSError as exc:
-        raise ManifestParseError(
-            f"cannot read the manifest: {exc.strerror}", SourcePosition(name, 1, 1)
-        ) from exc
-    if size > max_bytes:
-        raise ManifestParseError(
-            f"the file is {size:,} bytes; manifests may be at most {max_bytes:,} bytes. "
-            "Keep large data (smoke-test inputs, models) in separate files next to the manifest.",
-            SourcePosition(name, 1, 1),
-        )
-    raw = Path(name).read_bytes()[: max_bytes + 1]
+        raw = read_regular(name, MANIFEST_BYTES)
+    except UnsafeFileError as exc:
+        if exc.kind == UnsafeFileError.NOT_REGULAR:
+            reason = f"{exc.reason}; give the path of a manifest file"
+            raise ManifestFileError(reason, start) from None
+        if exc.kind == UnsafeFileError.TOO_LARGE:
+            raise ManifestParseError(
+                f"{exc.reason}. Keep large data (smoke-test inputs, models) in separate files "
+                "next to the manifest.",
+                start,
+            ) from None
+        raise ManifestParseError(f"cannot read the manifest ({exc.reason})", start) from None
     return parse_source(raw, name)
 
 
@@ -261,7 +274,7 @@ class _Builder:
             if key in result:
                 first = self.source.keys[child].start(self.source.file)
                 raise ManifestParseError(
-                    f"duplicate key '{key}' (first defined at line {first.line}); "
+                    f"duplicate key '{redact(key)}' (first defined at line {first.line}); "
                     "YAML keeps only one of them, so remove or rename the other",
                     _span(key_node).start(self.source.file),
                 )
@@ -279,6 +292,6 @@ class _Builder:
         except (ValueError, KeyError, IndexError):  # an explicit tag such as `!!int abc`
             kind = node.tag.rsplit(":", 1)[-1]
             raise ManifestParseError(
-                f"'{node.value}' is not a valid {kind} (tagged !!{kind})",
+                f"'{redact(str(node.value))}' is not a valid {kind} (tagged !!{kind})",
                 _span(node).start(self.source.file),
             ) from None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from modelstack.manifest.secrets import redact, secret_in_key, show_value
 from modelstack.manifest.source import PathKey
 
 __all__ = ["SUPPORTED_KEYWORDS", "SchemaIssue", "validate"]
@@ -28,7 +29,7 @@ SUPPORTED_KEYWORDS = frozenset(
         "maximum", "exclusiveMinimum", "minLength", "maxLength", "pattern",
         "$ref", "allOf", "if", "then", "oneOf",
         # annotations
-        "$schema", "$id", "$defs", "title", "description", "default",
+        "$schema", "$id", "$defs", "title", "description", "default", "x-lint-rule",
     }
 )  # fmt: skip
 
@@ -51,6 +52,12 @@ class SchemaIssue:
     message: str
     at_key: bool = False
     """True when the issue is about a mapping key itself (an unknown key), not its value."""
+    out_of_range: bool = False
+    """True when only a numeric bound is broken: the value has its type and typed code can
+    still read it (a semantic rule may then explain the platform's limit better)."""
+    lint_rule: str = ""
+    """The lint rule that explains this bound (the schema's `x-lint-rule`): a platform limit
+    that lint reports, which loading a manifest for other commands leaves to lint."""
 
 
 def validate(document: Any, schema: Mapping[str, Any]) -> list[SchemaIssue]:
@@ -85,17 +92,22 @@ def _is_type(value: Any, expected: str) -> bool:
     return actual == expected
 
 
-def _show(value: Any) -> str:
-    text = (
-        repr(value)
-        if isinstance(value, str)
-        else str(value).lower()
-        if isinstance(value, bool)
-        else "null"
-        if value is None
-        else str(value)
-    )
-    return text if len(text) <= 60 else text[:57] + "..."
+def _show(value: Any, path: PathKey = ()) -> str:
+    """A value as a message may quote it: short, and never a secret's characters."""
+    if isinstance(value, str):
+        key = path[-1] if path and isinstance(path[-1], str) else ""
+        shown = show_value(key, value)
+    elif isinstance(value, bool):
+        shown = str(value).lower()
+    elif value is None:
+        shown = "null"
+    elif isinstance(value, (dict, list)):
+        noun = ("entry", "entries") if isinstance(value, dict) else ("item", "items")
+        shown = f"{len(value)} {noun[len(value) != 1]}"  # its contents may hold a secret
+    else:
+        key = path[-1] if path and isinstance(path[-1], str) else ""
+        shown = show_value(key, str(value)).strip("'")
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _where(path: PathKey) -> str:
@@ -129,7 +141,7 @@ class _Validator:
             if not any(_is_type(value, t) for t in types):
                 wanted = " or ".join(_TYPE_NAMES[t] for t in types)
                 got = _TYPE_NAMES.get(_type_of(value), _type_of(value))
-                yield SchemaIssue(path, f"expected {wanted}, got {got} ({_show(value)})")
+                yield SchemaIssue(path, f"expected {wanted}, got {got} ({_show(value, path)})")
                 return
         if "enum" in schema and value not in schema["enum"]:
             yield self._enum(value, schema, path)
@@ -147,13 +159,13 @@ class _Validator:
     def _const(self, value: Any, schema: Mapping[str, Any], path: PathKey) -> SchemaIssue:
         name = path[-1] if path else "value"
         return SchemaIssue(
-            path, f"unsupported {name} {_show(value)}; supported: {_show(schema['const'])}"
+            path, f"unsupported {name} {_show(value, path)}; supported: {_show(schema['const'])}"
         )
 
     def _enum(self, value: Any, schema: Mapping[str, Any], path: PathKey) -> SchemaIssue:
         allowed = schema["enum"]
-        message = f"{_show(value)} is not allowed; use one of: {', '.join(map(str, allowed))}"
-        if isinstance(value, str):
+        message = f"{_show(value, path)} is not allowed; use one of: {', '.join(map(str, allowed))}"
+        if isinstance(value, str) and not secret_in_key(str(path[-1]) if path else "", value):
             close = difflib.get_close_matches(value, [str(a) for a in allowed], n=1, cutoff=0.6)
             if close:
                 message += f". Did you mean '{close[0]}'?"
@@ -177,7 +189,9 @@ class _Validator:
         for key, item in value.items():
             child = (*path, key)
             if names and not _pattern(names["pattern"]).search(key):
-                yield SchemaIssue(child, f"invalid name '{key}': {_name_rule(names)}", at_key=True)
+                yield SchemaIssue(
+                    child, f"invalid name '{redact(key)}': {_name_rule(names)}", at_key=True
+                )
             elif key in properties:
                 yield from self.check(item, properties[key], child)
             elif additional is False:
@@ -207,21 +221,22 @@ class _Validator:
             )
         if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
             hint = schema.get("description", f"it must match {schema['pattern']}")
-            yield SchemaIssue(path, f"{_show(value)} is not valid here. {hint}")
+            yield SchemaIssue(path, f"{_show(value, path)} is not valid here. {hint}")
 
     def _number(
         self, value: float, schema: Mapping[str, Any], path: PathKey
     ) -> Iterator[SchemaIssue]:
+        shown = _show(value, path)
+        rule = str(schema.get("x-lint-rule", ""))
         if "minimum" in schema and value < schema["minimum"]:
-            yield SchemaIssue(
-                path, f"{_show(value)} is too small; the minimum is {schema['minimum']}"
-            )
+            message = f"{shown} is too small; the minimum is {schema['minimum']}"
+            yield SchemaIssue(path, message, out_of_range=True, lint_rule=rule)
         if "maximum" in schema and value > schema["maximum"]:
-            yield SchemaIssue(
-                path, f"{_show(value)} is too large; the maximum is {schema['maximum']}"
-            )
+            message = f"{shown} is too large; the maximum is {schema['maximum']}"
+            yield SchemaIssue(path, message, out_of_range=True, lint_rule=rule)
         if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            yield SchemaIssue(path, f"must be greater than {schema['exclusiveMinimum']}")
+            message = f"must be greater than {schema['exclusiveMinimum']}"
+            yield SchemaIssue(path, message, out_of_range=True, lint_rule=rule)
 
     def _combinators(
         self, value: Any, schema: Mapping[str, Any], path: PathKey
@@ -238,6 +253,8 @@ class _Validator:
 
 
 def _unknown_key(key: str, allowed: list[str]) -> str:
+    if redact(key) != key:
+        return f"unknown key {redact(key)}; allowed keys here: {', '.join(sorted(allowed))}"
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
         return f"unknown key '{key}'. Did you mean '{close[0]}'?"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelstack.manifest.model import Manifest
+
+if TYPE_CHECKING:
+    import pulumi
 
 __all__ = ["ModelServiceArgs", "SmokeRunner"]
 
@@ -30,8 +33,12 @@ class ModelServiceArgs:
     manifest: str | os.PathLike[str] | Manifest
     """A manifest path (loaded and linted) or a Manifest already loaded (linted unless
     `lint=False`)."""
-    image: str
-    """The image to deploy, by digest: `repository@sha256:<64 hex>`."""
+    image: pulumi.Input[str]
+    """The image to deploy, by digest: `repository@sha256:<64 hex>`. aws-lambda targets also
+    take an Output (an image built in the same program); its digest is checked when it
+    resolves. Cloud Run needs a plain string: the revision name is derived from the digest
+    while the program is built. `stable_version` and `candidate_percent` stay plain values
+    for the same reason: they decide which resources and hooks exist."""
     target: str | None = None
     """The target name; defaults to the manifest's only non-local target."""
     candidate_percent: int = 0
@@ -51,3 +58,10 @@ class ModelServiceArgs:
     lint: bool = True
     """Refuse a manifest with error-level lint findings. Turn off only for a manifest you
     linted yourself."""
+    registry_only: bool = False
+    """Create only the image repository (ECR / Artifact Registry), none of the serving
+    resources: the first step of a deploy into an empty account, so that the image can be
+    pushed before the function or service that runs it exists. `image` is not deployed."""
+    deletion_protection: bool | None = None
+    """Overrides the Cloud Run target's `deletion_protection` (False lets a failed first
+    deployment, which never served, be removed)."""

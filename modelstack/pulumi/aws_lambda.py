@@ -9,11 +9,13 @@ for the candidate) guarded by the smoke gate -> App Auto Scaling -> function URL
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from modelstack.errors import SmokeTestError
 from modelstack.manifest.model import AwsLambdaTarget, ProvisionedConcurrency
 from modelstack.pulumi.aws_policies import (
     ASSUME_ROLE_POLICY,
@@ -39,27 +41,9 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
     child = pulumi.ResourceOptions(parent=parent)
     function_name = fit(spec.base, 64)
 
-    repo = aws.ecr.Repository(
-        f"{name}-repo",
-        name=fit(spec.base, 256),
-        image_tag_mutability="IMMUTABLE",
-        image_scanning_configuration={"scan_on_push": True},
-        encryption_configurations=(
-            [{"encryption_type": "KMS", "kms_key": target.kms_key_arn}]
-            if target.kms_key_arn
-            else None
-        ),
-        region=region,
-        tags=tags,
-        opts=child,
-    )
-    aws.ecr.LifecyclePolicy(
-        f"{name}-repo-lifecycle",
-        repository=repo.name,
-        policy=json.dumps(ECR_LIFECYCLE_POLICY, sort_keys=True),
-        region=region,
-        opts=child,
-    )
+    repo = _repository(parent, name, spec, tags)
+    if spec.registry_only:
+        return ServiceOutputs.registry_only(repo.repository_url, repo.name)
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
         name=f"/aws/lambda/{function_name}",
@@ -89,9 +73,13 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
     function = aws.lambda_.Function(
         f"{name}-function",
         name=function_name,
-        description=f"{spec.manifest.name} {spec.manifest.metadata.version} ({spec.image.digest})",
+        description=pulumi.Output.from_input(spec.image_input).apply(
+            lambda ref: (
+                f"{spec.manifest.name} {spec.manifest.metadata.version} ({ref.rsplit('@', 1)[1]})"
+            )
+        ),
         package_type="Image",
-        image_uri=str(spec.image),
+        image_uri=spec.image_input,
         role=role.arn,
         memory_size=spec.memory_mb or target.memory_mb,
         timeout=target.timeout_s,
@@ -150,6 +138,43 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
     )
 
 
+def _repository(
+    parent: pulumi.Resource, name: str, spec: ServiceSpec, tags: dict[str, str]
+) -> aws.ecr.Repository:
+    """The ECR repository and its lifecycle policy.
+
+    `force_delete`: the repository holds the pushed images, and ECR refuses to delete a
+    repository with images in it, so without it `destroy` (and removing a failed first
+    deploy) would fail and leave resources behind. Destroying a target removes its images.
+    """
+    target = spec.target
+    assert isinstance(target, AwsLambdaTarget)
+    child = pulumi.ResourceOptions(parent=parent)
+    repo = aws.ecr.Repository(
+        f"{name}-repo",
+        name=fit(spec.base, 256),
+        image_tag_mutability="IMMUTABLE",
+        image_scanning_configuration={"scan_on_push": True},
+        encryption_configurations=(
+            [{"encryption_type": "KMS", "kms_key": target.kms_key_arn}]
+            if target.kms_key_arn
+            else None
+        ),
+        force_delete=True,
+        region=target.region,
+        tags=tags,
+        opts=child,
+    )
+    aws.ecr.LifecyclePolicy(
+        f"{name}-repo-lifecycle",
+        repository=repo.name,
+        policy=json.dumps(ECR_LIFECYCLE_POLICY, sort_keys=True),
+        region=target.region,
+        opts=child,
+    )
+    return repo
+
+
 def _provisioned(
     parent: pulumi.Resource,
     name: str,
@@ -193,14 +218,16 @@ def _alias(
                 lambda v: {v: weight} if v != stable else {}
             )
         }
+
+    async def locate(_args: pulumi.ResourceHookArgs) -> Mapping[str, Any]:
+        address = await candidate_address.future()
+        if address is None:  # unknown only in a preview, where hooks do not run
+            raise SmokeTestError("smoke gate: the candidate's address is not known")
+        return address
+
     hooks = None
     if spec.smoke_gate:
-        gate = smoke_gate(
-            spec.manifest,
-            spec.target_name,
-            lambda _args: candidate_address.future(),
-            spec.smoke_runner,
-        )
+        gate = smoke_gate(spec.manifest, spec.target_name, locate, spec.smoke_runner)
         hooks = pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate])
     return aws.lambda_.Alias(
         f"{name}-alias",

@@ -156,7 +156,6 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
     assert isinstance(target, CloudRunTarget)
     labels = gcp_labels(spec.manifest, spec.target_name)
     child = pulumi.ResourceOptions(parent=parent)
-    where = {"project": target.project, "location": target.region}
 
     repo = gcp.artifactregistry.Repository(
         f"{name}-repo",
@@ -171,9 +170,12 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
         ],
         kms_key_name=target.kms_key,
         labels=labels,
+        project=target.project,
+        location=target.region,
         opts=child,
-        **where,
     )
+    if spec.registry_only:
+        return ServiceOutputs.registry_only(repo.registry_uri, repo.repository_id)
     if target.service_account:
         service_account: Any = target.service_account
         sa_key = target.service_account
@@ -195,15 +197,23 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
         f"{name}-service",
         name=service_name,
         ingress=INGRESS[target.ingress],
-        deletion_protection=target.deletion_protection,
+        deletion_protection=(
+            target.deletion_protection
+            if spec.deletion_protection is None
+            else spec.deletion_protection
+        ),
         labels=labels,
-        template=template,
-        traffics=cloud_run_traffic(revision, spec.stable_version, spec.candidate_percent),
+        template=gcp.cloudrunv2.ServiceTemplateArgs(**template),
+        traffics=[
+            gcp.cloudrunv2.ServiceTrafficArgs(**entry)
+            for entry in cloud_run_traffic(revision, spec.stable_version, spec.candidate_percent)
+        ],
         opts=pulumi.ResourceOptions(
             parent=parent,
             hooks=gate_binding(spec, service_name, revision) if spec.smoke_gate else None,
         ),
-        **where,
+        project=target.project,
+        location=target.region,
     )
     members = (["allUsers"] if target.public else []) + list(target.invokers)
     for member in members:
@@ -213,8 +223,9 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
             name=service.name,
             role="roles/run.invoker",
             member=member,
+            project=target.project,
+            location=target.region,
             opts=child,
-            **where,
         )
 
     static = {"provider": "gcp-cloud-run", "service": service_name, "revision": revision}

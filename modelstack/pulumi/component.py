@@ -25,7 +25,7 @@ def _build(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> ServiceOutp
     return build_cloud_run(parent, name, spec)
 
 
-class ModelService(pulumi.ComponentResource):  # type: ignore[misc]
+class ModelService(pulumi.ComponentResource):
     """A model served from a manifest target (aws-lambda or gcp-cloud-run).
 
     Every child resource has this component as parent, so the options given here (provider(s),
@@ -68,8 +68,8 @@ class ModelService(pulumi.ComponentResource):  # type: ignore[misc]
         self.candidate_address = pulumi.Output.from_input(built.candidate_address)
         self.candidate_version = pulumi.Output.from_input(built.candidate_version)
         self.stable_version = pulumi.Output.from_input(built.stable_version)
-        self.image = pulumi.Output.from_input(str(spec.image))
-        self.image_digest = pulumi.Output.from_input(spec.image.digest)
+        self.image = pulumi.Output.from_input(spec.image_input)
+        self.image_digest = self.image.apply(lambda ref: ref.rsplit("@", 1)[1])
         self.registry = pulumi.Output.from_input(built.registry)
         self.resource_names = pulumi.Output.from_input(built.resource_names)
         self.register_outputs(

@@ -7,6 +7,12 @@ Lambda version number, Cloud Run tag URLs) so that programs depending on them ru
 
 Inputs are recorded the way the engine receives them: camelCase property names, and numbers as
 floats; `normalise` turns integral floats back into integers.
+
+Only public Pulumi API runs the program (`set_mocks`, `reset_options`, `runtime.test`). Seeing
+each registration's parent, provider, hooks and `protect` has no public API (`Mocks` is told
+only the type, name and inputs), so it goes through the SDK's mock monitor in one place,
+`_registration`, which tests pin against the installed Pulumi so that an upgrade that changes
+it fails loudly instead of recording less.
 """
 
 from __future__ import annotations
@@ -18,10 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime import settings
+from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 __all__ = [
     "MOCK_ACCOUNT",
@@ -113,7 +117,7 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return table.get(typ, {"arn": arn} if typ.startswith("aws:") else {})
 
 
-class RecordingMocks(pulumi.runtime.Mocks):  # type: ignore[misc]
+class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that answer resource registrations with inputs plus computed outputs."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -151,7 +155,38 @@ def _with_thread_loop(call: Callable[[], Any]) -> Any:
             loop.close()
 
 
-class RecordingMonitor(MockMonitor):  # type: ignore[misc]
+_awaited: Callable[[Callable[[], Any]], Callable[[], None]] = pulumi.runtime.test
+"""`pulumi.runtime.test` (untyped in the SDK): runs a program and awaits the Output it returns."""
+
+HOOK_KINDS = ("before_create", "before_update", "after_create", "after_update")
+
+
+def _registration(request: Any, urn: str) -> RecordedResource:
+    """A RegisterResource request of the mock monitor as a RecordedResource.
+
+    The one place that reads the SDK's internal request (a protobuf message) and its
+    property deserialiser; `tests/pulumi/test_pulumi_internals.py` pins both.
+    """
+    inputs = rpc.deserialize_properties(request.object)
+    hooks = {
+        kind: list(getattr(request.hooks, kind))
+        for kind in HOOK_KINDS
+        if list(getattr(request.hooks, kind))
+    }
+    return RecordedResource(
+        type=request.type,
+        name=request.name,
+        urn=urn,
+        parent=request.parent,
+        custom=bool(request.custom),
+        provider=request.provider,
+        inputs=normalise(dict(inputs)),
+        hooks=hooks,
+        protect=bool(request.protect),
+    )
+
+
+class RecordingMonitor(MockMonitor):
     """A mock monitor that keeps every registration in order, parents included."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks | None = None) -> None:
@@ -159,36 +194,19 @@ class RecordingMonitor(MockMonitor):  # type: ignore[misc]
         self.recorded: list[RecordedResource] = []
 
     def RegisterResource(self, request: Any) -> Any:
-        response = _with_thread_loop(
-            lambda: super(RecordingMonitor, self).RegisterResource(request)
-        )
+        register = super().RegisterResource
+        response = _with_thread_loop(lambda: register(request))  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
-            inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
-            hooks = {
-                kind: list(getattr(request.hooks, kind))
-                for kind in ("before_create", "before_update", "after_create", "after_update")
-                if list(getattr(request.hooks, kind))
-            }
-            self.recorded.append(
-                RecordedResource(
-                    type=request.type,
-                    name=request.name,
-                    urn=response.urn,
-                    parent=request.parent,
-                    custom=bool(request.custom),
-                    provider=request.provider,
-                    inputs=normalise(dict(inputs)),
-                    hooks=hooks,
-                    protect=bool(request.protect),
-                )
-            )
+            self.recorded.append(_registration(request, response.urn))
         return response
 
     def Invoke(self, request: Any) -> Any:
-        return _with_thread_loop(lambda: super(RecordingMonitor, self).Invoke(request))
+        invoke = super().Invoke
+        return _with_thread_loop(lambda: invoke(request))  # type: ignore[no-untyped-call]
 
     def ReadResource(self, request: Any) -> Any:
-        return _with_thread_loop(lambda: super(RecordingMonitor, self).ReadResource(request))
+        read = super().ReadResource
+        return _with_thread_loop(lambda: read(request))  # type: ignore[no-untyped-call]
 
     def clear(self) -> None:
         self.recorded.clear()
@@ -200,7 +218,12 @@ def install_mocks(
     stack: str = "offline",
     mocks: pulumi.runtime.Mocks | None = None,
 ) -> RecordingMonitor:
-    """Install recording mocks as Pulumi's engine for this process; returns the monitor."""
+    """Install recording mocks as Pulumi's engine for this process; returns the monitor.
+
+    Each installation starts from fresh settings and a new root stack resource, so resources
+    never end up under the stack of an earlier run.
+    """
+    pulumi.runtime.reset_options(project=project, stack=stack)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(
         monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
@@ -225,16 +248,15 @@ def run_offline(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     result: dict[str, Any] = {}
-    previous_root = settings.ROOT.get()
-    settings.ROOT.set(None)  # a fresh root stack resource for this project and stack
     try:
         monitor = install_mocks(project, stack, mocks)
 
-        def body() -> None:
-            value = program()
-            result["value"] = _sync_await(pulumi.Output.from_input(value).future())
+        def body() -> pulumi.Output[None]:
+            return pulumi.Output.from_input(program()).apply(
+                lambda value: result.__setitem__("value", value)
+            )
 
-        loop.run_until_complete(run_pulumi_func(body))
+        _awaited(body)()
         return list(monitor.recorded), result.get("value")
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
@@ -245,4 +267,3 @@ def run_offline(
             asyncio.set_event_loop_policy(None)
         else:
             asyncio.set_event_loop(previous)
-        settings.ROOT.set(previous_root)

@@ -13,7 +13,7 @@ from modelstack.errors import ManifestError, UsageError
 from modelstack.manifest import load_manifest, targets
 from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, LocalTarget, Manifest
 from modelstack.pulumi.args import ModelServiceArgs, SmokeRunner
-from modelstack.pulumi.image import ImageRef, parse_image
+from modelstack.pulumi.image import ImageRef, parse_image, placeholder_image
 from modelstack.pulumi.naming import base_name
 
 __all__ = [
@@ -43,6 +43,16 @@ class ServiceSpec:
     smoke_gate: bool
     smoke_runner: SmokeRunner | None
     alarm_actions: tuple[str, ...]
+    registry_only: bool = False
+    deletion_protection: bool | None = None
+    image_output: Any = None
+    """A `pulumi.Output[str]` (the checked reference) when the image was given as an Output;
+    `image` is a placeholder then."""
+
+    @property
+    def image_input(self) -> Any:
+        """The image reference to deploy: a str, or the Output it was given as."""
+        return str(self.image) if self.image_output is None else self.image_output
 
     @property
     def splits_traffic(self) -> bool:
@@ -83,15 +93,31 @@ def select_target(manifest: Manifest, name: str | None) -> tuple[str, CloudTarge
     return target.name, target
 
 
+def _image(value: Any) -> tuple[ImageRef, Any]:
+    """A str is parsed now; an Output is checked when it resolves."""
+    if isinstance(value, str):
+        return parse_image(value), None
+    import pulumi
+
+    checked = pulumi.Output.from_input(value).apply(lambda ref: str(parse_image(str(ref))))
+    return placeholder_image("pending-output"), checked
+
+
 def resolve(args: ModelServiceArgs) -> ServiceSpec:
     """Check the arguments and the manifest; raise a ModelstackError naming any problem."""
-    image = parse_image(args.image)
+    image, image_output = _image(args.image)
     if not 0 <= args.candidate_percent <= 100:
         raise UsageError(f"candidate_percent must be 0-100, not {args.candidate_percent}")
     if args.memory_mb is not None and args.memory_mb <= 0:
         raise UsageError(f"memory_mb must be positive, not {args.memory_mb}")
     manifest = load_checked_manifest(args.manifest, lint=args.lint)
     target_name, target = select_target(manifest, args.target)
+    if image_output is not None and not isinstance(target, AwsLambdaTarget):
+        raise UsageError(
+            f"target {target_name!r} is a Cloud Run target: pass its image as a str "
+            "(repository@sha256:...), not an Output; the revision name is derived from the "
+            "digest while the program is built"
+        )
     stable = args.stable_version or None
     spec = ServiceSpec(
         manifest=manifest,
@@ -105,6 +131,9 @@ def resolve(args: ModelServiceArgs) -> ServiceSpec:
         smoke_gate=args.smoke_gate,
         smoke_runner=args.smoke_runner,
         alarm_actions=tuple(args.alarm_actions),
+        registry_only=args.registry_only,
+        deletion_protection=args.deletion_protection,
+        image_output=image_output,
     )
     pc = target.provisioned_concurrency if isinstance(target, AwsLambdaTarget) else None
     if pc is not None and pc.attach_to == "alias" and spec.splits_traffic:
@@ -126,3 +155,15 @@ class ServiceOutputs:
     stable_version: Any
     registry: Any
     resource_names: dict[str, Any]
+
+    @classmethod
+    def registry_only(cls, registry: Any, repository: Any) -> ServiceOutputs:
+        """The outputs of a registry-only deployment: nothing serves yet."""
+        return cls(
+            endpoint="",
+            candidate_address={},
+            candidate_version="",
+            stable_version="",
+            registry=registry,
+            resource_names={"repository": repository},
+        )

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import json
+import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from modelstack.errors import ModelError, SmokeTestError
+from modelstack.manifest.limits import INPUTS_FILE_BYTES
 from modelstack.manifest.model import Manifest, SmokeTest, TensorSpec
 from modelstack.modelfile import resolve_in_bundle
+from modelstack.smoke.inputs_file import (
+    check_value_count,
+    count_values,
+    npz_headers,
+    parse_json_inputs,
+    read_inputs_file,
+)
 from modelstack.smoke.tensors import to_array
 
 __all__ = ["MAX_INPUTS_FILE_BYTES", "SmokeCase", "load_cases"]
 
-MAX_INPUTS_FILE_BYTES = 64 * 1024 * 1024
-"""Inputs files larger than this are refused (smoke tests are small by nature)."""
+MAX_INPUTS_FILE_BYTES = INPUTS_FILE_BYTES.default
+"""The default size limit of an inputs file (MODELSTACK_MAX_INPUTS_FILE_BYTES changes it)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ def _inputs(
             if datatype is None:
                 raise SmokeTestError(f"{where}: the model has no input '{name}'")
             try:
+                check_value_count(count_values(given.data))
                 arrays[name] = to_array(given.data, datatype, given.shape)
             except (ValueError, TypeError, OverflowError) as exc:
                 raise SmokeTestError(f"{where}: input '{name}': {exc}") from None
@@ -65,24 +74,20 @@ def _read_file(
         path = resolve_in_bundle(bundle, relative, what="inputs file")
     except ModelError as exc:
         raise SmokeTestError(f"{where}: {exc}") from None
-    if path.stat().st_size > MAX_INPUTS_FILE_BYTES:
-        raise SmokeTestError(
-            f"{where}: {relative} is larger than {MAX_INPUTS_FILE_BYTES // 2**20} MiB"
-        )
     try:
+        raw = read_inputs_file(path)
         if path.suffix == ".npz":
-            # np.load on a path leaks the file when the zip is corrupt; own the handle here.
-            with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
+            npz_headers(raw)  # bounds the decompressed size and refuses object arrays first
+            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
                 return {name: data[name] for name in data.files}
-        raw: Any = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(raw, dict):
-            raise ValueError("a JSON inputs file must map input names to nested lists")
-        unknown = sorted(set(raw) - set(specs))
+        document = parse_json_inputs(raw)
+        unknown = sorted(set(document) - set(specs))
         if unknown:
             raise ValueError(
                 f"the model has no input {', '.join(map(repr, unknown))} "
                 f"(its inputs: {', '.join(specs)})"
             )
-        return {name: to_array(value, specs[name].datatype) for name, value in raw.items()}
-    except (OSError, EOFError, ValueError, TypeError, OverflowError, zipfile.BadZipFile) as exc:
+        return {name: to_array(value, specs[name].datatype) for name, value in document.items()}
+    except (OSError, EOFError, ValueError, TypeError, OverflowError, zipfile.BadZipFile,
+            zlib.error) as exc:  # fmt: skip
         raise SmokeTestError(f"{where}: cannot read {relative}: {exc}") from None

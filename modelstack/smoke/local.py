@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from modelstack.errors import ModelError
 from modelstack.manifest.model import Manifest
-from modelstack.modelfile import ModelSignature, verify_model
+from modelstack.modelfile import ModelSignature, resolve_in_bundle, verify_model
 from modelstack.runtime_config import runtime_config
 from modelstack.smoke.cases import SmokeCase, load_cases
 from modelstack_runtime.config import RuntimeConfig
@@ -24,6 +25,10 @@ class LocalBundle:
 
 def prepare_local(manifest: Manifest) -> LocalBundle:
     """Verify the model (containment, sha256, onnx.checker) and decode the smoke cases."""
+    try:
+        resolve_in_bundle(manifest.directory, manifest.model.path)
+    except ModelError as exc:  # say where the path came from
+        raise ModelError(f"{manifest.source.position(('model', 'path'))}: {exc}") from None
     path, signature = verify_model(manifest.directory, manifest.model.path, manifest.model.sha256)
     cases = load_cases(manifest, signature.inputs)
     return LocalBundle(signature, cases, runtime_config(manifest, path, cases))

@@ -272,3 +272,68 @@ def test_gpu_needs_the_cloud_run_provider(tmp_path: Path) -> None:
     model.write_bytes(b"unused: refused before the model is read")
     assert main(["init", str(model), "--provider", "aws-lambda", "--gpu"]) == 2
     assert not (tmp_path / "modelstack.yaml").exists()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_NAME = "modelstack.v1.schema.json"
+
+
+def schema_line(manifest: Path) -> str:
+    first = manifest.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=")
+    return first.removeprefix("# yaml-language-server: $schema=")
+
+
+def test_the_schema_url_is_the_release_tag_of_the_installed_version(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    from modelstack.commands.schema import SOURCE_REPOSITORY, schema_url
+
+    model = save(scaled_model(), tmp_path / "scaled.onnx")
+    assert run("init", model).returncode == 0
+    url = schema_line(tmp_path / "modelstack.yaml")
+    assert url == schema_url()
+    owner_repo = SOURCE_REPOSITORY.removeprefix("https://github.com/")
+    tag = f"v{version('modelstack')}"
+    assert url == f"https://raw.githubusercontent.com/{owner_repo}/{tag}/schemas/{SCHEMA_NAME}"
+    assert (ROOT / "schemas" / SCHEMA_NAME).is_file()  # the path the tag serves
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"repo: {SOURCE_REPOSITORY}\n    rev: {tag}\n" in readme  # the same published source
+    assert f"$schema={url}" in readme
+
+
+def test_schema_write_puts_an_identical_copy_in_a_folder_or_file(tmp_path: Path) -> None:
+    shipped = (ROOT / "schemas" / SCHEMA_NAME).read_bytes()
+    result = run("schema", "--write", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / SCHEMA_NAME).read_bytes() == shipped
+    assert run("schema", "--write", tmp_path / "s.json").returncode == 0
+    assert (tmp_path / "s.json").read_bytes() == shipped
+
+
+def test_schema_write_to_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("schema", "--write", tmp_path / "missing" / "s.json")
+    assert result.returncode == 2
+    assert "no such folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_init_with_a_local_schema_uses_the_nearest_copy(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "schemas").mkdir()
+    assert run("schema", "--write", tmp_path / "schemas").returncode == 0
+    model = save(scaled_model(), tmp_path / "models" / "iris" / "scaled.onnx")
+    result = run("init", model, "--schema-ref", "local")
+    assert result.returncode == 0, result.stderr
+    manifest = model.parent / "modelstack.yaml"
+    assert schema_line(manifest) == f"../../schemas/{SCHEMA_NAME}"
+    assert not (model.parent / SCHEMA_NAME).exists()
+    assert_usable(manifest, model)
+
+
+def test_init_with_a_local_schema_writes_one_when_there_is_none(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # the search stops at the repository root
+    model = save(scaled_model(), tmp_path / "scaled.onnx")
+    result = run("init", model, "--schema-ref", "local")
+    assert result.returncode == 0, result.stderr
+    assert schema_line(tmp_path / "modelstack.yaml") == SCHEMA_NAME
+    assert (tmp_path / SCHEMA_NAME).read_bytes() == (ROOT / "schemas" / SCHEMA_NAME).read_bytes()

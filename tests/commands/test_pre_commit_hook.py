@@ -135,3 +135,40 @@ def test_hook_environment_is_light(
 
     assert installed_as("onnxruntime*") != []  # the search does find installed packages
     assert installed_as("pulumi*") == []
+
+
+@pytest.mark.slow
+def test_hook_runs_when_only_the_model_changes(
+    project: Path, snapshot: tuple[Path, str], tmp_path: Path
+) -> None:
+    home = tmp_path / "pre-commit-home"
+    snap, rev = snapshot
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {snap}\n    rev: {rev}\n    hooks:\n      - id: modelstack-lint\n"
+    )
+    git(project, "add", ".")
+    git(project, "commit", "-q", "-m", "bundle")
+
+    # Re-export the model without updating the manifest: only model.onnx is staged.
+    import onnx
+
+    model = project / "model.onnx"
+    proto = onnx.load(str(model))
+    proto.producer_version = "re-exported"
+    onnx.save(proto, str(model))
+    git(project, "add", "model.onnx")
+    result = pre_commit(project, home, "run", "--color", "never")
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "modelstack.yaml:13:11: MS102 error" in out
+    assert "1 error(s), 0 warning(s) in 1 manifest" in out
+    assert "bad/" not in out  # only the manifest that references the model was checked
+
+    # A staged file that no manifest references is skipped quietly.
+    git(project, "checkout", "HEAD", "--", "model.onnx")
+    (project / "notes.json").write_text("{}\n")
+    git(project, "add", "notes.json")
+    result = pre_commit(project, home, "run", "--color", "never")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "modelstack lint" in out and "Passed" in out

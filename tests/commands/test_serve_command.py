@@ -147,3 +147,49 @@ def test_serve_refuses_a_manifest_whose_model_does_not_match(tmp_path: Path) -> 
     assert result.returncode == 1
     assert "sha256 mismatch" in result.stderr
     assert "serving" not in result.stderr
+
+
+def run_serve(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`modelstack serve ARGS` expected to refuse at once (a timeout here is a failure)."""
+    return subprocess.run(
+        [sys.executable, "-m", "modelstack", "serve", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_serve_refuses_a_port_outside_the_tcp_range(port: str) -> None:
+    result = run_serve(IRIS, "--port", port)
+    assert result.returncode == 2
+    assert f"--port {port} is not a TCP port; choose one from 1 to 65535" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_on_a_busy_port_is_a_usage_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_serve(IRIS, "--port", str(port))
+    assert result.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_model_that_fails_on_its_warm_up_input(
+    warmup_failing_bundle: Path,
+) -> None:
+    result = run_serve(warmup_failing_bundle, "--port", str(free_port()))
+    assert result.returncode == 1
+    assert "the model failed on its warm-up input (the first smoke test's)" in result.stderr
+    assert "serving" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_manifest_that_is_a_directory() -> None:
+    result = run_serve(IRIS.parent, "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "it is a directory, not a regular file" in result.stderr

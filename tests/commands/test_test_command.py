@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 IRIS = ROOT / "examples" / "iris"
 IRIS_SHA256 = "9ea86fb53c2fa87900721eff8c341756ac782f5377a38b6e6e3f9fe2cc194f89"
 SETOSA = [[5.1, 3.4, 1.5, 0.2]]
+NUL_INPUTS_FILE = '    inputs_file: "in\\0.json"\n    expected'
+SETOSA_INPUTS = (
+    "    inputs:\n      float_input:\n        data: [[5.1, 3.4, 1.5, 0.2]]\n    expected"
+)
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -202,6 +206,66 @@ def test_missing_manifest() -> None:
     result = run("test", "does-not-exist/modelstack.yaml")
     assert result.returncode == 1
     assert "does-not-exist/modelstack.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_model_failing_on_the_warm_up_input_is_a_failed_smoke_test(
+    warmup_failing_bundle: Path,
+) -> None:
+    result = run("test", warmup_failing_bundle, "--format", "json")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "the model failed on its warm-up input" in result.stderr
+    [case] = strict_json(result.stdout)["results"]
+    assert (case["name"], case["passed"]) == ("two-rows", False)
+    assert "cannot be reshaped" in " ".join(case["problems"])
+
+
+def test_a_warm_up_input_the_model_refuses_is_a_failed_smoke_test(iris: Path) -> None:
+    edit(
+        iris,
+        "        data: [[5.1, 3.4, 1.5, 0.2]]\n    expected",
+        "        data: [[5.1, 3.4, 1.5]]\n    expected",
+    )
+    result = run("test", iris)
+    assert result.returncode == 1, result.stderr
+    assert (
+        "warm-up failed: input 'float_input': expected shape [-1, 4], got [1, 3]" in result.stderr
+    )
+    assert "FAIL  setosa" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_a_manifest_that_is_a_directory_is_a_usage_error(iris: Path) -> None:
+    result = run("test", iris.parent)
+    assert result.returncode == 2
+    assert f"{iris.parent}:1:1: it is a directory, not a regular file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ("  path: model.onnx", '  path: "model\\0.onnx"', ":12:9: the model path"),
+        (SETOSA_INPUTS, NUL_INPUTS_FILE, ":69:5: smoke test 'setosa'"),
+    ],
+)  # fmt: skip
+def test_a_nul_byte_in_a_path_is_a_positioned_error(
+    iris: Path, old: str, new: str, where: str
+) -> None:
+    edit(iris, old, new)
+    result = run("test", iris)
+    assert result.returncode == 1, result.stderr
+    assert f"{iris}{where}" in result.stderr and "NUL byte" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_deeply_nested_inputs_file_is_a_clear_error(iris: Path) -> None:
+    edit(iris, SETOSA_INPUTS, "    inputs_file: deep.json\n    expected")
+    (iris.parent / "deep.json").write_text('{"float_input": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    result = run("test", iris)
+    assert result.returncode == 1, result.stderr
+    assert "cannot read deep.json: the JSON is nested too deeply" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -62,6 +62,9 @@ class RecordingEngine:
     def adopt(self) -> Release | None:
         return None
 
+    def prepare_registry(self) -> None:
+        self.calls.append(("prepare registry",))
+
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         self._call("deploy", release.version)
         self.traffic.setdefault(release.version, 0)

@@ -365,3 +365,50 @@ def test_two_checkouts_of_one_model_do_not_touch_each_other(
         assert infer(port)[0] == 200  # the first checkout still serves
     finally:
         main(["destroy", str(other), "--target", "local", "--yes"])
+
+
+def test_the_local_invoke_api_answers_boto3_as_aws_does(bundle: Path, port: int) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    # `fragile` answers single rows and fails (a 500, a fault) on any batch of two.
+    manifest = write_bundle(bundle, port=port, flavour="lambda", kind="fragile")
+    assert up(manifest) == 0
+    client = boto3.client(
+        "lambda",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    fault = client.invoke(FunctionName="tiny.local", Payload=json.dumps(TWO_ROWS).encode())
+    assert fault["FunctionError"] == "Unhandled"
+    document = json.loads(fault["Payload"].read())
+    assert document["errorType"] == "InternalError" and document["errorMessage"]
+
+    bad = client.invoke(FunctionName="tiny.local", Payload=b'{"model_name": 3}')
+    assert "FunctionError" not in bad and json.loads(bad["Payload"].read())["status"] == 400
+
+    event = client.invoke(
+        FunctionName="tiny.local", InvocationType="Event", Payload=json.dumps(ROW).encode()
+    )
+    assert event["StatusCode"] == 202 and event["Payload"].read() == b""
+    dry = client.invoke(FunctionName="tiny.local", InvocationType="DryRun", Payload=b"{}")
+    assert dry["StatusCode"] == 204
+    with pytest.raises(ClientError) as info:
+        client.invoke(FunctionName="tiny.local", InvocationType="Later", Payload=b"{}")
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+    stage_root = {
+        "version": "2.0",
+        "rawPath": "/prod",
+        "requestContext": {"stage": "prod", "http": {"method": "POST", "path": "/prod"}},
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(ROW),
+        "isBase64Encoded": False,
+    }
+    proxied = client.invoke(FunctionName="tiny.local", Payload=json.dumps(stage_root).encode())
+    answer = json.loads(proxied["Payload"].read())
+    assert answer["statusCode"] == 200, answer
+    outputs = json.loads(answer["body"])["outputs"]
+    assert {o["name"]: o["data"] for o in outputs}["label"] == [0]

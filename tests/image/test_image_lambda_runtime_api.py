@@ -218,3 +218,120 @@ def test_the_real_awslambdaric_client_speaks_to_it(api: RuntimeApiServer, tmp_pa
         process.wait(timeout=10)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def run_bootstrap(
+    api: RuntimeApiServer, tmp_path: Path, args: list[str], handler_env: str | None
+) -> subprocess.Popen[bytes]:
+    """`python -m modelstack_runtime.lambda_bootstrap ARGS` (the image's ENTRYPOINT + CMD)."""
+    (tmp_path / "fn.py").write_text(textwrap.dedent(HANDLER))
+    (tmp_path / "other.py").write_text("def handler(event, context):\n    return {'other': 1}\n")
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "AWS_LAMBDA_RUNTIME_API": api.address,
+        "PYTHONPATH": f"{tmp_path}{os.pathsep}{root}",
+        "AWS_LAMBDA_FUNCTION_NAME": "fn",
+    }
+    env.pop("_HANDLER", None)
+    if handler_env is not None:
+        env["_HANDLER"] = handler_env
+    return subprocess.Popen(
+        [sys.executable, "-m", "modelstack_runtime.lambda_bootstrap", *args],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "handler_env", "expected"),
+    [
+        (["fn.handler"], None, {"sum": 6}),  # CMD
+        (["fn.handler"], "other.handler", {"sum": 6}),  # CMD wins, as ImageConfig.Command
+        ([], "other.handler", {"other": 1}),  # _HANDLER without CMD
+    ],
+)
+def test_the_bootstrap_runs_the_handler_lambda_names(
+    api: RuntimeApiServer,
+    tmp_path: Path,
+    args: list[str],
+    handler_env: str | None,
+    expected: dict[str, int],
+) -> None:
+    process = run_bootstrap(api, tmp_path, args, handler_env)
+    try:
+        answer = json.loads(api.broker.invoke(b'{"numbers": [1, 2, 3]}', timeout_s=30))
+        assert {k: answer[k] for k in expected} == expected
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_the_bootstrap_defaults_to_the_modelstack_handler() -> None:
+    from modelstack_runtime.lambda_bootstrap import HANDLER, handler_name
+
+    assert handler_name(["bootstrap"], {}) == HANDLER
+    assert handler_name(["bootstrap", " "], {"_HANDLER": ""}) == HANDLER
+    assert handler_name(["bootstrap"], {"_HANDLER": "a.b"}) == "a.b"
+
+
+def iris_adapter() -> Any:
+    from modelstack_runtime.dataplane import load_dataplane
+    from modelstack_runtime.lambda_handler import LambdaAdapter
+
+    bundle = prepare_local(load_manifest(IRIS / "modelstack.yaml"))
+    return LambdaAdapter(load_dataplane(bundle.config)), bundle
+
+
+IRIS_ROW = {"inputs": [{"name": "float_input", "datatype": "FP32", "shape": [1, 4],
+                        "data": [5.1, 3.4, 1.5, 0.2]}]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"version": "2.0", "rawPath": "/prod", "requestContext": {"stage": "prod",
+         "http": {"method": "POST", "path": "/prod"}}},
+        {"version": "2.0", "rawPath": "/prod/", "requestContext": {"stage": "prod",
+         "http": {"method": "POST", "path": "/prod/"}}},
+        {"httpMethod": "POST", "path": "/", "requestContext": {"stage": "prod",
+         "path": "/prod/"}},
+        {"httpMethod": "POST", "path": "/prod", "requestContext": {"stage": "prod"}},
+    ],
+)  # fmt: skip
+def test_a_post_to_the_root_of_a_named_stage_is_an_infer(event: dict[str, Any]) -> None:
+    adapter, _ = iris_adapter()
+    result = adapter({**event, "body": json.dumps(IRIS_ROW), "isBase64Encoded": False})
+    assert result["statusCode"] == 200, result["body"]
+    assert json.loads(result["body"])["outputs"]
+
+
+def test_a_stage_prefix_goes_but_a_path_of_the_same_name_stays() -> None:
+    adapter, _ = iris_adapter()
+    event = {"version": "2.0", "rawPath": "/prod/v2/models/iris",
+             "requestContext": {"stage": "prod", "http": {"method": "GET"}}}  # fmt: skip
+    assert adapter(event)["statusCode"] == 200
+    other = {**event, "rawPath": "/production", "requestContext": {"stage": "prod",
+             "http": {"method": "POST"}}, "body": json.dumps(IRIS_ROW)}  # fmt: skip
+    assert adapter(other)["statusCode"] == 404
+
+
+def test_a_fault_in_a_direct_invocation_is_a_function_error(api: RuntimeApiServer) -> None:
+    from modelstack_runtime.errors import InternalError
+
+    adapter, _ = iris_adapter()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise InternalError("onnxruntime failed: boom")
+
+    start(api, adapter)
+    adapter.dataplane.infer_object = broken
+    with pytest.raises(InvocationFailed, match="InternalError: onnxruntime failed: boom") as info:
+        api.broker.invoke(json.dumps(IRIS_ROW).encode())
+    document = json.loads(info.value.payload)
+    assert document["errorType"] == "InternalError"
+    assert document["errorMessage"] == "onnxruntime failed: boom"
+    # A bad request stays an ordinary payload (a 4xx is the caller's error, not the function's).
+    assert json.loads(api.broker.invoke(b'{"model_name": 3}'))["status"] == 400

@@ -48,7 +48,9 @@ def test_the_context_holds_exactly_what_the_image_needs(iris: Manifest) -> None:
     assert config["model_name"] == "iris"
     assert context.tag.startswith("modelstack/iris:")
     assert context.labels["dev.modelstack.model.sha256"] == iris.model.sha256
-    assert context.labels["org.opencontainers.image.revision"] == "unknown"  # not a git checkout
+    assert "org.opencontainers.image.revision" not in context.labels  # outside the tag
+    assert context.build_labels == {"org.opencontainers.image.revision": "unknown"}  # not in git
+    assert "revision" not in context.files["Dockerfile"].decode()  # type: ignore[union-attr]
 
 
 def test_the_tag_follows_the_model_the_code_the_target_and_the_ca(
@@ -189,6 +191,11 @@ def test_docker_not_running_says_how_to_start_it(
 def test_registry_without_push_is_a_usage_error(iris: Manifest) -> None:
     with pytest.raises(UsageError, match="--registry only matters with --push"):
         build(str(iris.path), target="local", registry="127.0.0.1:5000")
+
+
+def test_quiet_and_verbose_together_is_a_usage_error(iris: Manifest) -> None:
+    with pytest.raises(UsageError, match="--quiet and --verbose"):
+        build(str(iris.path), target="local", quiet=True, verbose=True)
 
 
 def test_the_public_api_is_deliberate() -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -12,7 +17,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelstack.errors import ManifestParseError
+from modelstack.errors import ManifestFileError, ManifestParseError, SourcePosition, UsageError
 from modelstack.lint import lint_file
 from modelstack.manifest import schema_issues
 from modelstack.manifest.source import (
@@ -23,6 +28,8 @@ from modelstack.manifest.source import (
     load_source,
     parse_source,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 DOC = """\
 apiVersion: modelstack.dev/v1
@@ -396,3 +403,111 @@ def test_yaml_like_input_parses_or_raises_manifest_parse_error(text: str) -> Non
         assert error.position.column >= 1
     else:
         assert () in source.values
+
+
+# -- bounded reads of regular files only ----------------------------------------------------
+
+BOUNDED_PROBE = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1536 * 2**20, 1536 * 2**20))
+from modelstack.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_bounded(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`modelstack ARGV` in a fresh interpreter capped at 1.5 GiB of address space."""
+    return subprocess.run(
+        [sys.executable, "-c", BOUNDED_PROBE, *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_discovered_device_is_ms000_and_the_other_manifests_are_still_linted(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "modelstack.yaml").symlink_to("/dev/zero")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "modelstack.yaml").write_text("apiVersion: modelstack.dev/v1\n", "utf-8")
+    result = run_bounded("lint", "--no-model-checks", "--format", "json", ".", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    found = {(d["file"], d["rule_id"]) for d in json.loads(result.stdout)}
+    assert ("a/modelstack.yaml", "MS000") in found
+    assert ("b/modelstack.yaml", "MS001") in found  # linted after the device
+    device = next(d for d in json.loads(result.stdout) if d["rule_id"] == "MS000")
+    assert "character device, not a regular file" in device["message"]
+
+
+@pytest.mark.parametrize("special", ["/dev/urandom", "/dev/zero", "fifo"])
+def test_a_special_file_given_on_the_command_line_is_a_usage_error(
+    special: str, tmp_path: Path
+) -> None:
+    if special == "fifo":
+        os.mkfifo(tmp_path / "fifo")  # nobody writes to it: reading would wait forever
+    result = run_bounded("lint", special, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "not a regular file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def make_socket(path: Path) -> socket.socket:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    return server
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "socket"])
+def test_load_source_refuses_what_is_not_a_regular_file(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / "modelstack.yaml"
+    opened = []
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        opened.append(make_socket(path))
+    try:
+        with pytest.raises(ManifestFileError) as info:
+            load_source(path)
+    finally:
+        for sock in opened:
+            sock.close()
+    assert info.value.exit_code == 2
+    assert info.value.position == SourcePosition(str(path), 1, 1)
+    assert "not a regular file" in info.value.reason
+    assert lint_file(path)[0].rule_id == "MS000"
+
+
+def test_a_nul_byte_in_the_manifest_path_is_a_clear_error() -> None:
+    with pytest.raises(ManifestParseError, match="NUL byte"):
+        load_source("model\x00.yaml")
+
+
+@settings(max_examples=60, deadline=None)
+@given(limit=st.integers(min_value=16, max_value=256), size=st.integers(min_value=0, max_value=300))
+def test_the_manifest_limit_is_a_setting_and_nothing_past_it_is_read(
+    limit: int, size: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("limit") / "modelstack.yaml"
+    path.write_bytes(b"a: 1\n" + b"#" * max(0, size - 5))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MODELSTACK_MAX_MANIFEST_BYTES", str(limit))
+        if path.stat().st_size > limit:
+            with pytest.raises(ManifestParseError) as info:
+                load_source(path)
+            assert "MODELSTACK_MAX_MANIFEST_BYTES" in info.value.reason
+        else:
+            assert load_source(path).data == {"a": 1}
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots", "1e6"])
+def test_a_bad_limit_setting_is_a_usage_error(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELSTACK_MAX_MANIFEST_BYTES", value)
+    with pytest.raises(UsageError, match="MODELSTACK_MAX_MANIFEST_BYTES"):
+        load_source(ROOT / "examples" / "iris" / "modelstack.yaml")

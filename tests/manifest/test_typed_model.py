@@ -11,6 +11,7 @@ import pytest
 
 from modelstack import ManifestError, load_manifest
 from modelstack.manifest import manifest_from_source
+from modelstack.manifest.evaluation import EvaluationSpec
 from modelstack.manifest.model import (
     Alarms,
     AwsLambdaTarget,
@@ -53,6 +54,7 @@ SCHEMA_OF: dict[type, str] = {
     GpuSpec: "#/$defs/cloudRunTarget/properties/gpu",
     LocalTarget: "#/$defs/localTarget",
     SmokeTest: SMOKE,
+    EvaluationSpec: "#/properties/evaluation",
     Expectation: f"{SMOKE}/properties/expected_outputs/additionalProperties",
 }
 
@@ -138,6 +140,12 @@ smoke_tests:
   - name: u
     inputs_file: inputs.npz
     expected_outputs: {y: {data: [1]}}
+evaluation:
+  task: any
+  datasets:
+    - name: d
+      path: d.csv
+      sha256: 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc'
 """ % ("ab" * 32)
 
 
@@ -169,6 +177,7 @@ def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
         LocalTarget: manifest.targets["dev"],
         SmokeTest: test,
         Expectation: other.expected_outputs["y"],
+        EvaluationSpec: manifest.evaluation,
     }
     assert set(objects) == set(SCHEMA_OF)
     checked = 0

@@ -367,7 +367,7 @@ def test_wrong_api_version_or_kind_says_what_is_supported(
         ("    memory_mb: lots\n", "expected an integer, got a string ('lots')"),
         ("    memory_mb: 1.5\n", "expected an integer, got a number (1.5)"),
         ("    memory_mb: true\n", "expected an integer, got true or false (true)"),
-        ("    environment: [A]\n", "expected a mapping, got a list (['A'])"),
+        ("    environment: [A]\n", "expected a mapping, got a list (1 item)"),
         ("    tracing: 'yes'\n", "expected true or false, got a string ('yes')"),
     ],
 )
@@ -439,3 +439,46 @@ def test_issues_are_in_document_order() -> None:
 def test_schema_issue_is_a_value() -> None:
     issue = SchemaIssue(("a",), "m", at_key=True)
     assert issue == SchemaIssue(("a",), "m", at_key=True)
+
+
+@pytest.mark.parametrize(
+    ("line", "secret", "kind"),
+    [
+        (
+            "    kms_key_arn: postgres://admin:hunter2@db.internal/app\n",
+            "hunter2",
+            "a password in a URL",
+        ),
+        ("    architecture: AKIAQWERTYUIOPASDFGH\n", "QWERTYUIOP", "an AWS access key id"),
+        ("    environment:\n      DB_PASS: 1234567890\n", "1234567890", "its key names one"),
+        ("    environment: [hunter2-hunter2]\n", "hunter2", ""),
+        ("    AKIAQWERTYUIOPASDFGH: 1\n", "QWERTYUIOP", "an AWS access key id"),
+    ],
+)
+def test_schema_messages_never_echo_a_secret(line: str, secret: str, kind: str) -> None:
+    issues = issues_of(BASE + line)
+    assert issues
+    for message, _, _ in issues:
+        assert secret not in message
+    assert kind in " ".join(m for m, _, _ in issues)
+
+
+def test_schema_messages_still_quote_ordinary_values() -> None:
+    ((message, _, _),) = issues_of(BASE + "    architecture: arm\n")
+    assert "'arm' is not allowed" in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nAKIAQWERTYUIOPASDFGH: 1\nAKIAQWERTYUIOPASDFGH: 2\n",
+        "a: !!int AKIAQWERTYUIOPASDFGH\n",
+    ],
+)
+def test_parse_errors_never_echo_a_secret(text: str) -> None:
+    from modelstack.errors import ManifestParseError
+
+    with pytest.raises(ManifestParseError) as caught:
+        parse_source(text, "m.yaml")
+    assert "QWERTYUIOP" not in str(caught.value)
+    assert "an AWS access key id" in str(caught.value)

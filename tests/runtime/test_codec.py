@@ -73,11 +73,19 @@ def test_request_round_trip(a: np.ndarray, b: np.ndarray, binary: bool) -> None:
             with pytest.raises(BadRequest, match="non-UTF-8"):
                 encode_json_request(inputs)
             return
+        if not (_finite(a) and _finite(b)):
+            with pytest.raises(BadRequest, match="NaN or Infinity, which JSON cannot carry"):
+                encode_json_request(inputs)
+            return
         request = decode_request(encode_json_request(inputs, request_id="r1"))
     assert request.id == "r1"
     assert list(request.inputs) == ["a", "b"]
     assert_same(request.inputs["a"], a)
     assert_same(request.inputs["b"], b)
+
+
+def _finite(array: np.ndarray) -> bool:
+    return array.dtype.kind != "f" or bool(np.isfinite(array).all())
 
 
 def _utf8(item: bytes) -> bool:
@@ -95,8 +103,8 @@ def test_response_round_trip_with_any_binary_subset(
 ) -> None:
     for name in ("a", "b"):
         array = a if name == "a" else b
-        if name not in which and array.dtype == object:
-            which.add(name)  # arbitrary bytes need the binary form
+        if name not in which and (array.dtype == object or not _finite(array)):
+            which.add(name)  # arbitrary bytes, NaN and infinities need the binary form
     body, length = encode_response("m", "1", "id-7", {"a": a, "b": b}, binary=which)
     assert (length is None) == (not which)
     response = read_response(body, length)
@@ -285,3 +293,25 @@ def test_client_helpers_decode_json_and_binary_responses() -> None:
 def test_error_response_raises() -> None:
     with pytest.raises(InferenceError, match="server answered with an error: boom"):
         decode_response(b'{"error": "boom"}')
+
+
+@pytest.mark.parametrize("value", ["false", "true", 1, 0, None])
+def test_binary_flags_must_be_booleans(value: Any) -> None:
+    x = {"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}
+    for request in (
+        {"inputs": [x], "parameters": {"binary_data_output": value}},
+        {"inputs": [x], "outputs": [{"name": "y", "parameters": {"binary_data": value}}]},
+    ):
+        if value is None:
+            decode_request(json.dumps(request).encode())  # absent means the default
+            continue
+        with pytest.raises(BadRequest, match="must be true or false"):
+            decode_request(json.dumps(request).encode())
+
+
+def test_non_finite_outputs_are_never_bare_nan_in_json() -> None:
+    y = np.array([np.nan, np.inf, 1.0], dtype=np.float32)
+    with pytest.raises(BadRequest, match=r"tensor 'y' holds NaN or Infinity.*binary_data"):
+        encode_response("m", "1", None, {"y": y})
+    body, length = encode_response("m", "1", None, {"y": y}, binary=["y"])
+    np.testing.assert_array_equal(read_response(body, length).outputs["y"], y)

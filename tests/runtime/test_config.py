@@ -94,3 +94,23 @@ def test_load_errors_are_config_errors(tmp_path: Path) -> None:
     bad.write_text("[]")
     with pytest.raises(ConfigError, match="expected a JSON object, got list"):
         load_config(bad)
+
+
+def test_images_admit_as_many_infer_requests_as_the_platform_sends(tmp_path: Path) -> None:
+    """Cloud Run's `concurrency` becomes the runtime's max_concurrency; other targets get 4."""
+    import shutil
+
+    from modelstack.image.context import render_context
+    from modelstack.image.flavours import flavour_for
+    from modelstack.manifest import load_manifest
+    from modelstack.smoke.local import prepare_local
+
+    source = Path(__file__).resolve().parents[2] / "examples" / "digits-gpu"
+    shutil.copytree(source, tmp_path / "digits", ignore=shutil.ignore_patterns(".modelstack"))
+    manifest = load_manifest(tmp_path / "digits" / "modelstack.yaml")
+    bundle = prepare_local(manifest)
+    for target, expected in (("gpu", 8), ("local", 4)):
+        flavour = flavour_for(manifest.targets[target])
+        context = render_context(manifest, target, flavour, bundle, base_image="base")
+        config = json.loads(context.files["runtime.json"])  # type: ignore[arg-type]
+        assert config["max_concurrency"] == expected

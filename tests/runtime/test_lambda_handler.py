@@ -176,3 +176,44 @@ def test_bootstrap_says_what_to_install(
     assert lambda_bootstrap.main() == 2
     assert "pip install awslambdaric" in capsys.readouterr().err
     assert lambda_bootstrap.HANDLER == "modelstack_runtime.lambda_handler.handler"
+
+
+_GOOD_BODY = encode_json_request({"float_input": GOOD_X}).decode()
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"rawPath": "/", "headers": ["a"], "body": _GOOD_BODY, "requestContext": {}},
+         "event.headers must be an object"),
+        ({"rawPath": "/", "body": _GOOD_BODY, "requestContext": "prod"},
+         "event.requestContext must be an object"),
+        ({"rawPath": "/", "body": _GOOD_BODY, "requestContext": {"http": []}},
+         "requestContext.http must be an object"),
+        ({"rawPath": "/", "body": _GOOD_BODY, "requestContext": {"http": {"method": 5}}},
+         "requestContext.http.method must be a string"),
+        ({"rawPath": 7, "body": _GOOD_BODY}, "event.rawPath must be a string"),
+        ({"rawPath": "/", "headers": {"x": 1}, "body": _GOOD_BODY}, "header 'x' must be a string"),
+        ({"rawPath": "/", "body": '{"inputs": "\ud800"}'}, "not valid Unicode"),
+    ],
+    ids=["headers-list", "context-string", "http-list", "method-int", "path-int", "header-int",
+         "lone-surrogate"],
+)  # fmt: skip
+def test_malformed_proxy_events_get_a_proxy_400(
+    adapter: LambdaAdapter, event: dict[str, Any], message: str
+) -> None:
+    result = adapter(event, CONTEXT)
+    assert result["statusCode"] == 400 and result["isBase64Encoded"] is False
+    assert message in json.loads(result["body"])["error"]
+
+
+def test_a_fault_in_a_proxy_event_gets_a_proxy_500(adapter: LambdaAdapter) -> None:
+    model = adapter.dataplane.model
+    assert model is not None
+    original = model.infer
+    model.infer = lambda *a, **k: 1 / 0  # type: ignore[method-assign,misc,assignment,return-value]
+    try:
+        result = adapter({"rawPath": "/", "body": _GOOD_BODY, "requestContext": {}}, CONTEXT)
+    finally:
+        model.infer = original  # type: ignore[method-assign]
+    assert result["statusCode"] == 500 and "error" in json.loads(result["body"])

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelstack.errors import SmokeTestError
+from modelstack.lint import lint_file
 from modelstack.manifest import load_manifest
 from modelstack.manifest.model import TensorSpec
 from modelstack.smoke.cases import MAX_INPUTS_FILE_BYTES, SmokeCase, load_cases
+from modelstack.smoke.inputs_file import count_values, npz_headers
 from modelstack.smoke.local import prepare_local
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,7 +205,11 @@ def test_oversize_inputs_file_is_refused(write_bundle: WriteBundle) -> None:
     with huge.open("wb") as handle:  # sparse: no disk space is used
         handle.truncate(MAX_INPUTS_FILE_BYTES + 1)
     assert os.path.getsize(huge) == MAX_INPUTS_FILE_BYTES + 1
-    with pytest.raises(SmokeTestError, match=r"smoke test 'huge': huge\.npz is larger than 64 MiB"):
+    with pytest.raises(
+        SmokeTestError,
+        match=r"smoke test 'huge': cannot read huge\.npz: the file is 67,108,865 bytes, over "
+        r"the limit .*MODELSTACK_MAX_INPUTS_FILE_BYTES",
+    ):
         cases(path)
 
 
@@ -218,7 +228,7 @@ def test_pickled_object_array_is_refused(write_bundle: WriteBundle) -> None:
     with pytest.raises(SmokeTestError) as caught:
         cases(path)
     assert "smoke test 'pickle': cannot read evil.npz" in str(caught.value)
-    assert "allow_pickle=False" in str(caught.value)
+    assert "member 'x' is an object array, which only unpickling can load" in str(caught.value)
 
 
 def test_a_json_inputs_file_naming_an_unknown_input_is_refused(write_bundle: WriteBundle) -> None:
@@ -226,3 +236,162 @@ def test_a_json_inputs_file_naming_an_unknown_input_is_refused(write_bundle: Wri
     (path.parent / "typo.json").write_text('{"featurez": [[1.0, 2.0]]}')
     with pytest.raises(SmokeTestError, match=r"smoke test 'typo'.*no input 'featurez'"):
         cases(path)
+
+
+# -- bounds on what an inputs file may expand into ----------------------------------------
+
+
+def write_zeros_npz(path: Path, name: str, shape: tuple[int, ...], dtype: str = "<f4") -> None:
+    """A compressed .npz whose member really decompresses to zeros of `shape` (written in
+    chunks, so the test never holds the array)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": dtype, "fortran_order": False, "shape": shape}
+    )
+    remaining = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open(f"{name}.npy", "w", force_zip64=True) as member,
+    ):
+        member.write(header.getvalue())
+        while remaining:
+            chunk = min(remaining, 1 << 20)
+            member.write(bytes(chunk))
+            remaining -= chunk
+
+
+def test_an_npz_bomb_is_refused_from_its_headers(
+    write_bundle: WriteBundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_bundle(extra=smoke("  - name: bomb\n    inputs_file: bomb.npz\n"))
+    write_zeros_npz(path.parent / "bomb.npz", "x", (65_536, 4))  # 1 MiB of float32 zeros
+    assert (path.parent / "bomb.npz").stat().st_size < 10_000
+    monkeypatch.setenv("MODELSTACK_MAX_SMOKE_INPUT_BYTES", str(2**20 - 1))
+    with pytest.raises(SmokeTestError) as caught:
+        cases(path)
+    message = str(caught.value)
+    assert "smoke test 'bomb': cannot read bomb.npz: its arrays hold 1,048,576 bytes" in message
+    assert "'x' [65536, 4] <f4" in message and "MODELSTACK_MAX_SMOKE_INPUT_BYTES" in message
+    found = [d for d in lint_file(path) if d.rule_id == "MS203"]
+    assert [d.line for d in found] == [14] and "1,048,576 bytes" in found[0].message
+    monkeypatch.setenv("MODELSTACK_MAX_SMOKE_INPUT_BYTES", str(2**20))
+    [case] = cases(path)
+    assert case.inputs["x"].shape == (65_536, 4)
+
+
+def test_the_default_bound_refuses_the_67m_row_bomb_without_decompressing(
+    write_bundle: WriteBundle,
+) -> None:
+    path = write_bundle(extra=smoke("  - name: bomb\n    inputs_file: bomb.npz\n"))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (67_108_864, 4)}
+    )
+    with zipfile.ZipFile(path.parent / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x.npy", header.getvalue())  # the header alone: no data to inflate
+    with pytest.raises(SmokeTestError, match=r"1,073,741,824 bytes once decompressed"):
+        cases(path)
+
+
+def dtypes() -> st.SearchStrategy[str]:
+    return st.sampled_from(["<f4", "<f8", "<f2", "|b1", "|u1", "<i8", "<u4", ">i2", "<U3", "|S5"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(dtype=dtypes(), shape=st.lists(st.integers(0, 5), max_size=4).map(tuple))
+def test_npz_headers_agree_with_numpy(dtype: str, shape: tuple[int, ...]) -> None:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, a=np.zeros(shape, dtype=dtype), b=np.ones((2,), dtype=dtype))
+    headers = npz_headers(buffer.getvalue())
+    assert [(h.name, h.shape) for h in headers] == [("a", shape), ("b", (2,))]
+    assert headers[0].nbytes == np.zeros(shape, dtype=dtype).nbytes
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from([b"", b"\x93NUMPY\x01\x00", b"\x93NUMPY\x02\x00"]))
+def test_npz_headers_refuse_garbage_with_value_error(body: bytes, prefix: bytes) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("x.npy", prefix + body)
+    for raw in (buffer.getvalue(), body):
+        try:
+            npz_headers(raw)
+        except ValueError as exc:
+            assert str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=4))
+def test_npz_headers_refuse_a_damaged_archive_with_value_error(
+    flips: list[tuple[int, int]],
+) -> None:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x=np.arange(12, dtype="<f4").reshape(3, 4))
+    raw = bytearray(buffer.getvalue())
+    for offset, mask in flips:
+        raw[offset % len(raw)] ^= mask
+    try:
+        headers = npz_headers(bytes(raw))
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert all(h.nbytes >= 0 for h in headers)
+
+
+def test_a_deeply_nested_json_inputs_file_is_a_clear_error(write_bundle: WriteBundle) -> None:
+    path = write_bundle(extra=smoke("  - name: deep\n    inputs_file: deep.json\n"))
+    (path.parent / "deep.json").write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(
+        SmokeTestError, match=r"smoke test 'deep': cannot read deep\.json: .*nested"
+    ):
+        cases(path)
+    (path.parent / "deep.json").write_text('{"x": ' + "[" * 70 + "1" + "]" * 70 + "}")
+    with pytest.raises(SmokeTestError, match=r"nested more than 64 levels"):
+        cases(path)
+    assert [d.rule_id for d in lint_file(path)].count("MS203") == 1
+
+
+@pytest.mark.parametrize("form", ["inline", "json"])
+def test_the_value_count_of_inputs_is_bounded_by_a_setting(
+    form: str, write_bundle: WriteBundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if form == "inline":
+        path = write_bundle(
+            extra=smoke(inline("many", "        data: [[1, 2, 3, 4], [5, 6, 7, 8]]\n"))
+        )
+    else:
+        path = write_bundle(extra=smoke("  - name: many\n    inputs_file: many.json\n"))
+        (path.parent / "many.json").write_text('{"x": [[1, 2, 3, 4], [5, 6, 7, 8]]}')
+    monkeypatch.setenv("MODELSTACK_MAX_SMOKE_INPUT_VALUES", "7")
+    with pytest.raises(
+        SmokeTestError, match=r"'many'.*8 values.*MODELSTACK_MAX_SMOKE_INPUT_VALUES"
+    ):
+        cases(path)
+    monkeypatch.setenv("MODELSTACK_MAX_SMOKE_INPUT_VALUES", "8")
+    assert cases(path)[0].inputs["x"].shape == (2, 4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.recursive(st.integers(), lambda inner: st.lists(inner, max_size=4), max_leaves=40))
+def test_count_values_counts_every_scalar(data: object) -> None:
+    def leaves(item: object) -> int:
+        return sum(leaves(i) for i in item) if isinstance(item, list) else 1
+
+    assert count_values(data) == leaves(data)
+
+
+def test_an_inputs_file_that_is_a_fifo_is_refused_without_waiting(
+    write_bundle: WriteBundle,
+) -> None:
+    path = write_bundle(extra=smoke("  - name: pipe\n    inputs_file: pipe.json\n"))
+    os.mkfifo(path.parent / "pipe.json")
+    with pytest.raises(SmokeTestError, match=r"'pipe\.json' cannot be used: it is a FIFO"):
+        cases(path)
+
+
+def test_a_nul_byte_in_inputs_file_is_a_positioned_error(write_bundle: WriteBundle) -> None:
+    path = write_bundle(extra=smoke('  - name: nul\n    inputs_file: "in\\0.json"\n'))
+    with pytest.raises(SmokeTestError, match=r"modelstack\.yaml:13:5: smoke test 'nul': .*NUL"):
+        cases(path)
+    [diagnostic] = [d for d in lint_file(path) if d.rule_id == "MS203"]
+    assert (diagnostic.line, diagnostic.column) == (14, 18)

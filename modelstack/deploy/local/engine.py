@@ -88,6 +88,9 @@ class LocalEngine:
     def adopt(self) -> Release | None:
         return None  # the local state lives beside the router it describes
 
+    def prepare_registry(self) -> None:
+        pass  # images run where they were built, or go to a registry that already exists
+
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
         self._ensure_router()
         self._remove_containers(release.version)

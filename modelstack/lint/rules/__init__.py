@@ -11,6 +11,7 @@ Rule ids encode the area; severity is each rule's own (see the README table):
 | MS4xx  | Cloud Run targets                                         |
 | MS5xx  | security                                                  |
 | MS6xx  | rollout                                                   |
+| MS7xx  | evaluation: data sets, metrics and gates                  |
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from modelstack.lint.rules.aws.exposure import ArchitectureMatchesPlatform, Publ
 from modelstack.lint.rules.aws.limits import LambdaEphemeralStorage, LambdaMemory, LambdaTimeout
 from modelstack.lint.rules.errors.parse import ParseError
 from modelstack.lint.rules.errors.schema import SchemaViolation
+from modelstack.lint.rules.evaluation.metrics import GateNames, MetricFitsTask
+from modelstack.lint.rules.evaluation.names import EvaluationNames
+from modelstack.lint.rules.evaluation.paths import EvaluationPaths
+from modelstack.lint.rules.evaluation.sha256 import EvaluationSha256
 from modelstack.lint.rules.gcp.exposure import PublicService
 from modelstack.lint.rules.gcp.gpu import GpuCpu, GpuCpuAllocation, GpuMemory, GpuQuota, GpuType
 from modelstack.lint.rules.model.external_data import ExternalData
@@ -69,6 +74,11 @@ ALL_RULES: tuple[type[Rule], ...] = (
     SecretValue,
     BaseImagePinned,
     RolloutSteps,
+    EvaluationPaths,
+    EvaluationSha256,
+    EvaluationNames,
+    GateNames,
+    MetricFitsTask,
 )
 
 RULES_BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in ALL_RULES}

@@ -1,0 +1,38 @@
+"""`modelstack evaluate`: metrics, latency and size on the labelled data sets, and the gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelstack.evaluate import evaluate_manifest, format_evaluation
+from modelstack.evaluate.endpoints import endpoint_client
+from modelstack.manifest import load_manifest
+
+
+def evaluate(
+    manifest_path: str,
+    *,
+    target: str | None = None,
+    against: str | None = None,
+    fmt: str = "text",
+    output: str | None = None,
+) -> int:
+    """Exit 0 when every gate passes, 1 when one fails. With `against`, the model is reached
+    through that target's deployed endpoint instead of in this process."""
+    manifest = load_manifest(manifest_path)
+    if against is None:
+        result = evaluate_manifest(manifest, target=target)
+    else:
+        client = endpoint_client(manifest, against)
+        try:
+            result = evaluate_manifest(manifest, target=against, client=client)
+        finally:
+            client.close()
+    text = format_evaluation(result, fmt)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        if fmt != "text":
+            print(format_evaluation(result, "text"))
+    else:
+        print(text)
+    return 0 if result.passed else 1
