@@ -121,3 +121,10 @@ def test_examples_install_the_pinned_distribution(path: str) -> None:
     text = (ROOT / path).read_text(encoding="utf-8")
     assert f"{DISTRIBUTION}[aws]=={VERSION}" in text
     assert not re.search(r"(?<![\w-])modelstack\[", text)  # the unrelated PyPI project
+
+
+def test_readme_links_work_on_pypi() -> None:
+    """PyPI shows the README without the repository: every link must be absolute."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    relative = re.findall(r"\]\((?!https?://|#|mailto:)([^)]+)\)", text)
+    assert relative == []
