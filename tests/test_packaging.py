@@ -128,3 +128,18 @@ def test_readme_links_work_on_pypi() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     relative = re.findall(r"\]\((?!https?://|#|mailto:)([^)]+)\)", text)
     assert relative == []
+
+
+def test_the_changelog_keeps_its_structure() -> None:
+    """Keep a Changelog: Unreleased first, dated versions, each kind once per version, and a
+    link reference for every version."""
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    versions = re.findall(r"^## \[([^\]]+)\]", text, re.M)
+    assert versions[0] == "Unreleased" and VERSION in versions
+    assert re.search(rf"^## \[{re.escape(VERSION)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", text, re.M)
+    kinds = ["Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"]
+    for section in re.split(r"^## ", text, flags=re.M)[1:]:
+        headings = re.findall(r"^### (.+)$", section, re.M)
+        assert headings == sorted(set(headings), key=kinds.index), section.splitlines()[0]
+    for version in versions:
+        assert re.search(rf"^\[{re.escape(version)}\]: https://github\.com/", text, re.M), version
