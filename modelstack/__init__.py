@@ -6,6 +6,7 @@ The Pulumi component lives in `modelstack.pulumi`, imported only where it is nee
 
 from __future__ import annotations
 
+from modelstack._distribution import installed_version as _installed_version
 from modelstack.errors import (
     InfrastructureError,
     ManifestError,
@@ -16,9 +17,8 @@ from modelstack.errors import (
     UsageError,
 )
 from modelstack.manifest import Manifest, load_manifest
-from modelstack.version import package_version
 
-__version__ = package_version()
+__version__ = _installed_version()  # from the package metadata of modelstack-serverless
 
 __all__ = [
     "InfrastructureError",

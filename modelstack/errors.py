@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from modelstack._distribution import install_line
+
 __all__ = [
     "DatasetError",
     "DeployStateError",
@@ -144,7 +146,7 @@ class MissingDependencyError(ModelstackError):
     def __init__(self, what: str, extra: str) -> None:
         super().__init__(
             f"{what} needs the '{extra}' extra, which is not installed. "
-            f"Install it with: pip install 'modelstack[{extra}]'"
+            f"Install it with: {install_line(extra)}"
         )
         self.extra = extra
 

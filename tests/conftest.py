@@ -6,10 +6,41 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from example_copies import EXAMPLES
+
+
+def examples_fingerprint() -> dict[str, str]:
+    """Every file under the checkout's examples/ (deploy state included) with its sha256.
+
+    Logs are left out: a router that `scripts/quickstart` left running may append to its own.
+    """
+    return {
+        str(path.relative_to(EXAMPLES)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(EXAMPLES.rglob("*"))
+        if path.is_file() and path.suffix != ".log" and "__pycache__" not in path.parts
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def examples_untouched() -> Iterator[None]:
+    """Tests never write inside the checkout's examples/ (copy them with copy_example)."""
+    before = examples_fingerprint()
+    yield
+    after = examples_fingerprint()
+    changed = sorted(
+        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
+    )
+    if changed:
+        pytest.fail(
+            "tests changed files inside the checkout's examples/: "
+            + ", ".join(changed)
+            + "; copy an example with example_copies.copy_example instead",
+            pytrace=False,
+        )
 
 
 def _engine_problem() -> str | None:

@@ -8,7 +8,6 @@ import inspect
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -18,6 +17,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from example_copies import copy_example
 
 from modelstack.cli import COMMANDS, build_parser, main
 from modelstack.lint import ALL_RULES, discover_manifests
@@ -271,19 +271,15 @@ def test_usage_errors_exit_2(args: list[str], stderr: str) -> None:
 
 
 def test_lint_defaults_to_the_current_directory(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "examples" / "iris", tmp_path / "iris")
+    copy_example("iris", tmp_path / "iris")
     result = run("lint", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "1 manifest checked, no problems\n"
 
 
 def test_directory_discovery(tmp_path: Path) -> None:
-    good = (ROOT / "examples" / "iris").iterdir()
     for folder in ("a", "b/c"):
-        (tmp_path / folder).mkdir(parents=True)
-    for file in good:
-        shutil.copy(file, tmp_path / "a")
-        shutil.copy(file, tmp_path / "b" / "c")
+        copy_example("iris", tmp_path / folder)
     (tmp_path / "b" / "c" / "modelstack.yaml").rename(tmp_path / "b" / "c" / "modelstack.yml")
     for skipped in (".git", ".venv", "node_modules", "a/.venv/lib"):
         (tmp_path / skipped).mkdir(parents=True, exist_ok=True)

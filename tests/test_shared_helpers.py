@@ -12,10 +12,10 @@ import tomllib
 
 import modelstack
 import modelstack_runtime
+from modelstack._distribution import DISTRIBUTION, installed_version
 from modelstack.atomic_write import write_atomically
 from modelstack.polling import poll_until
 from modelstack.signals import interrupts_as_keyboard, shielded
-from modelstack.version import UNKNOWN_VERSION, package_version
 from modelstack_runtime.dataplane import SERVER_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +100,9 @@ def test_shielded_blocks_ignore_termination() -> None:
 
 
 def test_one_version_everywhere() -> None:
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert modelstack.__version__ == package_version() == declared
-    assert modelstack_runtime.__version__ == SERVER_VERSION == declared
-    assert package_version("no-such-distribution-here") == UNKNOWN_VERSION
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == DISTRIBUTION
+    assert modelstack.__version__ == installed_version() == project["version"]
+    # The runtime ships into images without the distribution's metadata: its one literal
+    # must follow pyproject's, and the server reports that one.
+    assert modelstack_runtime.__version__ == SERVER_VERSION == project["version"]

@@ -32,7 +32,7 @@ def require_sdk(provider: str) -> ModuleType:
     """The Pulumi provider SDK for a target provider (pulumi_aws for aws-lambda, ...).
 
     Imported on every call (Python caches it), so a missing or blocked module is reported as
-    MissingDependencyError with the `pip install 'modelstack[<extra>]'` line to run.
+    MissingDependencyError with the `pip install 'modelstack-serverless[<extra>]'` line to run.
     """
     sdk = _sdk(provider)
     if sdk is None:

@@ -8,9 +8,11 @@ from xml.etree import ElementTree
 
 from modelstack.smoke.runner import SmokeReport
 
-__all__ = ["REPORT_FORMATS", "format_report"]
+__all__ = ["REPORT_FORMATS", "SETUP_CASE", "format_report", "junit_error_report"]
 
 REPORT_FORMATS = ("text", "json", "junit")
+SETUP_CASE = "setup"
+"""The test case of a JUnit report for a run that stopped before any smoke test."""
 
 
 def format_report(report: SmokeReport, fmt: str, suite: str) -> str:
@@ -65,19 +67,49 @@ def _number(value: float | None) -> float | None:
 
 
 def _junit(report: SmokeReport, suite: str) -> str:
-    root = ElementTree.Element(
-        "testsuite",
-        name=suite,
-        tests=str(len(report.results)),
-        failures=str(len(report.failures)),
-        errors="0",
-        time=f"{report.duration_s:.4f}",
+    root = _testsuite(
+        suite,
+        tests=len(report.results),
+        failures=len(report.failures),
+        duration_s=report.duration_s,
     )
     for r in report.results:
         case = ElementTree.SubElement(
-            root, "testcase", classname=suite, name=r.name, time=f"{r.latency_ms / 1000:.6f}"
+            root, "testcase", classname=suite, name=r.name, time=_seconds(r.latency_ms / 1000)
         )
         if not r.passed:
             failure = ElementTree.SubElement(case, "failure", message=r.problems[0])
             failure.text = "\n".join(r.problems)
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+def junit_error_report(suite: str, error: BaseException) -> str:
+    """A JUnit report for a run that stopped before any smoke test (an unreadable manifest, a
+    sha256 mismatch): one test case with the reason as its error, so that CI reporters show
+    the problem instead of "no test results"."""
+    root = _testsuite(suite, tests=1, errors=1)
+    case = ElementTree.SubElement(root, "testcase", classname=suite, name=SETUP_CASE, time="0.000")
+    message = str(error) or type(error).__name__
+    element = ElementTree.SubElement(
+        case, "error", message=message.splitlines()[0], type=type(error).__name__
+    )
+    element.text = message
+    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+def _testsuite(
+    suite: str, *, tests: int, failures: int = 0, errors: int = 0, duration_s: float = 0.0
+) -> ElementTree.Element:
+    return ElementTree.Element(
+        "testsuite",
+        name=suite,
+        tests=str(tests),
+        failures=str(failures),
+        errors=str(errors),
+        time=_seconds(duration_s),
+    )
+
+
+def _seconds(value: float) -> str:
+    """At most three decimals: strict JUnit schemas (Jenkins, Surefire) refuse more."""
+    return f"{value:.3f}"

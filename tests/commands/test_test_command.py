@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -14,6 +15,7 @@ from xml.etree import ElementTree
 import numpy as np
 import onnxruntime
 import pytest
+import xmlschema
 
 ROOT = Path(__file__).resolve().parents[2]
 IRIS = ROOT / "examples" / "iris"
@@ -265,3 +267,91 @@ def test_a_deeply_nested_inputs_file_is_a_clear_error(iris: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert "cannot read deep.json: the JSON is nested too deeply" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- JUnit reports against a strict schema ----------------------------------------------------
+
+JUNIT_XSD = ROOT / "tests" / "fixtures" / "junit" / "junit-10.xsd"
+TIME = re.compile(r"\d+\.\d{3}")  # at most three decimals, as Surefire and Jenkins require
+
+
+@pytest.fixture(scope="module")
+def junit_schema() -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(JUNIT_XSD)
+
+
+def assert_strict_junit(schema: xmlschema.XMLSchema, text: str) -> ElementTree.Element:
+    schema.validate(text)  # raises with the offending element and attribute
+    root = ElementTree.fromstring(text)
+    for element in root.iter():
+        if "time" in element.attrib:
+            assert TIME.fullmatch(element.attrib["time"]), (element.tag, element.attrib)
+    return root
+
+
+def test_the_schema_refuses_four_decimals(junit_schema: xmlschema.XMLSchema) -> None:
+    """The vendored schema really is strict about suite times, so the checks below mean it."""
+    suite = '<testsuite name="s" tests="0" failures="0" errors="0" time="{}"/>'
+    assert junit_schema.is_valid(suite.format("0.123"))
+    assert not junit_schema.is_valid(suite.format("0.1234"))
+
+
+@pytest.mark.parametrize("label", ["1", "2"], ids=["passing", "failing"])
+def test_junit_report_passes_a_strict_schema(
+    iris: Path, junit_schema: xmlschema.XMLSchema, label: str
+) -> None:
+    edit(iris, "      label: {data: [1]}", f"      label: {{data: [{label}]}}")
+    result = run("test", iris, "--format", "junit")
+    assert result.returncode == (0 if label == "1" else 1), result.stderr
+    root = assert_strict_junit(junit_schema, result.stdout)
+    assert root.get("failures") == ("0" if label == "1" else "1")
+
+
+def sha256_mismatch(manifest: Path) -> str:
+    edit(manifest, IRIS_SHA256, "ab" * 32)
+    return "sha256 mismatch for 'model.onnx'"
+
+
+def unparsable_manifest(manifest: Path) -> str:
+    manifest.write_text("apiVersion: [modelstack.dev/v1\n", encoding="utf-8")
+    return str(manifest)
+
+
+def missing_manifest(manifest: Path) -> str:
+    manifest.unlink()
+    return str(manifest)
+
+
+def no_smoke_tests(manifest: Path) -> str:
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text[: text.index("smoke_tests:")], encoding="utf-8")
+    return "no smoke_tests to run"
+
+
+@pytest.mark.parametrize(
+    "break_it", [sha256_mismatch, unparsable_manifest, missing_manifest, no_smoke_tests]
+)
+@pytest.mark.parametrize("to_file", [True, False], ids=["output", "stdout"])
+def test_junit_report_when_the_run_stops_before_any_test(
+    iris: Path,
+    tmp_path: Path,
+    junit_schema: xmlschema.XMLSchema,
+    break_it: Callable[[Path], str],
+    to_file: bool,
+) -> None:
+    reason = break_it(iris)
+    target = tmp_path / "smoke.xml"
+    result = run("test", iris, "--format", "junit", *(["--output", target] if to_file else []))
+    assert result.returncode in (1, 2)  # the same exit as without --format junit
+    assert reason in result.stderr  # people still read why on stderr
+    assert "Traceback" not in result.stderr
+    text = target.read_text(encoding="utf-8") if to_file else result.stdout
+    assert result.stdout == "" if to_file else text
+    root = assert_strict_junit(junit_schema, text)
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("1", "0", "1")
+    [case] = root.findall("testcase")
+    assert case.get("name") == "setup"
+    error = case.find("error")
+    assert error is not None
+    assert reason in (error.get("message") or "")
+    assert reason in (error.text or "")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from example_copies import copy_example
 
 from modelstack.manifest import Manifest, load_manifest
 from modelstack.smoke.cases import SmokeCase
@@ -21,9 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def iris_bundle(tmp_path: Path) -> Path:
     """A private copy of examples/iris, so state files land in tmp_path."""
-    target = tmp_path / "iris"
-    shutil.copytree(ROOT / "examples" / "iris", target)
-    return target
+    return copy_example("iris", tmp_path / "iris")
 
 
 @pytest.fixture

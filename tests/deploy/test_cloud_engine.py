@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from example_copies import copy_example
 from fake_automation import FakeAutomationStack
 
 from modelstack.deploy.cloud import PulumiEngine
@@ -207,9 +207,7 @@ def test_a_failed_first_cloud_run_deploy_lifts_deletion_protection_to_remove_the
     tmp_path: Path,
 ) -> None:
     bundle = tmp_path / "digits"
-    shutil.copytree(
-        ROOT / "examples" / "digits-gpu", bundle, ignore=shutil.ignore_patterns(".modelstack")
-    )
+    copy_example("digits-gpu", bundle)
     digits = load_manifest(bundle / "modelstack.yaml")
     target = next(name for name, t in digits.targets.items() if t.provider == "gcp-cloud-run")
     assert digits.targets[target].deletion_protection  # the default this test is about

@@ -9,13 +9,13 @@ real `monitoring_v3.TimeSeries` objects.
 from __future__ import annotations
 
 import io
-import shutil
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from example_copies import copy_example
 from fake_automation import FakeAutomationStack
 from google.cloud import monitoring_v3
 from hypothesis import given
@@ -156,9 +156,7 @@ def test_the_minimum_requests_setting_is_a_positive_whole_number(raw: str) -> No
 
 def test_a_cloud_run_step_over_max_error_rate_fails_and_rolls_back(tmp_path: Path) -> None:
     bundle = tmp_path / "digits"
-    shutil.copytree(
-        ROOT / "examples" / "digits-gpu", bundle, ignore=shutil.ignore_patterns(".modelstack")
-    )
+    copy_example("digits-gpu", bundle)
     digits = load_manifest(bundle / "modelstack.yaml")
     target = next(n for n, t in digits.targets.items() if t.provider == "gcp-cloud-run")
     local = prepare_local(digits)

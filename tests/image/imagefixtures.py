@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from example_copies import copy_example
 
 ROOT = Path(__file__).resolve().parents[2]
 IRIS = ROOT / "examples" / "iris"
@@ -21,5 +21,4 @@ DOCKER = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
 def copy_iris(destination: Path) -> Path:
     """A copy of examples/iris; returns the manifest's path."""
-    shutil.copytree(IRIS, destination, ignore=shutil.ignore_patterns(".modelstack"))
-    return destination / "modelstack.yaml"
+    return copy_example("iris", destination) / "modelstack.yaml"

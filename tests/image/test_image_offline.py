@@ -126,7 +126,7 @@ def test_ecr_without_boto3_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
         return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(builtins, "__import__", no_boto3)
-    with pytest.raises(MissingDependencyError, match=r"modelstack\[aws\]"):
+    with pytest.raises(MissingDependencyError, match=r"modelstack-serverless\[aws\]"):
         registry_auth("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
 
 

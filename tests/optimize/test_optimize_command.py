@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import onnx
 import pytest
 from evalbundle import write_bundle
+from example_copies import copy_example
 
 from modelstack.cli import main
 from modelstack.manifest import load_manifest
@@ -106,7 +106,7 @@ def test_the_example_quantises_to_a_quarter_of_its_size_without_losing_accuracy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bundle = tmp_path / "digits"
-    shutil.copytree(EXAMPLE, bundle, ignore=shutil.ignore_patterns(".modelstack"))
+    copy_example("digits-mlp", bundle)
     manifest = bundle / "modelstack.yaml"
     # The latency gate measures this machine; here only size and accuracy decide.
     text = manifest.read_text().replace(

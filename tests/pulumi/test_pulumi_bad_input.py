@@ -52,7 +52,7 @@ def test_missing_provider_sdk_names_the_extra(
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MissingDependencyError) as raised:
         build(manifest=manifest, image=image)
-    assert f"pip install 'modelstack[{extra}]'" in str(raised.value)
+    assert f"pip install 'modelstack-serverless[{extra}]'" in str(raised.value)
 
 
 @pytest.mark.parametrize(

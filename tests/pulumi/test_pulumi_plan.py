@@ -68,7 +68,7 @@ def test_plan_refuses_unknown_format_and_lint_errors() -> None:
 
 def test_plan_without_the_provider_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pulumi_aws", None)
-    with pytest.raises(MissingDependencyError, match=r"pip install 'modelstack\[aws\]'"):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'modelstack-serverless\[aws\]'"):
         run_plan(IRIS, "prod", "json")
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from example_copies import copy_example
 
 from modelstack_runtime import CONFIG_ENV, ConfigError, RuntimeConfig, load_config
 
@@ -98,15 +99,13 @@ def test_load_errors_are_config_errors(tmp_path: Path) -> None:
 
 def test_images_admit_as_many_infer_requests_as_the_platform_sends(tmp_path: Path) -> None:
     """Cloud Run's `concurrency` becomes the runtime's max_concurrency; other targets get 4."""
-    import shutil
 
     from modelstack.image.context import render_context
     from modelstack.image.flavours import flavour_for
     from modelstack.manifest import load_manifest
     from modelstack.smoke.local import prepare_local
 
-    source = Path(__file__).resolve().parents[2] / "examples" / "digits-gpu"
-    shutil.copytree(source, tmp_path / "digits", ignore=shutil.ignore_patterns(".modelstack"))
+    copy_example("digits-gpu", tmp_path / "digits")
     manifest = load_manifest(tmp_path / "digits" / "modelstack.yaml")
     bundle = prepare_local(manifest)
     for target, expected in (("gpu", 8), ("local", 4)):
