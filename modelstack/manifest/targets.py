@@ -27,11 +27,7 @@ def select_target(manifest: Manifest, name: str | None, *, default: Default = "o
                 f"{manifest.path} has no target '{name}'; its targets: {describe_targets(manifest)}"
             )
         return manifest.targets[name]
-    targets = list(manifest.targets.values())
-    if default == "local":
-        targets = [t for t in targets if not provider_for(t).is_cloud] or targets
-    elif default == "cloud":
-        targets = [t for t in targets if provider_for(t).is_cloud]
+    targets = _candidates(list(manifest.targets.values()), default)
     if len(targets) == 1:
         return targets[0]
     kind = {"only": "", "local": "", "cloud": "cloud "}[default]
@@ -39,3 +35,13 @@ def select_target(manifest: Manifest, name: str | None, *, default: Default = "o
         f"{manifest.path} has {len(targets)} {kind}targets; choose one with --target NAME: "
         f"{describe_targets(manifest)}"
     )
+
+
+def _candidates(targets: list[Target], default: Default) -> list[Target]:
+    """The targets `default` chooses among: all, the cloud ones, or those on this machine
+    ("local": the non-cloud ones when there are any, else all)."""
+    if default == "only":
+        return targets
+    if default == "cloud":
+        return [t for t in targets if provider_for(t).is_cloud]
+    return [t for t in targets if not provider_for(t).is_cloud] or targets
