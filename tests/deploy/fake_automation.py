@@ -27,7 +27,7 @@ from modelstack.manifest import Manifest
 from modelstack.pulumi.offline import RecordedResource, RecordingMocks, run_offline
 
 
-class PublishingMocks(RecordingMocks):
+class FakePublishingMocks(RecordingMocks):
     """Like Lambda with publish=True: each new image publishes the next version number."""
 
     def __init__(self, versions: dict[str, str]) -> None:
@@ -117,7 +117,7 @@ class FakeAutomationStack:
             return exported
 
         recorded, outputs = run_offline(
-            capture, stack=self.target, mocks=PublishingMocks(self.versions)
+            capture, stack=self.target, mocks=FakePublishingMocks(self.versions)
         )
         urns = {r.urn for r in recorded}
         self._delete([r for r in self.live if r.urn not in urns])

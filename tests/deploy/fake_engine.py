@@ -1,4 +1,4 @@
-"""`RecordingEngine`: an in-memory stand-in for a deploy engine, for rollout logic tests.
+"""`FakeEngine`: an in-memory stand-in for a deploy engine, for rollout logic tests.
 
 It records every call, serves each release through the real runtime in-process (a release
 whose `model_version` is "broken" answers with shifted labels), and can be told to fail or be
@@ -18,7 +18,7 @@ from modelstack.errors import InfrastructureError
 from modelstack.smoke.clients import InferenceClient, InferenceFailed
 
 
-class _BrokenClient:
+class FakeRegressedClient:
     """The real model's answers with every label shifted: a model that regressed."""
 
     def __init__(self, real: InferenceClient) -> None:
@@ -36,7 +36,7 @@ class _BrokenClient:
 
 
 @dataclass
-class RecordingEngine:
+class FakeEngine:
     model: InferenceClient
     """Serves every release: the real runtime in-process over the iris model."""
     calls: list[tuple[str, ...]] = field(default_factory=list)
@@ -73,7 +73,7 @@ class RecordingEngine:
     def candidate_client(self, release: Release) -> InferenceClient:
         if release.model_version == "unreachable":
             raise InferenceFailed("unreachable")
-        return _BrokenClient(self.model) if release.model_version == "broken" else self.model
+        return FakeRegressedClient(self.model) if release.model_version == "broken" else self.model
 
     def set_traffic(self, stable: Release | None, candidate: Release, percent: int) -> None:
         self._call("traffic", candidate.version, str(percent))

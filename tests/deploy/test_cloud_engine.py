@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from example_copies import copy_example
 from fake_automation import FakeAutomationStack
+from fake_engine import FakeRegressedClient
 
 from modelstack.deploy.cloud import PulumiEngine
 from modelstack.deploy.progress import Progress
@@ -117,7 +118,7 @@ def test_a_candidate_failing_smoke_tests_leaves_the_stack_on_stable(
         engine, store, release(DIGEST_1), iris_cases, iris.rollout, progress, sleep=lambda s: None
     )
 
-    engine.client_factory = lambda manifest, address: Regressed(iris_client)
+    engine.client_factory = lambda manifest, address: FakeRegressedClient(iris_client)
     with pytest.raises(SmokeTestError):
         roll_out(
             engine,
@@ -174,7 +175,11 @@ def test_a_failed_first_deploy_removes_what_serves_and_destroy_then_succeeds(
     iris, iris_bundle: Path, iris_cases, iris_client, stack, metrics
 ) -> None:
     engine = PulumiEngine(
-        iris, "prod", stack, client_factory=lambda m, a: Regressed(iris_client), metrics=metrics
+        iris,
+        "prod",
+        stack,
+        client_factory=lambda m, a: FakeRegressedClient(iris_client),
+        metrics=metrics,
     )
     engine.prepare_registry()
     stack.push(f"{REPO}@{DIGEST_1}")
@@ -232,7 +237,7 @@ def test_a_failed_first_cloud_run_deploy_lifts_deletion_protection_to_remove_the
 def test_a_canary_step_over_the_cloudwatch_error_rate_fails_and_rolls_back(
     iris, iris_bundle: Path, iris_cases, iris_client, stack, cloudwatch
 ) -> None:
-    clock = Clock()
+    clock = FakeClock()
     out = io.StringIO()
     engine = PulumiEngine(
         iris,
@@ -279,7 +284,7 @@ def test_a_canary_step_over_the_cloudwatch_error_rate_fails_and_rolls_back(
 def test_too_little_traffic_is_no_signal_not_a_healthy_step(
     iris, iris_bundle: Path, iris_cases, iris_client, stack, cloudwatch
 ) -> None:
-    clock = Clock()
+    clock = FakeClock()
     out = io.StringIO()
     engine = PulumiEngine(
         iris,
@@ -339,7 +344,9 @@ def test_a_fresh_runner_adopts_what_the_stack_serves_instead_of_starting_over(
         sleep=lambda s: None,
     )
 
-    runner = PulumiEngine(iris, "prod", stack, client_factory=lambda m, a: Regressed(iris_client))
+    runner = PulumiEngine(
+        iris, "prod", stack, client_factory=lambda m, a: FakeRegressedClient(iris_client)
+    )
     fresh = StateStore(tmp_path / "fresh-checkout", "prod")
     adopted = runner.adopt()
     assert adopted is not None and adopted.version == "1" and adopted.digest == DIGEST_1
@@ -366,7 +373,7 @@ def test_an_empty_stack_has_nothing_to_adopt(iris, stack) -> None:
     assert PulumiEngine(iris, "prod", stack).adopt() is None
 
 
-class Clock:
+class FakeClock:
     """Time for the engine's metric windows, moved by the rollout's waits (no real sleeping)."""
 
     def __init__(self) -> None:
@@ -404,21 +411,6 @@ def put_lambda_metrics(
             {"MetricName": "Errors", "Dimensions": dimensions, "Timestamp": when, "Value": errors},
         ],
     )
-
-
-class Regressed:
-    def __init__(self, real) -> None:
-        self.real = real
-
-    def infer(self, inputs):
-        outputs = self.real.infer(inputs)
-        return {**outputs, "label": (outputs["label"] + 1) % 3}
-
-    def describe(self) -> str:
-        return "regressed"
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.mark.docker

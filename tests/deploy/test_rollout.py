@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from recording_engine import RecordingEngine
+from fake_engine import FakeEngine
 
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release
@@ -28,7 +28,7 @@ def quiet() -> Progress:
 
 
 def deploy(
-    engine: RecordingEngine,
+    engine: FakeEngine,
     store: StateStore,
     cases: list[SmokeCase],
     rel: Release,
@@ -45,7 +45,7 @@ def store(iris_bundle: Path) -> StateStore:
 
 
 def test_first_deploy_goes_straight_to_full_traffic(store, iris_cases, iris_client) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     sleeps = deploy(engine, store, iris_cases, release("1"))
     assert engine.calls == [("deploy", "1"), ("traffic", "1", "100"), ("promote", "1")]
     assert sleeps == []
@@ -55,7 +55,7 @@ def test_first_deploy_goes_straight_to_full_traffic(store, iris_cases, iris_clie
 
 
 def test_canary_walks_the_steps_and_waits_between_them(store, iris_cases, iris_client) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
     sleeps = deploy(engine, store, iris_cases, release("2"))
     traffic = [c for c in engine.calls if c[0] == "traffic" and c[1] == "2"]
@@ -68,7 +68,7 @@ def test_canary_walks_the_steps_and_waits_between_them(store, iris_cases, iris_c
 def test_failing_pre_traffic_smoke_tests_never_give_the_candidate_traffic(
     store, iris_cases, iris_client
 ) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
     with pytest.raises(SmokeTestError, match=r"expected .* got"):
         deploy(engine, store, iris_cases, release("2", model_version="broken"))
@@ -81,7 +81,7 @@ def test_failing_pre_traffic_smoke_tests_never_give_the_candidate_traffic(
 
 
 def test_canary_failing_midway_is_rolled_back(store, iris_cases, iris_client) -> None:
-    engine = RecordingEngine(iris_client, error_rates={"2": 0.5})
+    engine = FakeEngine(iris_client, error_rates={"2": 0.5})
     deploy(engine, store, iris_cases, release("1"))
     with pytest.raises(SmokeTestError, match=r"failed 50\.0% of its requests"):
         deploy(engine, store, iris_cases, release("2"))
@@ -92,7 +92,7 @@ def test_canary_failing_midway_is_rolled_back(store, iris_cases, iris_client) ->
 
 
 def test_interrupt_returns_traffic_to_stable(store, iris_cases, iris_client) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
     engine.interrupt_on = "traffic 2 50"
     with pytest.raises(Interrupted, match="back on version 1"):
@@ -103,7 +103,7 @@ def test_interrupt_returns_traffic_to_stable(store, iris_cases, iris_client) -> 
 
 
 def test_infrastructure_failure_mid_rollout_rolls_back(store, iris_cases, iris_client) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
     engine.fail_on = "traffic 2 50"
     with pytest.raises(InfrastructureError, match="injected"):
@@ -113,7 +113,7 @@ def test_infrastructure_failure_mid_rollout_rolls_back(store, iris_cases, iris_c
 
 
 def test_an_unexpected_error_rolls_back_too(store, iris_cases, iris_client) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
     original = engine.set_traffic
 
@@ -132,7 +132,7 @@ def test_an_unexpected_error_rolls_back_too(store, iris_cases, iris_client) -> N
 def test_a_failure_while_retiring_the_old_release_keeps_the_new_one(
     store, iris_cases, iris_client
 ) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
     engine.fail_on = "promote 2"
     deploy(engine, store, iris_cases, release("2"))  # no exception: version 2 already serves
@@ -143,7 +143,7 @@ def test_a_failure_while_retiring_the_old_release_keeps_the_new_one(
 
 
 def test_recover_after_a_crash_while_retiring(store, iris_cases, iris_client) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
     store.save(store.load().with_(step="retire previous"))
     engine.calls.clear()
@@ -153,7 +153,7 @@ def test_recover_after_a_crash_while_retiring(store, iris_cases, iris_client) ->
 
 
 def test_without_rollback_on_failure_the_state_says_halted(store, iris_cases, iris_client) -> None:
-    engine = RecordingEngine(iris_client, error_rates={"2": 1.0})
+    engine = FakeEngine(iris_client, error_rates={"2": 1.0})
     deploy(engine, store, iris_cases, release("1"))
     with pytest.raises(SmokeTestError):
         deploy(engine, store, iris_cases, release("2"), replace(CANARY, rollback_on_failure=False))
@@ -165,7 +165,7 @@ def test_without_rollback_on_failure_the_state_says_halted(store, iris_cases, ir
 
 
 def test_recover_after_a_crash_mid_rollout(store, iris_cases, iris_client) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
     # What a kill -9 during the 10% step leaves behind.
     store.save(store.load().with_(candidate=release("2"), candidate_percent=10, step="traffic 10%"))
@@ -177,7 +177,7 @@ def test_recover_after_a_crash_mid_rollout(store, iris_cases, iris_client) -> No
 
 
 def test_recover_is_a_no_op_when_idle(store, iris_client) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     recover(engine, store, quiet())
     assert engine.calls == []
 
@@ -216,7 +216,7 @@ def test_a_second_deploy_of_the_same_target_is_refused_while_locked(store) -> No
 def test_an_interrupt_before_the_commit_leaves_the_old_release_stable(
     store, iris_cases, iris_client
 ) -> None:
-    engine = RecordingEngine(iris_client)
+    engine = FakeEngine(iris_client)
     deploy(engine, store, iris_cases, release("1"))
     engine.interrupt_on = "traffic 2 100"
     with pytest.raises(Interrupted):

@@ -115,7 +115,7 @@ def test_relative_gates_without_a_baseline_are_skipped_not_passed_silently(
     assert "gates: 0 passed, 0 failed, 1 skipped" in out
 
 
-class CountingClient:
+class FakeCountingClient:
     """The runtime's in-process client, counting the requests that went through it."""
 
     def __init__(self, inner: InProcessClient) -> None:
@@ -136,7 +136,7 @@ class CountingClient:
 def test_any_inference_client_can_be_evaluated(tmp_path: Path) -> None:
     manifest = load_manifest(write_bundle(tmp_path))
     bundle = prepare_local(manifest)
-    client = CountingClient(InProcessClient(load_dataplane(bundle.config), manifest.name))
+    client = FakeCountingClient(InProcessClient(load_dataplane(bundle.config), manifest.name))
     result = evaluate_manifest(manifest, client=client)
     assert result.candidate.metrics["accuracy"] == pytest.approx(ACCURACY)
     assert client.requests == 3 + 5 + 1  # warm-up and latency runs, then one batch of 10 rows

@@ -21,7 +21,7 @@ def hook_args(**fields: Any) -> pulumi.ResourceHookArgs:
     return pulumi.ResourceHookArgs(urn="urn:test", id="id", name="svc", type="t", **fields)
 
 
-class Recorder:
+class FakeSmokeRunner:
     def __init__(self, failure: str | None = None) -> None:
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.failure = failure
@@ -33,14 +33,14 @@ class Recorder:
 
 
 def test_passing_runner_lets_the_update_go_on() -> None:
-    runner = Recorder()
+    runner = FakeSmokeRunner()
     hook = smoke_gate(load_manifest(IRIS), "prod", lambda _: LAMBDA_ADDRESS, runner)
     run_hook(hook, hook_args(new_inputs={}))
     assert runner.calls == [("iris", "prod", LAMBDA_ADDRESS)]
 
 
 def test_failing_runner_fails_the_update_with_the_smoke_failure_text() -> None:
-    runner = Recorder("setosa: label [2] != expected [0]")
+    runner = FakeSmokeRunner("setosa: label [2] != expected [0]")
     hook = smoke_gate(load_manifest(IRIS), "prod", lambda _: LAMBDA_ADDRESS, runner)
     with pytest.raises(SmokeTestError) as raised:
         run_hook(hook, hook_args(new_inputs={}))
@@ -53,7 +53,7 @@ def test_locator_may_await_an_output_like_value() -> None:
     async def locate(_: pulumi.ResourceHookArgs) -> dict[str, Any]:
         return LAMBDA_ADDRESS
 
-    runner = Recorder()
+    runner = FakeSmokeRunner()
     run_hook(smoke_gate(load_manifest(IRIS), "prod", locate, runner), hook_args())
     assert runner.calls[0][2] == LAMBDA_ADDRESS
 
@@ -72,7 +72,7 @@ def test_gate_is_bound_to_the_alias_and_optional(deploy: Deploy) -> None:
     assert not any(r.hooks for r in ungated.resources)
 
 
-def _cloud_run_hooks(percent: int, stable: str | None, runner: Recorder) -> Any:
+def _cloud_run_hooks(percent: int, stable: str | None, runner: FakeSmokeRunner) -> Any:
     spec = resolve(
         ModelServiceArgs(
             manifest=DIGITS,
@@ -86,7 +86,7 @@ def _cloud_run_hooks(percent: int, stable: str | None, runner: Recorder) -> Any:
 
 
 def test_cloud_run_gate_tests_a_new_revision_after_a_no_traffic_deploy() -> None:
-    runner = Recorder()
+    runner = FakeSmokeRunner()
     binding = _cloud_run_hooks(0, "digits-gpu-old", runner)
     assert binding.before_update is None and binding.after_update
     outputs = {
@@ -103,7 +103,7 @@ def test_cloud_run_gate_tests_a_new_revision_after_a_no_traffic_deploy() -> None
 
 
 def test_cloud_run_gate_refuses_to_shift_traffic_to_an_untested_revision() -> None:
-    runner = Recorder()
+    runner = FakeSmokeRunner()
     binding = _cloud_run_hooks(25, "digits-gpu-old", runner)
     assert binding.after_update is None and binding.before_update
     old_inputs = {"template": {"revision": "digits-gpu-somethingelse"}}
@@ -118,6 +118,6 @@ def test_cloud_run_gate_refuses_to_shift_traffic_to_an_untested_revision() -> No
 
 
 def test_cloud_run_gate_failure_carries_the_smoke_text() -> None:
-    binding = _cloud_run_hooks(0, None, Recorder("digit-7: argmax 1 != 7"))
+    binding = _cloud_run_hooks(0, None, FakeSmokeRunner("digit-7: argmax 1 != 7"))
     with pytest.raises(SmokeTestError, match="digit-7: argmax 1 != 7"):
         run_hook(binding.after_create[0], hook_args(new_outputs={"uri": "https://x.run.app"}))
