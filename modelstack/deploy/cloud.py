@@ -21,7 +21,7 @@ from modelstack.deploy.metrics import ErrorRateReader
 from modelstack.deploy.pulumi_cli import INSTALL_PULUMI, require_pulumi_cli
 from modelstack.deploy.release import Release
 from modelstack.errors import InfrastructureError, MissingDependencyError
-from modelstack.manifest.model import Manifest, Target
+from modelstack.manifest.model import Manifest
 from modelstack.providers import provider_for
 from modelstack.smoke.candidate import candidate_client
 from modelstack.smoke.clients import InferenceClient
@@ -330,12 +330,12 @@ class PulumiEngine:
 
 def pulumi_engine(
     manifest: Manifest,
-    target: Target,
+    target: str,
     *,
     stack: str | None,
     backend: str | None,
     on_output: Callable[[str], None],
 ) -> PulumiEngine:
     """The engine of a cloud target: its own Pulumi stack (named after the target by default)."""
-    boundary = AutomationStack(manifest, target.name, stack or target.name, backend)
-    return PulumiEngine(manifest, target.name, boundary, on_output=on_output)
+    boundary = AutomationStack(manifest, target, stack or target, backend)
+    return PulumiEngine(manifest, target, boundary, on_output=on_output)

@@ -10,8 +10,9 @@ To add a provider `acme-run`:
 
 1. Create `modelstack/providers/acme_run/` with `target.py` (a frozen dataclass with `name`,
    `provider: Literal["acme-run"]` and `environment`, and `target_from_dict(name, d)` building it
-   from the schema-valid manifest mapping) and `provider.py` (a class that subclasses `Provider`
-   and implements every method below without a default).
+   from the schema-valid manifest mapping) and `provider.py` (a class that subclasses `Provider`,
+   or `PulumiCloudProvider` for a cloud deployed through Pulumi, and implements every method
+   below without a default).
 2. Add the instance to `PROVIDERS` in `modelstack/providers/__init__.py`, the dataclass to
    `Target` in `modelstack/manifest/model.py`, and the target's fields to the JSON schema.
 3. Keep the package light: `__init__.py`, `target.py` and `provider.py` import only light

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelstack.errors import UsageError
 from modelstack.providers.aws_lambda.target import AwsLambdaTarget, target_from_dict
-from modelstack.providers.protocol import Provider
+from modelstack.providers.pulumi_cloud import PulumiCloudProvider
 
 if TYPE_CHECKING:
     import pulumi
 
-    from modelstack.deploy.engine import Engine
     from modelstack.deploy.metrics import ErrorRateReader
     from modelstack.image.registries import Destination
     from modelstack.lint.rule import Rule
@@ -23,12 +22,11 @@ if TYPE_CHECKING:
 __all__ = ["AwsLambdaProvider"]
 
 
-class AwsLambdaProvider(Provider[AwsLambdaTarget]):
+class AwsLambdaProvider(PulumiCloudProvider[AwsLambdaTarget]):
     """ECR, a published Lambda version per release, the `live` alias with routing weights."""
 
     name = "aws-lambda"
     target_type = AwsLambdaTarget
-    is_cloud = True
     sdk = ("pulumi_aws", "aws")
 
     def target_from_dict(self, name: str, d: dict[str, Any]) -> AwsLambdaTarget:
@@ -54,24 +52,6 @@ class AwsLambdaProvider(Provider[AwsLambdaTarget]):
         from modelstack.providers.aws_lambda.registry import ecr_host_login
 
         return ecr_host_login(host)
-
-    def preflight(self, target: AwsLambdaTarget) -> None:
-        from modelstack.deploy.pulumi_cli import require_pulumi_cli
-
-        require_pulumi_cli()
-
-    def engine(
-        self,
-        manifest: Manifest,
-        target: AwsLambdaTarget,
-        *,
-        stack: str | None,
-        backend: str | None,
-        on_output: Callable[[str], None],
-    ) -> Engine:
-        from modelstack.deploy.cloud import pulumi_engine
-
-        return pulumi_engine(manifest, target, stack=stack, backend=backend, on_output=on_output)
 
     def candidate_client(self, manifest: Manifest, address: Mapping[str, Any]) -> InferenceClient:
         from modelstack.providers.aws_lambda.invoke_client import LambdaInvokeClient
@@ -111,6 +91,8 @@ class AwsLambdaProvider(Provider[AwsLambdaTarget]):
         return build_lambda(parent, name, spec)
 
     def lint_rules(self) -> tuple[type[Rule], ...]:
+        # The lint package first: loading it builds the registry, which calls back here.
+        import modelstack.lint  # noqa: F401
         from modelstack.providers.aws_lambda.lint.concurrency import (
             ProvisionedMinMax,
             ProvisionedOnWeightedAlias,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelstack.errors import UsageError
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget, target_from_dict
-from modelstack.providers.protocol import Provider
+from modelstack.providers.pulumi_cloud import PulumiCloudProvider
 
 if TYPE_CHECKING:
     import pulumi
 
-    from modelstack.deploy.engine import Engine
     from modelstack.deploy.metrics import ErrorRateReader
     from modelstack.image.registries import Destination
     from modelstack.lint.rule import Rule
@@ -23,12 +22,11 @@ if TYPE_CHECKING:
 __all__ = ["CloudRunProvider"]
 
 
-class CloudRunProvider(Provider[CloudRunTarget]):
+class CloudRunProvider(PulumiCloudProvider[CloudRunTarget]):
     """Artifact Registry, a named revision per release, a 0 % traffic tag for the candidate."""
 
     name = "gcp-cloud-run"
     target_type = CloudRunTarget
-    is_cloud = True
     sdk = ("pulumi_gcp", "gcp")
 
     def target_from_dict(self, name: str, d: dict[str, Any]) -> CloudRunTarget:
@@ -55,24 +53,6 @@ class CloudRunProvider(Provider[CloudRunTarget]):
         from modelstack.providers.gcp_cloud_run.registry import google_host_login
 
         return google_host_login(host)
-
-    def preflight(self, target: CloudRunTarget) -> None:
-        from modelstack.deploy.pulumi_cli import require_pulumi_cli
-
-        require_pulumi_cli()
-
-    def engine(
-        self,
-        manifest: Manifest,
-        target: CloudRunTarget,
-        *,
-        stack: str | None,
-        backend: str | None,
-        on_output: Callable[[str], None],
-    ) -> Engine:
-        from modelstack.deploy.cloud import pulumi_engine
-
-        return pulumi_engine(manifest, target, stack=stack, backend=backend, on_output=on_output)
 
     def candidate_client(self, manifest: Manifest, address: Mapping[str, Any]) -> InferenceClient:
         from modelstack.providers.gcp_cloud_run.candidate import cloud_run_client
@@ -103,6 +83,8 @@ class CloudRunProvider(Provider[CloudRunTarget]):
         return build_cloud_run(parent, name, spec)
 
     def lint_rules(self) -> tuple[type[Rule], ...]:
+        # The lint package first: loading it builds the registry, which calls back here.
+        import modelstack.lint  # noqa: F401
         from modelstack.providers.gcp_cloud_run.lint.exposure import PublicService
         from modelstack.providers.gcp_cloud_run.lint.gpu import (
             GpuCpu,
