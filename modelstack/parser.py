@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-
-from modelstack import __version__
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["build_parser"]
 
@@ -12,6 +12,20 @@ EPILOG = """\
 exit codes: 0 ok, 1 check or smoke-test failure, 2 usage error, 3 infrastructure error,
 130 interrupted (a deploy returns traffic to the last good version first)
 docs: https://modelstack.dev  ·  manifest schema: `modelstack schema`"""
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: reads the package metadata only when asked, not on every run."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "show the version and exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from modelstack import __version__
+
+        print(f"modelstack {__version__}")  # on stdout, as argparse's own version action does
+        parser.exit()
 
 
 def _image_options(p: argparse.ArgumentParser) -> None:
@@ -47,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"modelstack {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(

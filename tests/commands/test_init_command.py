@@ -287,6 +287,7 @@ def schema_line(manifest: Path) -> str:
 def test_the_schema_url_is_the_release_tag_of_the_installed_version(tmp_path: Path) -> None:
     from importlib.metadata import version
 
+    from modelstack._distribution import DISTRIBUTION
     from modelstack.commands.schema import SOURCE_REPOSITORY, schema_url
 
     model = save(scaled_model(), tmp_path / "scaled.onnx")
@@ -294,7 +295,7 @@ def test_the_schema_url_is_the_release_tag_of_the_installed_version(tmp_path: Pa
     url = schema_line(tmp_path / "modelstack.yaml")
     assert url == schema_url()
     owner_repo = SOURCE_REPOSITORY.removeprefix("https://github.com/")
-    tag = f"v{version('modelstack')}"
+    tag = f"v{version(DISTRIBUTION)}"
     assert url == f"https://raw.githubusercontent.com/{owner_repo}/{tag}/schemas/{SCHEMA_NAME}"
     assert (ROOT / "schemas" / SCHEMA_NAME).is_file()  # the path the tag serves
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
