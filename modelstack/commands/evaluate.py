@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modelstack.deploy.state import StateStore
 from modelstack.evaluate import evaluate_manifest, format_evaluation
 from modelstack.evaluate.endpoints import endpoint_client
+from modelstack.evaluate.recorded import recorded_scores
 from modelstack.manifest import load_manifest
 
 
@@ -18,14 +20,18 @@ def evaluate(
     output: str | None = None,
 ) -> int:
     """Exit 0 when every gate passes, 1 when one fails. With `against`, the model is reached
-    through that target's deployed endpoint instead of in this process."""
+    through that target's deployed endpoint instead of in this process, and the result `up`
+    recorded for the serving release (when this checkout has it) is the baseline, so
+    `max_drop` catches drift since the deploy."""
     manifest = load_manifest(manifest_path)
     if against is None:
         result = evaluate_manifest(manifest, target=target)
     else:
         client = endpoint_client(manifest, against)
         try:
-            result = evaluate_manifest(manifest, target=against, client=client)
+            store = StateStore(manifest.directory, against)
+            baseline = recorded_scores(store.load().stable, str(store.state_path))
+            result = evaluate_manifest(manifest, target=against, client=client, baseline=baseline)
         finally:
             client.close()
     text = format_evaluation(result, fmt)
