@@ -86,10 +86,12 @@ def serving_address(target: Target, outputs: Mapping[str, Any]) -> dict[str, Any
     raise UsageError(f"--against {target.name}: provider {target.provider!r} has no endpoint")
 
 
-def _stack_outputs(manifest: Manifest, target: Target, stack: str | None) -> dict[str, Any]:
+def _stack_outputs(
+    manifest: Manifest, target: Target, stack: str | None, backend: str | None
+) -> dict[str, Any]:
     from modelstack.deploy.cloud import AutomationStack
 
-    backend = os.environ.get("PULUMI_BACKEND_URL")
+    backend = backend or os.environ.get("PULUMI_BACKEND_URL")
     return AutomationStack(manifest, target.name, stack or target.name, backend).outputs()
 
 
@@ -98,13 +100,14 @@ def endpoint_client(
     target_name: str,
     *,
     stack: str | None = None,
+    backend: str | None = None,
     outputs: Callable[[], Mapping[str, Any]] | None = None,
     client_factory: ClientFactory = candidate_client,
 ) -> InferenceClient:
     """A client for what `target_name` serves to its users now.
 
     For cloud targets `outputs` reads the stack's outputs (default: the Pulumi stack `stack`,
-    else the target's name, in PULUMI_BACKEND_URL or `.modelstack/pulumi`) and
+    else the target's name, in `backend`, else PULUMI_BACKEND_URL, else `.modelstack/pulumi`);
     `client_factory` makes the client from the address (default: the smoke tests' own)."""
     target = manifest.targets.get(target_name)
     if target is None:
@@ -112,7 +115,7 @@ def endpoint_client(
         raise UsageError(f"{manifest.path}: no target '{target_name}' (targets: {known})")
     if isinstance(target, LocalTarget):
         return _local_client(manifest, target)
-    read = outputs or (lambda: _stack_outputs(manifest, target, stack))
+    read = outputs or (lambda: _stack_outputs(manifest, target, stack, backend))
     address = serving_address(target, read())
     if address is None:
         raise _not_deployed(manifest, target_name, "its stack serves nothing yet")

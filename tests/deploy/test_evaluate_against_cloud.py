@@ -167,12 +167,23 @@ def test_drift_against_the_recorded_result_fails_max_drop(
     real = InProcessClient(load_dataplane(prepare_local(digits).config), digits.name)
     monkeypatch.setattr(
         "modelstack.commands.evaluate.endpoint_client",
-        lambda manifest, name: endpoint_client(
+        lambda manifest, name, **where: endpoint_client(
             manifest, name, outputs=stack.outputs, client_factory=Addressed(real)
         ),
     )
     code = main(["evaluate", str(digits.path), "--against", "prod"])
-    out = capsys.readouterr().out
-    assert code == 1
+    out, err = capsys.readouterr()
+    assert code == 1, err
     assert "serving version 7" in out
     assert "FAIL  accuracy max_drop 0.005" in out
+
+
+def test_without_the_pulumi_cli_the_stack_cannot_be_read_and_it_says_what_to_install(
+    digits: Manifest, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelstack.cli import main
+
+    monkeypatch.setenv("PATH", str(digits.directory))  # no `pulumi` on it
+    code = main(["evaluate", str(digits.path), "--against", "prod", "--stack", "eu"])
+    assert code == 3
+    assert "Pulumi CLI" in capsys.readouterr().err
