@@ -4,6 +4,7 @@ against that record, and `evaluate --against` reaches both local flavours' endpo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
@@ -105,6 +106,14 @@ def test_up_gates_builds_records_and_gates_the_next_version_against_the_record(
     assert stable is not None and stable.version == "1" and stable.evaluation is not None
     assert stable.evaluation["metrics"]["accuracy"] == pytest.approx(ACCURACY)
     assert store.history()[-1]["metrics"]["accuracy"] == pytest.approx(ACCURACY)
+
+    # a release deployed before results were recorded gets one from an unchanged `up`
+    store.save(store.load().with_(stable=dataclasses.replace(stable, evaluation=None)))
+    assert up(manifest) == 0
+    again = store.load().stable
+    assert again is not None and again.version == "1" and again.evaluation is not None
+    assert again.evaluation["metrics"]["accuracy"] == pytest.approx(ACCURACY)
+    stable = again
 
     worse_sha = use_model(manifest, np.roll(WEIGHTS, 1, axis=1))
     capsys.readouterr()
