@@ -68,6 +68,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         against=args.against,
         fmt=args.format,
         output=args.output,
+        stack=args.stack,
+        backend=args.backend,
     )
 
 

@@ -10,6 +10,7 @@
      ├── SmokeTestError             smoke tests failed (exit 1)
      ├── EvaluationError            an evaluation cannot run as asked (exit 2)
      │    └── DatasetError          a data set is missing, oversize, or does not fit the model
+     ├── GateFailedError            an evaluation gate failed (exit 1)
      ├── UnsafeFileError            an input file is not a regular file or over its limit (exit 2)
      ├── DeployStateError           the deploy state under .modelstack/ is unreadable (exit 2)
      ├── MissingDependencyError     an optional extra is not installed (exit 2)
@@ -32,6 +33,7 @@ __all__ = [
     "DockerUnavailableError",
     "EvaluationError",
     "ExternalDataError",
+    "GateFailedError",
     "InfrastructureError",
     "ManifestError",
     "ManifestFileError",
@@ -105,6 +107,10 @@ class EvaluationError(ModelstackError):
     """An evaluation or optimisation cannot run as the manifest and arguments ask."""
 
     exit_code = 2
+
+
+class GateFailedError(ModelstackError):
+    """The model was evaluated and missed one of its evaluation gates."""
 
 
 class UnsafeFileError(ModelstackError):

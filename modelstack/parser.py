@@ -210,10 +210,19 @@ def _evaluation_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     group.add_argument(
         "--against",
         metavar="TARGET",
-        help="evaluate what TARGET serves, through its endpoint (local http targets)",
+        help="evaluate what TARGET serves to its users, through its deployed endpoint",
     )
     p.add_argument("--format", choices=["text", "json", "junit", "markdown"], default="text")
     p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
+    p.add_argument(
+        "--stack", metavar="NAME", help="with --against a cloud target: its Pulumi stack name"
+    )
+    p.add_argument(
+        "--backend",
+        metavar="URL",
+        help="with --against a cloud target: the Pulumi state backend (default: "
+        "$PULUMI_BACKEND_URL, else .modelstack/pulumi beside the manifest)",
+    )
 
     p = sub.add_parser(
         "optimize",
