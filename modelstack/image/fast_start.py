@@ -1,0 +1,244 @@
+"""Fast start, decided at build time: the packed model, checked and measured.
+
+`prepare_fast_start` packs the verified model (`packing.pack_model`), checks that the packed
+model answers every smoke test bit-for-bit as the shipped one does, and measures whether
+onnxruntime's weight prepacking pays for itself: the p50 inference latency over the smoke
+inputs with and without `session.disable_prepacking`. Prepacking copies every weight into a
+kernel-specific layout at session creation, which is most of the load time of a packed
+model; it is switched off only when inference without it is at most `PREPACK_TOLERANCE`
+times slower, still passes every smoke test, and stays within `UNPACKED_RTOL` /
+`UNPACKED_ATOL` of the shipped model's outputs (the unpacked kernels sum in another order,
+so the last bits of a float may differ; anything else must be equal).
+
+The result is kept under `.modelstack/packed/<key>/` beside the manifest, keyed by everything
+it depends on (model digest and external data files, runtime settings, smoke inputs,
+onnxruntime version), so an unchanged bundle is not packed or measured again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from modelstack.errors import ModelError
+from modelstack.image.packing import PACK_FORMAT, PackedModel, copy_packed, pack_model
+from modelstack.modelfile import external_data_locations
+from modelstack.smoke.local import LocalBundle
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from modelstack_runtime.config import RuntimeConfig
+
+__all__ = [
+    "CACHE_DIR",
+    "MEASURE_ROUNDS",
+    "PREPACK_TOLERANCE",
+    "FastStart",
+    "PrepackingChoice",
+    "prefer_without_prepacking",
+    "prepare_fast_start",
+]
+
+CACHE_DIR: Final = Path(".modelstack") / "packed"
+PREPACK_TOLERANCE: Final = 1.05
+"""Prepacking is switched off only when inference without it is at most this much slower."""
+MEASURE_ROUNDS: Final = 7
+"""Timed runs of each smoke input per variant (after one untimed warm-up run)."""
+UNPACKED_RTOL: Final = 1e-5
+UNPACKED_ATOL: Final = 1e-6
+MEASURE_BUDGET_S: Final = 20.0
+"""Wall-clock bound on the timed runs of one variant."""
+_RECORD: Final = "fast-start.json"
+
+
+@dataclass(frozen=True)
+class PrepackingChoice:
+    """The measured p50 latencies and whether the runtime disables prepacking."""
+
+    disable: bool
+    reason: str
+    p50_ms_prepacked: float | None = None
+    p50_ms_without: float | None = None
+
+
+@dataclass(frozen=True)
+class FastStart:
+    packed: PackedModel
+    prepacking: PrepackingChoice
+
+
+def prefer_without_prepacking(p50_prepacked: float, p50_without: float) -> bool:
+    """True when inference without prepacking is not slower than `PREPACK_TOLERANCE`x."""
+    return p50_without <= PREPACK_TOLERANCE * p50_prepacked
+
+
+def prepare_fast_start(bundle: LocalBundle, directory: Path) -> FastStart:
+    """The packed model of `bundle` and the prepacking choice, from the cache or made now."""
+    source = Path(bundle.config.model_path)
+    folder = directory / CACHE_DIR / _cache_key(bundle)[:32]
+    cached = _read_cached(folder)
+    if cached is not None:
+        return cached
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".packing-") as tmp:
+        packed = pack_model(source, Path(tmp), Path(source.name).stem)
+        choice = _choose(bundle, packed)
+        packed = copy_packed(packed, folder)
+    _write_record(folder, packed, choice)
+    return FastStart(packed, choice)
+
+
+def _choose(bundle: LocalBundle, packed: PackedModel) -> PrepackingChoice:
+    from modelstack_runtime.model import Model
+
+    config = bundle.config
+    original = Model.load(config)
+    feeds = [case.inputs for case in bundle.cases] or [original.synthetic_inputs()]
+    expected = [original.infer(feed) for feed in feeds]
+    del original
+    on = _variant(config, packed, feeds, disable=False)
+    if not _same(on[0], expected):
+        raise ModelError(
+            f"'{Path(config.model_path).name}': the packed model's outputs differ from the "
+            "shipped model's on the smoke inputs; please report this with the model"
+        )
+    if any(p != "CPUExecutionProvider" for p in config.execution_providers):
+        return PrepackingChoice(False, "not measured for accelerator execution providers")
+    off = _variant(config, packed, feeds, disable=True)
+    p50_on, p50_off = on[1], off[1]
+    if not _close(off[0], expected) or not _smoke_passes(bundle, off[0]):
+        return PrepackingChoice(False, "outputs differ without prepacking", p50_on, p50_off)
+    if prefer_without_prepacking(p50_on, p50_off):
+        return PrepackingChoice(True, "not slower without prepacking", p50_on, p50_off)
+    return PrepackingChoice(False, "slower without prepacking", p50_on, p50_off)
+
+
+def _variant(
+    config: RuntimeConfig, packed: PackedModel, feeds: list[dict[str, np.ndarray]], *,
+    disable: bool,
+) -> tuple[list[dict[str, np.ndarray]], float]:  # fmt: skip
+    """Outputs on `feeds` and the p50 latency in ms of the packed model, one variant."""
+    from modelstack_runtime.model import Model
+
+    variant = dataclasses.replace(
+        config, model_path=str(packed.graph), optimized_model_path=None, disable_prepacking=disable
+    )
+    model = Model.load(variant)
+    outputs = [model.infer(feed) for feed in feeds]  # also the untimed first run
+    times: list[float] = []
+    deadline = time.monotonic() + MEASURE_BUDGET_S
+    for _ in range(MEASURE_ROUNDS):
+        for feed in feeds:
+            started = time.perf_counter()
+            model.infer(feed)
+            times.append((time.perf_counter() - started) * 1000)
+        if time.monotonic() > deadline:
+            break
+    return outputs, round(statistics.median(times), 4)
+
+
+def _same(got: Sequence[dict[str, np.ndarray]], want: Sequence[dict[str, np.ndarray]]) -> bool:
+    return _agree(got, want, exact=True)
+
+
+def _close(got: Sequence[dict[str, np.ndarray]], want: Sequence[dict[str, np.ndarray]]) -> bool:
+    return _agree(got, want, exact=False)
+
+
+def _agree(
+    got: Sequence[dict[str, np.ndarray]], want: Sequence[dict[str, np.ndarray]], *, exact: bool
+) -> bool:
+    import numpy as np
+
+    for a, b in zip(got, want, strict=True):
+        if a.keys() != b.keys():
+            return False
+        for name, value in a.items():
+            other = b[name]
+            if value.dtype == object or other.dtype == object:
+                if value.tolist() != other.tolist():
+                    return False
+            elif value.shape != other.shape or value.dtype != other.dtype:
+                return False
+            elif exact or value.dtype.kind not in "fc":
+                if not np.array_equal(value, other, equal_nan=value.dtype.kind in "fc"):
+                    return False
+            elif not np.allclose(
+                value, other, rtol=UNPACKED_RTOL, atol=UNPACKED_ATOL, equal_nan=True
+            ):
+                return False
+    return True
+
+
+def _smoke_passes(bundle: LocalBundle, outputs: Sequence[dict[str, np.ndarray]]) -> bool:
+    from modelstack.smoke.compare import compare_outputs
+
+    return all(
+        not compare_outputs(case.test.expected_outputs, got)
+        for case, got in zip(bundle.cases, outputs, strict=False)
+    )
+
+
+def _cache_key(bundle: LocalBundle) -> str:
+    import onnxruntime
+
+    source = Path(bundle.config.model_path)
+    digest = hashlib.sha256(f"{PACK_FORMAT}\0{onnxruntime.__version__}\0".encode())
+    digest.update(source.name.encode() + b"\0")
+    with source.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    for _where, location in external_data_locations(source):
+        stat = (source.parent / location).stat()
+        digest.update(f"{location}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    settings = bundle.config.to_dict()
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for case in bundle.cases:
+        for name, array in sorted(case.inputs.items()):
+            digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+            digest.update(
+                repr(array.tolist()).encode() if array.dtype == object else array.tobytes()
+            )
+    return digest.hexdigest()
+
+
+def _read_cached(folder: Path) -> FastStart | None:
+    try:
+        data: dict[str, Any] = json.loads((folder / _RECORD).read_text(encoding="utf-8"))
+        weights = folder / data["weights"] if data["weights"] else None
+        packed = PackedModel(
+            folder / data["graph"], weights, data["digest"], data["external_tensors"],
+            data["weights_bytes"],
+        )  # fmt: skip
+        choice = PrepackingChoice(**data["prepacking"])
+    except (OSError, ValueError, KeyError, TypeError):
+        shutil.rmtree(folder, ignore_errors=True)  # unreadable or partial: pack again
+        return None
+    if not all(path.is_file() for path in packed.files):
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return FastStart(packed, choice)
+
+
+def _write_record(folder: Path, packed: PackedModel, choice: PrepackingChoice) -> None:
+    data = {
+        "graph": packed.graph.name,
+        "weights": packed.weights.name if packed.weights else None,
+        "digest": packed.digest,
+        "external_tensors": packed.external_tensors,
+        "weights_bytes": packed.weights_bytes,
+        "prepacking": dataclasses.asdict(choice),
+    }
+    tmp = folder / f".{_RECORD}.tmp"
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(folder / _RECORD)
