@@ -190,3 +190,12 @@ def test_optimising_at_build_leaves_only_the_optimised_model_in_the_final_stage(
     )
     assert "&& rm -f /opt/modelstack/model/model.onnx /opt/modelstack/model/model.weights" in text
     assert "COPY --from=builder /opt/modelstack/model/ /opt/modelstack/model/" in text
+
+
+def test_prepacking_stays_on_when_the_smoke_tests_fail_without_it(tmp_path: Path) -> None:
+    wrong = "    expected_outputs:\n      y: {data: [[" + ", ".join(["7.0"] * WIDTH) + "]]}\n"
+    manifest = load_manifest(write_bundle(tmp_path / "bundle", mlp(), expected=wrong))
+    choice = fast_start.prepare_fast_start(prepare_local(manifest), manifest.directory).prepacking
+    assert choice.disable is False
+    assert choice.reason == "outputs differ without prepacking"
+    assert choice.p50_ms_without is not None  # it was measured, then refused
