@@ -6,9 +6,10 @@ onnxruntime's weight prepacking pays for itself: the p50 inference latency over 
 inputs with and without `session.disable_prepacking`. Prepacking copies every weight into a
 kernel-specific layout at session creation, which is most of the load time of a packed
 model; it is switched off only when inference without it is at most `PREPACK_TOLERANCE`
-times slower, still passes every smoke test, and stays within `UNPACKED_RTOL` /
-`UNPACKED_ATOL` of the shipped model's outputs (the unpacked kernels sum in another order,
-so the last bits of a float may differ; anything else must be equal).
+times slower, still passes every smoke test, and stays within the smoke tests' default
+tolerances (`atol`/`rtol` of an expectation that names none) of the shipped model's outputs:
+the unpacked kernels sum in another order, so the last bits of a float may differ; anything
+else must be equal.
 
 The result is kept under `.modelstack/packed/<key>/` beside the manifest, keyed by everything
 it depends on (model digest and external data files, runtime settings, smoke inputs,
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from modelstack.errors import ModelError
 from modelstack.image.packing import PACK_FORMAT, PackedModel, copy_packed, pack_model
+from modelstack.manifest.model import Expectation
 from modelstack.modelfile import external_data_locations
 from modelstack.smoke.local import LocalBundle
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from modelstack_runtime.config import RuntimeConfig
+    from modelstack_runtime.model import Model
 
 __all__ = [
     "CACHE_DIR",
@@ -52,10 +55,9 @@ __all__ = [
 CACHE_DIR: Final = Path(".modelstack") / "packed"
 PREPACK_TOLERANCE: Final = 1.05
 """Prepacking is switched off only when inference without it is at most this much slower."""
-MEASURE_ROUNDS: Final = 7
-"""Timed runs of each smoke input per variant (after one untimed warm-up run)."""
-UNPACKED_RTOL: Final = 1e-5
-UNPACKED_ATOL: Final = 1e-6
+MEASURE_ROUNDS: Final = 21
+"""Timed runs of each smoke input per variant, interleaved (after one untimed run each)."""
+_TOLERANCE: Final = Expectation()
 MEASURE_BUDGET_S: Final = 20.0
 """Wall-clock bound on the timed runs of one variant."""
 _RECORD: Final = "fast-start.json"
@@ -106,45 +108,46 @@ def _choose(bundle: LocalBundle, packed: PackedModel) -> PrepackingChoice:
     feeds = [case.inputs for case in bundle.cases] or [original.synthetic_inputs()]
     expected = [original.infer(feed) for feed in feeds]
     del original
-    on = _variant(config, packed, feeds, disable=False)
-    if not _same(on[0], expected):
+    on = _load(config, packed, disable=False)
+    if not _same([on.infer(feed) for feed in feeds], expected):
         raise ModelError(
             f"'{Path(config.model_path).name}': the packed model's outputs differ from the "
             "shipped model's on the smoke inputs; please report this with the model"
         )
     if any(p != "CPUExecutionProvider" for p in config.execution_providers):
         return PrepackingChoice(False, "not measured for accelerator execution providers")
-    off = _variant(config, packed, feeds, disable=True)
-    p50_on, p50_off = on[1], off[1]
-    if not _close(off[0], expected) or not _smoke_passes(bundle, off[0]):
+    off = _load(config, packed, disable=True)
+    outputs = [off.infer(feed) for feed in feeds]
+    p50_on, p50_off = _p50_ms(on, off, feeds)
+    if not _close(outputs, expected) or not _smoke_passes(bundle, outputs):
         return PrepackingChoice(False, "outputs differ without prepacking", p50_on, p50_off)
     if prefer_without_prepacking(p50_on, p50_off):
         return PrepackingChoice(True, "not slower without prepacking", p50_on, p50_off)
     return PrepackingChoice(False, "slower without prepacking", p50_on, p50_off)
 
 
-def _variant(
-    config: RuntimeConfig, packed: PackedModel, feeds: list[dict[str, np.ndarray]], *,
-    disable: bool,
-) -> tuple[list[dict[str, np.ndarray]], float]:  # fmt: skip
-    """Outputs on `feeds` and the p50 latency in ms of the packed model, one variant."""
+def _load(config: RuntimeConfig, packed: PackedModel, *, disable: bool) -> Model:
     from modelstack_runtime.model import Model
 
     variant = dataclasses.replace(
         config, model_path=str(packed.graph), optimized_model_path=None, disable_prepacking=disable
     )
-    model = Model.load(variant)
-    outputs = [model.infer(feed) for feed in feeds]  # also the untimed first run
-    times: list[float] = []
+    return Model.load(variant)
+
+
+def _p50_ms(on: Model, off: Model, feeds: list[dict[str, np.ndarray]]) -> tuple[float, float]:
+    """p50 latency in ms of each variant, runs interleaved so that both see the same load."""
+    times: tuple[list[float], list[float]] = ([], [])
     deadline = time.monotonic() + MEASURE_BUDGET_S
     for _ in range(MEASURE_ROUNDS):
         for feed in feeds:
-            started = time.perf_counter()
-            model.infer(feed)
-            times.append((time.perf_counter() - started) * 1000)
+            for model, sink in ((on, times[0]), (off, times[1])):
+                started = time.perf_counter()
+                model.infer(feed)
+                sink.append((time.perf_counter() - started) * 1000)
         if time.monotonic() > deadline:
             break
-    return outputs, round(statistics.median(times), 4)
+    return round(statistics.median(times[0]), 4), round(statistics.median(times[1]), 4)
 
 
 def _same(got: Sequence[dict[str, np.ndarray]], want: Sequence[dict[str, np.ndarray]]) -> bool:
@@ -174,7 +177,7 @@ def _agree(
                 if not np.array_equal(value, other, equal_nan=value.dtype.kind in "fc"):
                     return False
             elif not np.allclose(
-                value, other, rtol=UNPACKED_RTOL, atol=UNPACKED_ATOL, equal_nan=True
+                value, other, rtol=_TOLERANCE.rtol, atol=_TOLERANCE.atol, equal_nan=True
             ):
                 return False
     return True

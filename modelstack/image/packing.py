@@ -17,7 +17,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -137,19 +136,25 @@ def copy_packed(packed: PackedModel, destination: Path) -> PackedModel:
     )
 
 
-def _movable(proto: Any) -> Iterator[Any]:
-    """Tensors to place in the weights file: every external one, large initializers."""
+def _movable(proto: Any) -> list[Any]:
+    """Tensors to place in the weights file: every external one, large initializers.
+
+    Largest first: tensors whose sizes are multiples of the alignment then follow each other
+    without padding, so the weights file is no larger than the weights.
+    """
+    chosen: list[Any] = []
     seen: set[int] = set()
-    initializers = list(proto.graph.initializer)
     for _where, tensor in iter_tensors(proto):
         if tensor.data_location == _EXTERNAL or len(tensor.external_data):
             seen.add(id(tensor))
-            yield tensor
-    for tensor in initializers:
+            chosen.append(tensor)
+    for tensor in proto.graph.initializer:
         if id(tensor) in seen or tensor.data_type == _STRING:
             continue
         if _tensor_bytes(tensor) >= MIN_EXTERNAL_BYTES:
-            yield tensor
+            chosen.append(tensor)
+    order = sorted(range(len(chosen)), key=lambda i: (-_tensor_bytes(chosen[i]), i))
+    return [chosen[i] for i in order]
 
 
 def _tensor_bytes(tensor: Any) -> int:
