@@ -69,11 +69,20 @@ class BuildContext:
             target = directory / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, Path):
-                shutil.copyfile(content, target)
+                _link_or_copy(content, target)
             else:
                 target.write_bytes(content)
             os.chmod(target, 0o644)  # readable by the image's non-root user
         return directory
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows one (a multi-GB model is not copied again
+    to be sent to the engine), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def runtime_package_dir() -> Path:
