@@ -33,7 +33,7 @@ from modelstack.image.dockerfile import (
     render_dockerfile,
     render_requirements,
 )
-from modelstack.image.fast_start import FastStart, prepare_fast_start
+from modelstack.image.fast_start import FastStart, evaluation_feeds, prepare_fast_start
 from modelstack.image.flavours import Flavour
 from modelstack.image.labels import LABEL_PREFIX, image_labels, provenance_labels
 from modelstack.image.tags import content_tag
@@ -132,7 +132,7 @@ def render_context(
 ) -> BuildContext:
     """Every file of the image's build context, and the content tag that names it."""
     base = base_image or manifest.build.base_image or flavour.default_base
-    fast = prepare_fast_start(bundle, manifest.directory)
+    fast = prepare_fast_start(bundle, manifest.directory, evaluation_feeds(manifest, bundle))
     packed = fast.packed
     model_files: dict[str, bytes | Path] = {f"{MODEL_DIR}/{p.name}": p for p in packed.files}
     model_name = f"{MODEL_DIR}/{packed.graph.name}"

@@ -1,7 +1,8 @@
 """Fast start, decided at build time: the packed model, checked and measured.
 
 `prepare_fast_start` packs the verified model (`packing.pack_model`), checks that the packed
-model answers every smoke test bit-for-bit as the shipped one does, and measures whether
+model answers every smoke test and every row of the evaluation data sets (when the manifest
+has them) bit-for-bit as the shipped one does, and measures whether
 onnxruntime's weight prepacking pays for itself: the p50 inference latency over the smoke
 inputs with and without `session.disable_prepacking`. Prepacking copies every weight into a
 kernel-specific layout at session creation, which is most of the load time of a packed
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from modelstack.errors import ModelError
 from modelstack.image.packing import PACK_FORMAT, PackedModel, copy_packed, pack_model
-from modelstack.manifest.model import Expectation
+from modelstack.manifest.model import Expectation, Manifest
 from modelstack.modelfile import external_data_locations
 from modelstack.smoke.local import LocalBundle
 
@@ -48,6 +49,7 @@ __all__ = [
     "PREPACK_TOLERANCE",
     "FastStart",
     "PrepackingChoice",
+    "evaluation_feeds",
     "prefer_without_prepacking",
     "prepare_fast_start",
 ]
@@ -84,40 +86,63 @@ def prefer_without_prepacking(p50_prepacked: float, p50_without: float) -> bool:
     return p50_without <= PREPACK_TOLERANCE * p50_prepacked
 
 
-def prepare_fast_start(bundle: LocalBundle, directory: Path) -> FastStart:
-    """The packed model of `bundle` and the prepacking choice, from the cache or made now."""
+def evaluation_feeds(manifest: Manifest, bundle: LocalBundle) -> list[dict[str, np.ndarray]]:
+    """The evaluation data sets' inputs in `batch_size` batches (none without `evaluation:`)."""
+    spec = manifest.evaluation
+    if spec is None:
+        return []
+    from modelstack.evaluate.datasets import load_datasets
+
+    feeds: list[dict[str, np.ndarray]] = []
+    for dataset in load_datasets(manifest, bundle.signature):
+        for start in range(0, dataset.rows, spec.batch_size):
+            feeds.append({n: a[start : start + spec.batch_size] for n, a in dataset.inputs.items()})
+    return feeds
+
+
+def prepare_fast_start(
+    bundle: LocalBundle, directory: Path, checks: Sequence[dict[str, np.ndarray]] = ()
+) -> FastStart:
+    """The packed model of `bundle` and the prepacking choice, from the cache or made now.
+
+    `checks` are further inputs (the evaluation data sets) on which the packed model must
+    answer as the shipped one does; only the smoke inputs are timed.
+    """
     source = Path(bundle.config.model_path)
-    folder = directory / CACHE_DIR / _cache_key(bundle)[:32]
+    folder = directory / CACHE_DIR / _cache_key(bundle, checks)[:32]
     cached = _read_cached(folder)
     if cached is not None:
         return cached
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".packing-") as tmp:
         packed = pack_model(source, Path(tmp), Path(source.name).stem)
-        choice = _choose(bundle, packed)
+        choice = _choose(bundle, packed, list(checks))
         packed = copy_packed(packed, folder)
     _write_record(folder, packed, choice)
     return FastStart(packed, choice)
 
 
-def _choose(bundle: LocalBundle, packed: PackedModel) -> PrepackingChoice:
+def _choose(
+    bundle: LocalBundle, packed: PackedModel, checks: list[dict[str, np.ndarray]]
+) -> PrepackingChoice:
     from modelstack_runtime.model import Model
 
     config = bundle.config
     original = Model.load(config)
     feeds = [case.inputs for case in bundle.cases] or [original.synthetic_inputs()]
-    expected = [original.infer(feed) for feed in feeds]
+    expected = [original.infer(feed) for feed in feeds + checks]
     del original
     on = _load(config, packed, disable=False)
-    if not _same([on.infer(feed) for feed in feeds], expected):
+    if not _same([on.infer(feed) for feed in feeds + checks], expected):
         raise ModelError(
             f"'{Path(config.model_path).name}': the packed model's outputs differ from the "
-            "shipped model's on the smoke inputs; please report this with the model"
+            "shipped model's on the smoke inputs or the evaluation data; please report this "
+            "with the model"
         )
     if any(p != "CPUExecutionProvider" for p in config.execution_providers):
         return PrepackingChoice(False, "not measured for accelerator execution providers")
     off = _load(config, packed, disable=True)
-    outputs = [off.infer(feed) for feed in feeds]
+    outputs = [off.infer(feed) for feed in feeds + checks]
     p50_on, p50_off = _p50_ms(on, off, feeds)
     if not _close(outputs, expected) or not _smoke_passes(bundle, outputs):
         return PrepackingChoice(False, "outputs differ without prepacking", p50_on, p50_off)
@@ -192,7 +217,7 @@ def _smoke_passes(bundle: LocalBundle, outputs: Sequence[dict[str, np.ndarray]])
     )
 
 
-def _cache_key(bundle: LocalBundle) -> str:
+def _cache_key(bundle: LocalBundle, checks: Sequence[dict[str, np.ndarray]]) -> str:
     import onnxruntime
 
     source = Path(bundle.config.model_path)
@@ -206,8 +231,8 @@ def _cache_key(bundle: LocalBundle) -> str:
         digest.update(f"{location}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     settings = bundle.config.to_dict()
     digest.update(json.dumps(settings, sort_keys=True).encode())
-    for case in bundle.cases:
-        for name, array in sorted(case.inputs.items()):
+    for feed in [case.inputs for case in bundle.cases] + list(checks):
+        for name, array in sorted(feed.items()):
             digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
             digest.update(
                 repr(array.tolist()).encode() if array.dtype == object else array.tobytes()

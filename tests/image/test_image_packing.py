@@ -199,3 +199,25 @@ def test_prepacking_stays_on_when_the_smoke_tests_fail_without_it(tmp_path: Path
     assert choice.disable is False
     assert choice.reason == "outputs differ without prepacking"
     assert choice.p50_ms_without is not None  # it was measured, then refused
+
+
+def test_the_packed_model_is_checked_on_every_evaluation_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(ROOT / "examples" / "digits-mlp", tmp_path / "digits",
+                    ignore=shutil.ignore_patterns(".modelstack"))  # fmt: skip
+    manifest = load_manifest(tmp_path / "digits" / "modelstack.yaml")
+    bundle = prepare_local(manifest)
+    checks = fast_start.evaluation_feeds(manifest, bundle)
+    assert sum(len(feed["pixels"]) for feed in checks) == 450  # eval.npz, every row
+    compared: list[int] = []
+    same = fast_start._same
+
+    def spy(got: list[dict[str, np.ndarray]], want: list[dict[str, np.ndarray]]) -> bool:
+        compared.append(sum(len(next(iter(g.values()))) for g in got))
+        return same(got, want)
+
+    monkeypatch.setattr(fast_start, "_same", spy)
+    render_context(manifest, "local", flavour_for(manifest.targets["local"]), bundle,
+                   base_image=BASE)  # fmt: skip
+    assert compared and compared[0] >= 450 + len(bundle.cases)
