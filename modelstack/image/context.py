@@ -132,11 +132,14 @@ def render_context(
 ) -> BuildContext:
     """Every file of the image's build context, and the content tag that names it."""
     base = base_image or manifest.build.base_image or flavour.default_base
-    fast = prepare_fast_start(bundle, manifest.directory, evaluation_feeds(manifest, bundle))
+    asked = manifest.runtime.optimize_at_build
+    fast = prepare_fast_start(
+        bundle, manifest.directory, evaluation_feeds(manifest, bundle), optimize=asked
+    )
     packed = fast.packed
     model_files: dict[str, bytes | Path] = {f"{MODEL_DIR}/{p.name}": p for p in packed.files}
     model_name = f"{MODEL_DIR}/{packed.graph.name}"
-    optimize = manifest.runtime.optimize_at_build
+    optimize = asked and fast.optimize is not None and fast.optimize.use
     optimized = f"{MODEL_DIR}/{packed.graph.stem}.optimized.onnx" if optimize else None
     target = manifest.targets[target_name]
     concurrency = target.concurrency if isinstance(target, CloudRunTarget) else None

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from modelstack.errors import ModelError
+from modelstack.image.optimize_choice import OptimizeChoice, choose_optimization
 from modelstack.image.packing import PACK_FORMAT, PackedModel, copy_packed, pack_model
 from modelstack.manifest.model import Expectation, Manifest
 from modelstack.modelfile import external_data_locations
@@ -64,6 +65,8 @@ MEASURE_BUDGET_S: Final = 20.0
 """Wall-clock bound on the timed runs of one variant."""
 _RECORD: Final = "fast-start.json"
 
+Feeds = list[dict[str, "np.ndarray"]]
+
 
 @dataclass(frozen=True)
 class PrepackingChoice:
@@ -79,6 +82,8 @@ class PrepackingChoice:
 class FastStart:
     packed: PackedModel
     prepacking: PrepackingChoice
+    optimize: OptimizeChoice | None = None
+    """Measured only when the manifest asks for `runtime.optimize_at_build`."""
 
 
 def prefer_without_prepacking(p50_prepacked: float, p50_without: float) -> bool:
@@ -101,30 +106,36 @@ def evaluation_feeds(manifest: Manifest, bundle: LocalBundle) -> list[dict[str, 
 
 
 def prepare_fast_start(
-    bundle: LocalBundle, directory: Path, checks: Sequence[dict[str, np.ndarray]] = ()
+    bundle: LocalBundle,
+    directory: Path,
+    checks: Sequence[dict[str, np.ndarray]] = (),
+    *,
+    optimize: bool = False,
 ) -> FastStart:
     """The packed model of `bundle` and the prepacking choice, from the cache or made now.
 
     `checks` are further inputs (the evaluation data sets) on which the packed model must
-    answer as the shipped one does; only the smoke inputs are timed.
+    answer as the shipped one does; only the smoke inputs are timed. With `optimize`, whether
+    graph optimisation at build pays is measured too (`optimize_choice`).
     """
     source = Path(bundle.config.model_path)
-    folder = directory / CACHE_DIR / _cache_key(bundle, checks)[:32]
+    folder = directory / CACHE_DIR / _cache_key(bundle, checks, optimize)[:32]
     cached = _read_cached(folder)
     if cached is not None:
         return cached
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".packing-") as tmp:
         packed = pack_model(source, Path(tmp), Path(source.name).stem)
-        choice = _choose(bundle, packed, list(checks))
+        choice, optimized = _choose(bundle, packed, list(checks), optimize)
         packed = copy_packed(packed, folder)
-    _write_record(folder, packed, choice)
-    return FastStart(packed, choice)
+    result = FastStart(packed, choice, optimized)
+    _write_record(folder, result)
+    return result
 
 
 def _choose(
-    bundle: LocalBundle, packed: PackedModel, checks: list[dict[str, np.ndarray]]
-) -> PrepackingChoice:
+    bundle: LocalBundle, packed: PackedModel, checks: Feeds, optimize: bool
+) -> tuple[PrepackingChoice, OptimizeChoice | None]:
     from modelstack_runtime.model import Model
 
     config = bundle.config
@@ -139,9 +150,26 @@ def _choose(
             "shipped model's on the smoke inputs or the evaluation data; please report this "
             "with the model"
         )
-    if any(p != "CPUExecutionProvider" for p in config.execution_providers):
+    choice = _prepacking(bundle, packed, on, feeds, checks, expected)
+    if not optimize:
+        return choice, None
+
+    def acceptable(outputs: Feeds) -> bool:
+        return _close(outputs, expected) and _smoke_passes(bundle, outputs)
+
+    chosen = dataclasses.replace(
+        config, model_path=str(packed.graph), disable_prepacking=choice.disable
+    )
+    return choice, choose_optimization(chosen, feeds, checks, _p50_ms, acceptable)
+
+
+def _prepacking(
+    bundle: LocalBundle, packed: PackedModel, on: Model, feeds: Feeds, checks: Feeds,
+    expected: Feeds,
+) -> PrepackingChoice:  # fmt: skip
+    if any(p != "CPUExecutionProvider" for p in bundle.config.execution_providers):
         return PrepackingChoice(False, "not measured for accelerator execution providers")
-    off = _load(config, packed, disable=True)
+    off = _load(bundle.config, packed, disable=True)
     outputs = [off.infer(feed) for feed in feeds + checks]
     p50_on, p50_off = _p50_ms(on, off, feeds)
     if not _close(outputs, expected) or not _smoke_passes(bundle, outputs):
@@ -217,11 +245,13 @@ def _smoke_passes(bundle: LocalBundle, outputs: Sequence[dict[str, np.ndarray]])
     )
 
 
-def _cache_key(bundle: LocalBundle, checks: Sequence[dict[str, np.ndarray]]) -> str:
+def _cache_key(bundle: LocalBundle, checks: Sequence[dict[str, np.ndarray]], optimize: bool) -> str:
     import onnxruntime
 
     source = Path(bundle.config.model_path)
-    digest = hashlib.sha256(f"{PACK_FORMAT}\0{onnxruntime.__version__}\0".encode())
+    digest = hashlib.sha256(
+        f"{PACK_FORMAT}\0{onnxruntime.__version__}\0optimize={optimize}\0".encode()
+    )
     digest.update(source.name.encode() + b"\0")
     with source.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -249,23 +279,26 @@ def _read_cached(folder: Path) -> FastStart | None:
             data["weights_bytes"],
         )  # fmt: skip
         choice = PrepackingChoice(**data["prepacking"])
+        optimized = OptimizeChoice(**data["optimize"]) if data.get("optimize") else None
     except (OSError, ValueError, KeyError, TypeError):
         shutil.rmtree(folder, ignore_errors=True)  # unreadable or partial: pack again
         return None
     if not all(path.is_file() for path in packed.files):
         shutil.rmtree(folder, ignore_errors=True)
         return None
-    return FastStart(packed, choice)
+    return FastStart(packed, choice, optimized)
 
 
-def _write_record(folder: Path, packed: PackedModel, choice: PrepackingChoice) -> None:
+def _write_record(folder: Path, result: FastStart) -> None:
+    packed = result.packed
     data = {
         "graph": packed.graph.name,
         "weights": packed.weights.name if packed.weights else None,
         "digest": packed.digest,
         "external_tensors": packed.external_tensors,
         "weights_bytes": packed.weights_bytes,
-        "prepacking": dataclasses.asdict(choice),
+        "prepacking": dataclasses.asdict(result.prepacking),
+        "optimize": dataclasses.asdict(result.optimize) if result.optimize else None,
     }
     tmp = folder / f".{_RECORD}.tmp"
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

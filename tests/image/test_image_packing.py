@@ -3,6 +3,7 @@ build context holding the weights once."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -23,6 +24,7 @@ from modelstack.image.fast_start import PREPACK_TOLERANCE, prefer_without_prepac
 from modelstack.image.flavours import flavour_for
 from modelstack.image.packing import ALIGNMENT, pack_model, packed_digest
 from modelstack.manifest import load_manifest
+from modelstack.manifest.model import Manifest
 from modelstack.smoke.local import prepare_local
 
 BASE = "modelstack/base-python:bookworm"
@@ -221,3 +223,63 @@ def test_the_packed_model_is_checked_on_every_evaluation_row(
     render_context(manifest, "local", flavour_for(manifest.targets["local"]), bundle,
                    base_image=BASE)  # fmt: skip
     assert compared and compared[0] >= 450 + len(bundle.cases)
+
+
+def _optimising_bundle(tmp_path: Path) -> Manifest:
+    path = write_bundle(tmp_path / "bundle", mlp())
+    path.write_text(path.read_text().replace("runtime: {", "runtime: {optimize_at_build: true, "))
+    return load_manifest(path)
+
+
+def test_optimisation_at_build_follows_its_measurement(tmp_path: Path) -> None:
+    manifest = _optimising_bundle(tmp_path)
+    assert manifest.runtime.optimize_at_build
+    context = render_context(manifest, "local", flavour_for(manifest.targets["local"]),
+                             prepare_local(manifest), base_image=BASE)  # fmt: skip
+    assert context.fast_start is not None and context.fast_start.optimize is not None
+    choice = context.fast_start.optimize
+    assert choice.create_s_packed is not None and choice.create_s_optimized is not None
+    dockerfile = context.files["Dockerfile"].decode()  # type: ignore[union-attr]
+    config = json.loads(context.files["runtime.json"])  # type: ignore[arg-type]
+    assert ("optimize_model" in dockerfile) is choice.use
+    assert (config["optimized_model_path"] is not None) is choice.use
+    if choice.use:
+        assert choice.create_s_optimized < choice.create_s_packed
+
+
+@pytest.mark.parametrize(
+    ("p50", "use", "reason"),
+    [((1.0, 1.0), True, "starts faster"), ((1.0, 1.2), False, "infers slower")],
+)
+def test_an_optimised_model_that_infers_slower_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, p50: tuple[float, float], use: bool,
+    reason: str,
+) -> None:  # fmt: skip
+    from modelstack.image import optimize_choice
+
+    manifest = load_manifest(write_bundle(tmp_path / "bundle", mlp()))
+    bundle = prepare_local(manifest)
+    packed = pack_model(Path(bundle.config.model_path), tmp_path / "out", "model")
+    config = dataclasses.replace(bundle.config, model_path=str(packed.graph))
+    # Session creation is timed for real; pin it so only the inference figure decides.
+    creates = iter([0.2, 0.1])
+    monkeypatch.setattr(optimize_choice, "_create_seconds", lambda _config: next(creates))
+    feeds = [case.inputs for case in bundle.cases]
+    choice = optimize_choice.choose_optimization(
+        config, feeds, [], lambda _a, _b, _f: p50, lambda _outputs: True
+    )
+    assert choice.use is use and reason in choice.reason
+
+
+def test_an_optimised_model_with_other_outputs_is_not_used(tmp_path: Path) -> None:
+    from modelstack.image import optimize_choice
+
+    manifest = load_manifest(write_bundle(tmp_path / "bundle", mlp()))
+    bundle = prepare_local(manifest)
+    packed = pack_model(Path(bundle.config.model_path), tmp_path / "out", "model")
+    config = dataclasses.replace(bundle.config, model_path=str(packed.graph))
+    feeds = [case.inputs for case in bundle.cases]
+    choice = optimize_choice.choose_optimization(
+        config, feeds, [], lambda _a, _b, _f: (1.0, 1.0), lambda _outputs: False
+    )
+    assert choice.use is False and choice.reason == "the optimised model's outputs differ"

@@ -14,8 +14,11 @@ from imagefixtures import BASE_IMAGE, CA_BUNDLE, DOCKER
 from packmodels import GATHER_ROWS, GATHER_WIDTH, mlp, write_bundle, write_large_bundle
 
 from modelstack.commands.build import build
+from modelstack.image.context import render_context
+from modelstack.image.flavours import flavour_for
 from modelstack.image.record import record_path
 from modelstack.manifest import load_manifest
+from modelstack.smoke.local import prepare_local
 
 pytestmark = DOCKER
 
@@ -69,6 +72,13 @@ def test_the_image_serves_the_packed_model_with_its_weights_once(
             "runtime: {optimize_at_build: true, intra_op_threads: 1,",
         )
         manifest.write_text(text)
+    fast = render_context(
+        load_manifest(manifest), "local", flavour_for(load_manifest(manifest).targets["local"]),
+        prepare_local(load_manifest(manifest)), base_image=BASE_IMAGE,
+    ).fast_start  # fmt: skip
+    assert fast is not None
+    optimised = fast.optimize is not None and fast.optimize.use  # as measured
+    assert optimize or fast.optimize is None
     record = _build(manifest)
     assert record["smoke_passed"] is True
     tag = str(record["tag"])
@@ -83,7 +93,7 @@ def test_the_image_serves_the_packed_model_with_its_weights_once(
     ).decode().split()  # fmt: skip
     expected = (
         ["model.optimized.onnx", "model.optimized.weights"]
-        if optimize
+        if optimised
         else ["model.onnx", "model.weights"]
     )
     assert sorted(listing) == expected
