@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from modelstack.errors import ModelError
 from modelstack.image.optimize_choice import OptimizeChoice, choose_optimization
-from modelstack.image.packing import PACK_FORMAT, PackedModel, copy_packed, pack_model
+from modelstack.image.packing import PACK_FORMAT, PackedModel, move_packed, pack_model
 from modelstack.manifest.model import Expectation, Manifest
 from modelstack.modelfile import external_data_locations
 from modelstack.smoke.local import LocalBundle
@@ -127,7 +127,7 @@ def prepare_fast_start(
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".packing-") as tmp:
         packed = pack_model(source, Path(tmp), Path(source.name).stem)
         choice, optimized = _choose(bundle, packed, list(checks), optimize)
-        packed = copy_packed(packed, folder)
+        packed = move_packed(packed, folder)
     result = FastStart(packed, choice, optimized)
     _write_record(folder, result)
     return result

@@ -32,6 +32,7 @@ __all__ = [
     "PACK_FORMAT",
     "WEIGHTS_SUFFIX",
     "PackedModel",
+    "move_packed",
     "pack_model",
     "packed_digest",
 ]
@@ -114,7 +115,7 @@ def packed_digest(graph: Path, weights: Path | None) -> str:
     return digest.hexdigest()
 
 
-def copy_packed(packed: PackedModel, destination: Path) -> PackedModel:
+def move_packed(packed: PackedModel, destination: Path) -> PackedModel:
     """Move freshly packed files into `destination` atomically (a cache folder)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=destination.parent, prefix=".pack-"))
