@@ -10,6 +10,7 @@
      ├── SmokeTestError             smoke tests failed (exit 1)
      ├── EvaluationError            an evaluation cannot run as asked (exit 2)
      │    └── DatasetError          a data set is missing, oversize, or does not fit the model
+     ├── CostError                  a traffic profile, price table or cost question is bad (exit 2)
      ├── UnsafeFileError            an input file is not a regular file or over its limit (exit 2)
      ├── DeployStateError           the deploy state under .modelstack/ is unreadable (exit 2)
      ├── MissingDependencyError     an optional extra is not installed (exit 2)
@@ -25,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "CostError",
     "DatasetError",
     "DeployStateError",
     "DockerUnavailableError",
@@ -128,6 +130,12 @@ class UnsafeFileError(ModelstackError):
 
 class DeployStateError(ModelstackError):
     """A deploy state or history file is unreadable; the message says how to repair it."""
+
+    exit_code = 2
+
+
+class CostError(ModelstackError):
+    """A traffic profile, a price table or the question asked of the cost model is bad."""
 
     exit_code = 2
 
