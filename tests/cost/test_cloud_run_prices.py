@@ -43,8 +43,9 @@ def test_instance_based_l4_always_on_for_a_month() -> None:
     # 730 h = 2,628,000 s. vCPU: 4 x 2,628,000 - 240,000 = 10,272,000 x $0.000018 = $184.896
     # memory: 16 x 2,628,000 - 450,000 = 41,598,000 x $0.000002 = $83.196
     # GPU: 2,628,000 x $0.0001867 = $490.6476; total $758.74
-    usage = CloudRunUsage(requests=0, vcpu_seconds=4 * 2_628_000, gib_seconds=16 * 2_628_000,
-                          gpu_seconds=2_628_000)  # fmt: skip
+    usage = CloudRunUsage(
+        requests=0, vcpu_seconds=4 * 2_628_000, gib_seconds=16 * 2_628_000, gpu_seconds=2_628_000
+    )
     option = price_instance_based(usage, PRICES, gpu="nvidia-l4")
     assert round(option.monthly_usd, 2) == 758.74
     zonal = price_instance_based(usage, PRICES, gpu="nvidia-l4", zonal_redundancy=True)
@@ -53,8 +54,9 @@ def test_instance_based_l4_always_on_for_a_month() -> None:
 
 
 def test_min_instances_are_billed_while_idle() -> None:
-    target = CloudRunTarget(name="t", project="p", region="us-central1", cpu=2, memory="1Gi",
-                            min_instances=1)  # fmt: skip
+    target = CloudRunTarget(
+        name="t", project="p", region="us-central1", cpu=2, memory="1Gi", min_instances=1
+    )
     idle = TrafficProfile(hourly=(0.0,) * 168, duration_ms=100)
     usage = request_usage(target, idle, 100)
     assert usage.idle_vcpu_seconds == pytest.approx(2 * 730 * 3600)
@@ -65,8 +67,15 @@ def test_min_instances_are_billed_while_idle() -> None:
 
 
 def test_instance_based_scales_with_the_busy_hours() -> None:
-    target = CloudRunTarget(name="t", project="p", region="us-central1", cpu=4, memory="16Gi",
-                            gpu=GpuSpec(type="nvidia-l4"), concurrency=4)  # fmt: skip
+    target = CloudRunTarget(
+        name="t",
+        project="p",
+        region="us-central1",
+        cpu=4,
+        memory="16Gi",
+        gpu=GpuSpec(type="nvidia-l4"),
+        concurrency=4,
+    )
     week = [0.0] * 168
     week[0] = 3600 * 40.0  # 40 requests/s of 250 ms: 10 busy, 3 instances at concurrency 4
     usage = instance_usage(target, TrafficProfile(hourly=tuple(week)), 250)

@@ -107,8 +107,9 @@ def test_init_is_billed_for_each_cold_start() -> None:
 
 def test_provisioned_usage_follows_the_level_and_spills_over() -> None:
     pc = ProvisionedConcurrency(min=2, max=2, target_utilization=1.0)
-    target = AwsLambdaTarget(name="t", region="us-east-1", memory_mb=1024,
-                             provisioned_concurrency=pc)  # fmt: skip
+    target = AwsLambdaTarget(
+        name="t", region="us-east-1", memory_mb=1024, provisioned_concurrency=pc
+    )
     # 4 requests/s of 1 s: concurrency 4 against 2 provisioned, so half spills over.
     profile = TrafficProfile(hourly=(4 * 3600.0,) * 168, duration_ms=1000)
     usage, spill = provisioned_usage(target, profile, 1000)
