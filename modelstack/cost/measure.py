@@ -198,10 +198,9 @@ def measure_target(
             prices, arch = lambda_prices(target.region, overrides), target.architecture
         timings = []
         for memory_mb, vcpus in plan:
-            p50, p99, init, count = _time_size(
+            p50, p99, init, count, applied = _time_size(
                 client, image.tag, manifest.name, case.inputs, memory_mb, vcpus
             )
-            applied = min(vcpus, float(os.cpu_count() or 1))
             timings.append(
                 SizeTiming(
                     memory_mb,
@@ -233,7 +232,8 @@ def _plan(target: Target, sizes: Sequence[int]) -> list[tuple[int, float]]:
 
 def _time_size(
     client: Any, image: str, model: str, inputs: Any, memory_mb: int, vcpus: float
-) -> tuple[float, float, float, int]:
+) -> tuple[float, float, float, int, float]:
+    """p50, p99, init (ms), requests timed, and the CPU limit the engine reports it applied."""
     from modelstack.image.containers import free_port, run_container
     from modelstack.smoke.clients import HttpClient, InferenceFailed
 
@@ -248,6 +248,8 @@ def _time_size(
         nano_cpus=int(applied * 1e9),
         mem_limit_mb=max(memory_mb, 256),
     ) as running:
+        host = client.api.inspect_container(running.id)["HostConfig"]
+        engine_cpus = float(host.get("NanoCpus") or 0) / 1e9
         http = HttpClient(f"http://127.0.0.1:{port}", model, timeout_s=30.0)
         try:
             init = _first_answer(running, http, inputs)
@@ -263,7 +265,7 @@ def _time_size(
             raise SmokeTestError(f"{image} at {memory_mb} MB failed a request: {exc}") from None
         finally:
             http.close()
-    return percentile(times, 50), percentile(times, 99), init, len(times)
+    return percentile(times, 50), percentile(times, 99), init, len(times), engine_cpus
 
 
 def _first_answer(running: Any, http: Any, inputs: Any) -> float:
