@@ -136,7 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("manifest", help="path to modelstack.yaml")
     p.add_argument("--target", "-t", help="target name (default: the only non-local target)")
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "markdown"],
+        default="table",
+        help="markdown: a table fit for a pull-request comment; with a traffic: section every "
+        "format shows the monthly estimate",
+    )
     p.add_argument(
         "--image",
         metavar="REF",
