@@ -257,3 +257,33 @@ def test_a_chart_without_the_plot_extra_says_what_to_install(
     assert not (tmp_path / "c.png").exists()
     assert main(argv) == 0  # the text report carries a text chart instead
     assert "monthly cost against requests per month" in capsys.readouterr().out
+
+
+def test_a_yaml_traffic_file_is_checked_against_the_schema(
+    manifest: Path, capsys: Any, tmp_path: Path
+) -> None:
+    good = tmp_path / "traffic.yaml"
+    good.write_text("pattern: spiky\nrequests_per_month: 730000\nduration_ms: 7\n", "utf-8")
+    report = run_json(capsys, str(manifest), "-t", "aws", "--traffic", str(good))
+    assert report["duration_ms"] == 7
+    assert report["peak_requests_per_second"] == pytest.approx(
+        730000 / 730 * 24 * 10 / (23 + 10) / 3600
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("requests_per_month: -3\n", "utf-8")
+    assert main(["cost", str(manifest), "-t", "aws", "--traffic", str(bad)]) == 2
+    assert "traffic requests_per_month: -3 is less than the minimum of 0" in capsys.readouterr().err
+
+
+def test_a_local_target_has_no_price(manifest: Path, capsys: Any) -> None:
+    text = manifest.read_text(encoding="utf-8").replace(
+        "targets:\n", "targets:\n  dev: {provider: local}\n"
+    )
+    manifest.write_text(text, encoding="utf-8")
+    assert (
+        main(
+            ["cost", str(manifest), "-t", "dev", "--requests-per-month", "5", "--duration-ms", "1"]
+        )
+        == 2
+    )
+    assert "is a local target" in capsys.readouterr().err
