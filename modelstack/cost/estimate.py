@@ -30,6 +30,7 @@ __all__ = ["CURVE_POINTS", "Estimate", "break_even", "curve", "estimate_target"]
 
 CURVE_POINTS: Final = tuple(10.0**e for e in range(3, 11))
 """Requests per month at which the chart shows each option (1 thousand to 10 billion)."""
+LAMBDA_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ def _lambda_pricer(
         usage = aws_lambda.lambda_usage(target, profile, duration_ms)
         options = [aws_lambda.price_on_demand(usage, prices, arch, free_tier=free_tier)]
         tables, notes = [prices], []
+        if profile.payload_bytes > LAMBDA_PAYLOAD_BYTES:
+            notes.append(
+                f"payload_bytes {profile.payload_bytes} exceeds Lambda's synchronous payload "
+                f"limit of {LAMBDA_PAYLOAD_BYTES} bytes"
+            )
         if target.provisioned_concurrency is not None:
             pc, spill = aws_lambda.provisioned_usage(target, profile, duration_ms)
             option = aws_lambda.price_provisioned(pc, prices, arch)
@@ -97,11 +103,16 @@ def _cloud_run_pricer(
         else:
             notes.append("cloud-run-request-based: GPU services need instance-based billing")
         usage = cloud_run.instance_usage(target, profile, duration_ms)
-        options.append(
-            cloud_run.price_instance_based(
-                usage, prices, gpu=gpu, zonal_redundancy=zonal, free_tier=free_tier
-            )
+        option = cloud_run.price_instance_based(
+            usage, prices, gpu=gpu, zonal_redundancy=zonal, free_tier=free_tier
         )
+        if gpu is not None:
+            other = cloud_run.price_instance_based(
+                usage, prices, gpu=gpu, zonal_redundancy=not zonal, free_tier=free_tier
+            )
+            state = "on" if not zonal else "off"
+            option = _noted(option, f"with GPU zonal redundancy {state}: ${other.monthly_usd:,.2f}")
+        options.append(option)
         try:
             vms = gce_prices(target.region, overrides)
             memory = target.memory_mib / 1024.0

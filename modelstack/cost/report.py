@@ -25,6 +25,7 @@ def report_dict(
         "requests_per_month": round(estimate.profile.requests_per_month, 3),
         "peak_requests_per_second": round(estimate.profile.peak_per_second, 6),
         "duration_ms": estimate.duration_ms,
+        "payload_bytes": estimate.profile.payload_bytes,
         "traffic": estimate.profile.origin,
         "declared": estimate.declared,
         "options": [o.to_dict() for o in estimate.options],

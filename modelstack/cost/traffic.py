@@ -25,6 +25,7 @@ __all__ = [
     "pattern_week",
     "profile_from_spec",
     "read_counts",
+    "spec_from_mapping",
 ]
 
 HOURS_PER_WEEK: Final = 168

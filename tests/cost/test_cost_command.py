@@ -287,3 +287,18 @@ def test_a_local_target_has_no_price(manifest: Path, capsys: Any) -> None:
         == 2
     )
     assert "is a local target" in capsys.readouterr().err
+
+
+def test_gpu_zonal_redundancy_is_priced_both_ways(manifest: Path, capsys: Any) -> None:
+    report = run_json(
+        capsys, str(manifest), "-t", "gpu", "--requests-per-month", "1000", "--duration-ms", "20"
+    )
+    instance = report["options"][0]
+    gpu = next(line for line in instance["lines"] if line["item"].startswith("GPU"))
+    assert "zonal" not in gpu["item"]
+    other = instance["notes"][0]
+    assert other.startswith("with GPU zonal redundancy on: $")
+    on = float(other.rsplit("$", 1)[1].replace(",", ""))
+    assert on - instance["monthly_usd"] == pytest.approx(
+        gpu["quantity"] * (0.0002909 - 0.0001867), abs=0.02
+    )
