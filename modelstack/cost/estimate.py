@@ -76,12 +76,11 @@ def _lambda_pricer(
             options.append(option)
         try:
             vms = ec2_prices(target.region, overrides)
-        except CostError as exc:
-            notes.append(f"reserved: {exc}")
-        else:
             memory = target.memory_mb / 1024.0
             options.append(price_reserved(vms, profile, duration_ms, memory_gib=memory, gpu=None))
             tables.append(vms)
+        except CostError as exc:
+            notes.append(f"reserved: {exc}")
         return options, tables, notes
 
     return price

@@ -302,3 +302,13 @@ def test_gpu_zonal_redundancy_is_priced_both_ways(manifest: Path, capsys: Any) -
     assert on - instance["monthly_usd"] == pytest.approx(
         gpu["quantity"] * (0.0002909 - 0.0001867), abs=0.02
     )
+
+
+def test_no_vm_big_enough_is_a_note_not_a_failure(manifest: Path, capsys: Any) -> None:
+    text = manifest.read_text(encoding="utf-8").replace("memory_mb: 1769", "memory_mb: 10240")
+    manifest.write_text(text, encoding="utf-8")
+    report = run_json(
+        capsys, str(manifest), "-t", "aws", "--requests-per-month", "1000", "--duration-ms", "20"
+    )
+    assert "reserved" not in {o["option"] for o in report["options"]}
+    assert any("has 10 GiB without a GPU" in n for n in report["notes"])
