@@ -1,4 +1,4 @@
-"""Shared helpers: price tables written as the shipped files are, from given numbers."""
+"""Price tables for the cost tests, written as the shipped files are, from given numbers."""
 
 from __future__ import annotations
 
