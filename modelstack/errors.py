@@ -11,6 +11,7 @@
      ├── EvaluationError            an evaluation cannot run as asked (exit 2)
      │    └── DatasetError          a data set is missing, oversize, or does not fit the model
      ├── GateFailedError            an evaluation gate failed (exit 1)
+     ├── CostError                  a traffic profile, price table or cost question is bad (exit 2)
      ├── UnsafeFileError            an input file is not a regular file or over its limit (exit 2)
      ├── DeployStateError           the deploy state under .modelstack/ is unreadable (exit 2)
      ├── MissingDependencyError     an optional extra is not installed (exit 2)
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from modelstack._distribution import install_line
 
 __all__ = [
+    "CostError",
     "DatasetError",
     "DeployStateError",
     "DockerUnavailableError",
@@ -136,6 +138,12 @@ class UnsafeFileError(ModelstackError):
 
 class DeployStateError(ModelstackError):
     """A deploy state or history file is unreadable; the message says how to repair it."""
+
+    exit_code = 2
+
+
+class CostError(ModelstackError):
+    """A traffic profile, a price table or the question asked of the cost model is bad."""
 
     exit_code = 2
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from modelstack.manifest.evaluation import EvaluationSpec, evaluation_from_dict
 from modelstack.manifest.source import PathKey, Source
+from modelstack.manifest.traffic import TrafficSpec, traffic_from_dict
 
 __all__ = [
     "AwsLambdaTarget",
@@ -33,6 +34,7 @@ __all__ = [
     "SmokeTest",
     "Target",
     "TensorSpec",
+    "TrafficSpec",
     "from_document",
     "smoke_test_from_dict",
 ]
@@ -236,6 +238,7 @@ class Manifest:
     rollout: RolloutSpec
     smoke_tests: tuple[SmokeTest, ...]
     evaluation: EvaluationSpec | None = None
+    traffic: TrafficSpec | None = None
 
     @property
     def path(self) -> Path:
@@ -266,6 +269,7 @@ def from_document(source: Source) -> Manifest:
             smoke_test_from_dict(i, t) for i, t in enumerate(doc.get("smoke_tests", []))
         ),
         evaluation=evaluation_from_dict(doc["evaluation"]) if "evaluation" in doc else None,
+        traffic=traffic_from_dict(doc["traffic"]) if "traffic" in doc else None,
     )
 
 

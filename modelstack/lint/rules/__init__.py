@@ -12,6 +12,7 @@ Rule ids encode the area; severity is each rule's own (see the README table):
 | MS5xx  | security                                                  |
 | MS6xx  | rollout                                                   |
 | MS7xx  | evaluation: data sets, metrics and gates                  |
+| MS8xx  | traffic profiles (the cost model)                         |
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from modelstack.lint.rules.security.secrets import SecretValue
 from modelstack.lint.rules.smoke.inputs import SmokeInputs
 from modelstack.lint.rules.smoke.inputs_file import SmokeInputsFile
 from modelstack.lint.rules.smoke.outputs import SmokeOutputs
+from modelstack.lint.rules.traffic.profile import TrafficCounts, TrafficSource
 
 __all__ = ["ALL_RULES", "RULES_BY_ID"]
 
@@ -79,6 +81,8 @@ ALL_RULES: tuple[type[Rule], ...] = (
     EvaluationNames,
     GateNames,
     MetricFitsTask,
+    TrafficSource,
+    TrafficCounts,
 )
 
 RULES_BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in ALL_RULES}
