@@ -6,7 +6,6 @@ The Pulumi component lives in `modelstack.pulumi`, imported only where it is nee
 
 from __future__ import annotations
 
-from modelstack._distribution import installed_version as _installed_version
 from modelstack.errors import (
     InfrastructureError,
     ManifestError,
@@ -17,8 +16,6 @@ from modelstack.errors import (
     UsageError,
 )
 from modelstack.manifest import Manifest, load_manifest
-
-__version__ = _installed_version()  # from the package metadata of modelstack-serverless
 
 __all__ = [
     "InfrastructureError",
@@ -32,3 +29,13 @@ __all__ = [
     "__version__",
     "load_manifest",
 ]
+
+
+def __getattr__(name: str) -> str:
+    """`__version__`, read from the package metadata only when asked for: importlib.metadata
+    costs a pre-commit hook run ~20 ms, and lint never needs the version."""
+    if name == "__version__":
+        from modelstack._distribution import installed_version
+
+        return installed_version()
+    raise AttributeError(f"module 'modelstack' has no attribute {name!r}")

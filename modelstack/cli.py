@@ -41,6 +41,25 @@ def _plan(args: argparse.Namespace) -> int:
     return plan(manifest=args.manifest, target=args.target, fmt=args.format, image=args.image)
 
 
+def _cost(args: argparse.Namespace) -> int:
+    from modelstack.commands.cost import cost
+
+    return cost(
+        args.manifest,
+        target=args.target,
+        traffic=args.traffic,
+        requests_per_month=args.requests_per_month,
+        duration_ms=args.duration_ms,
+        free_tier=args.free_tier,
+        prices=args.prices,
+        measure=args.measure,
+        base_image=args.base_image or os.environ.get("MODELSTACK_BASE_IMAGE"),
+        ca_bundle=args.ca_bundle or os.environ.get("MODELSTACK_CA_BUNDLE"),
+        fmt=args.format,
+        chart=args.chart,
+    )
+
+
 def _rules(args: argparse.Namespace) -> int:
     from modelstack.commands.rules import rules
 
@@ -68,6 +87,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         against=args.against,
         fmt=args.format,
         output=args.output,
+        stack=args.stack,
+        backend=args.backend,
     )
 
 
@@ -180,6 +201,7 @@ def _init(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "build": _build,
+    "cost": _cost,
     "destroy": _destroy,
     "evaluate": _evaluate,
     "history": _history,

@@ -10,6 +10,8 @@
      ├── SmokeTestError             smoke tests failed (exit 1)
      ├── EvaluationError            an evaluation cannot run as asked (exit 2)
      │    └── DatasetError          a data set is missing, oversize, or does not fit the model
+     ├── GateFailedError            an evaluation gate failed (exit 1)
+     ├── CostError                  a traffic profile, price table or cost question is bad (exit 2)
      ├── UnsafeFileError            an input file is not a regular file or over its limit (exit 2)
      ├── DeployStateError           the deploy state under .modelstack/ is unreadable (exit 2)
      ├── MissingDependencyError     an optional extra is not installed (exit 2)
@@ -27,11 +29,13 @@ from dataclasses import dataclass
 from modelstack._distribution import install_line
 
 __all__ = [
+    "CostError",
     "DatasetError",
     "DeployStateError",
     "DockerUnavailableError",
     "EvaluationError",
     "ExternalDataError",
+    "GateFailedError",
     "InfrastructureError",
     "ManifestError",
     "ManifestFileError",
@@ -107,6 +111,10 @@ class EvaluationError(ModelstackError):
     exit_code = 2
 
 
+class GateFailedError(ModelstackError):
+    """The model was evaluated and missed one of its evaluation gates."""
+
+
 class UnsafeFileError(ModelstackError):
     """A file is not a regular file, cannot be opened, or is larger than its limit allows.
 
@@ -130,6 +138,12 @@ class UnsafeFileError(ModelstackError):
 
 class DeployStateError(ModelstackError):
     """A deploy state or history file is unreadable; the message says how to repair it."""
+
+    exit_code = 2
+
+
+class CostError(ModelstackError):
+    """A traffic profile, a price table or the question asked of the cost model is bad."""
 
     exit_code = 2
 

@@ -25,6 +25,7 @@ __all__ = [
     "ModelSignature",
     "check_model",
     "external_data_locations",
+    "load_model_proto",
     "resolve_in_bundle",
     "sha256_file",
     "verify_model",
@@ -110,6 +111,12 @@ def _load(path: Path) -> Any:
             f"'{path.name}' is not a readable ONNX model ({type(exc).__name__}: {exc}). "
             "Is the file truncated, or not an ONNX model at all?"
         ) from None
+
+
+def load_model_proto(path: Path) -> Any:
+    """The ModelProto of `path` (read within MODELSTACK_MAX_MODEL_BYTES), external data not
+    loaded; ModelError when it is not an ONNX model."""
+    return _load(path)
 
 
 def check_model(path: Path) -> ModelSignature:

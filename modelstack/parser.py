@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import Any
 
-from modelstack import __version__
 from modelstack.providers import PROVIDERS
 
 __all__ = ["build_parser"]
@@ -13,6 +14,20 @@ EPILOG = """\
 exit codes: 0 ok, 1 check or smoke-test failure, 2 usage error, 3 infrastructure error,
 130 interrupted (a deploy returns traffic to the last good version first)
 docs: https://modelstack.dev  ·  manifest schema: `modelstack schema`"""
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: reads the package metadata only when asked, not on every run."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "show the version and exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from modelstack import __version__
+
+        print(f"modelstack {__version__}")  # on stdout, as argparse's own version action does
+        parser.exit()
 
 
 def _image_options(p: argparse.ArgumentParser) -> None:
@@ -48,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"modelstack {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
@@ -137,7 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("manifest", help="path to modelstack.yaml")
     p.add_argument("--target", "-t", help="target name (default: the only non-local target)")
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "markdown"],
+        default="table",
+        help="markdown: a table fit for a pull-request comment; with a traffic: section every "
+        "format shows the monthly estimate",
+    )
     p.add_argument(
         "--image",
         metavar="REF",
@@ -178,8 +199,73 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     _evaluation_parsers(sub)
+    _cost_parser(sub)
     _deploy_parsers(sub)
     return parser
+
+
+def _cost_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "cost",
+        help="monthly cost of a target and its alternatives, with the break-even against reserved",
+        description="Price the target as declared and its alternatives (Lambda on demand and "
+        "with provisioned concurrency; Cloud Run request- and instance-based billing; the "
+        "cheapest reserved EC2 / Compute Engine VM that holds the model) for a traffic profile, "
+        "from the shipped price tables, and find the traffic from which reserved is cheaper. "
+        "--measure times the built image on the local Docker engine at each Lambda memory "
+        "size's CPU share first.",
+        epilog="exit codes: 0 ok, 2 usage error or a bad profile or price table, 3 Docker error",
+    )
+    p.add_argument("manifest", help="path to modelstack.yaml")
+    p.add_argument("--target", "-t", metavar="NAME", help="target (default: the only cloud one)")
+    p.add_argument(
+        "--traffic",
+        metavar="PROFILE",
+        help="a traffic profile: a CSV of 168 hourly counts, or YAML/JSON with the keys of the "
+        "manifest's traffic: section (default: that section)",
+    )
+    p.add_argument(
+        "--requests-per-month",
+        type=float,
+        metavar="N",
+        help="a flat week carrying N requests a month, instead of a profile",
+    )
+    p.add_argument(
+        "--duration-ms",
+        type=float,
+        metavar="D",
+        help="latency of one request (default: --measure, traffic.duration_ms, or the last "
+        "recorded measurement)",
+    )
+    p.add_argument(
+        "--no-free-tier",
+        dest="free_tier",
+        action="store_false",
+        help="leave the providers' monthly free tiers out",
+    )
+    p.add_argument("--prices", metavar="FILE", help="price tables used before the shipped ones")
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="build the image and time it on Docker at each Lambda memory size's CPU share",
+    )
+    p.add_argument(
+        "--base-image",
+        metavar="IMAGE",
+        help="--measure: override the base image (default: $MODELSTACK_BASE_IMAGE)",
+    )
+    p.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="--measure: CA bundle for pip in the builder stage (default: $MODELSTACK_CA_BUNDLE)",
+    )
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    p.add_argument(
+        "--chart",
+        metavar="FILE",
+        help="draw monthly cost against requests per month into FILE (.png or .svg; needs the "
+        "plot extra)",
+    )
 
 
 def _evaluation_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -197,10 +283,19 @@ def _evaluation_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     group.add_argument(
         "--against",
         metavar="TARGET",
-        help="evaluate what TARGET serves, through its endpoint (local http targets)",
+        help="evaluate what TARGET serves to its users, through its deployed endpoint",
     )
     p.add_argument("--format", choices=["text", "json", "junit", "markdown"], default="text")
     p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
+    p.add_argument(
+        "--stack", metavar="NAME", help="with --against a cloud target: its Pulumi stack name"
+    )
+    p.add_argument(
+        "--backend",
+        metavar="URL",
+        help="with --against a cloud target: the Pulumi state backend (default: "
+        "$PULUMI_BACKEND_URL, else .modelstack/pulumi beside the manifest)",
+    )
 
     p = sub.add_parser(
         "optimize",

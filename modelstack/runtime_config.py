@@ -29,9 +29,11 @@ def runtime_config(
     *,
     optimized_model_path: str | None = None,
     concurrency: int | None = None,
+    disable_prepacking: bool = False,
 ) -> RuntimeConfig:
     """The runtime settings the manifest asks for, serving the model at `model_path`.
 
+    `disable_prepacking` is the build's measured choice (`image.fast_start`).
     `concurrency` is how many requests the platform sends one instance at once (Cloud Run's
     `concurrency`); the runtime admits that many infer requests and answers 503 past it.
     """
@@ -45,6 +47,7 @@ def runtime_config(
         inter_op_threads=runtime.inter_op_threads,
         graph_optimization=runtime.graph_optimization,
         optimized_model_path=optimized_model_path,
+        disable_prepacking=disable_prepacking,
         warmup=runtime.warmup,
         warmup_request=warmup_request(cases) if runtime.warmup else None,
         max_request_bytes=runtime.max_request_bytes,

@@ -44,6 +44,8 @@ class RuntimeConfig:
     inter_op_threads: int = 0
     graph_optimization: str = "all"
     optimized_model_path: str | None = None
+    disable_prepacking: bool = False
+    """``session.disable_prepacking``: set at build time only when measured not slower."""
     warmup: bool = True
     warmup_request: Mapping[str, Any] | None = None
     max_request_bytes: int = 10 * 1024 * 1024
@@ -138,6 +140,7 @@ _TYPES: Final[dict[str, tuple[tuple[type, ...], str, bool]]] = {
     "inter_op_threads": ((int,), "integer", False),
     "graph_optimization": ((str,), "string", False),
     "optimized_model_path": ((str,), "string", True),
+    "disable_prepacking": ((bool,), "boolean", False),
     "warmup": ((bool,), "boolean", False),
     "warmup_request": ((dict,), "object", True),
     "max_request_bytes": ((int,), "integer", False),

@@ -354,6 +354,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
 
 MINIMAL_ARGV = {
     "build": ["m.yaml"],
+    "cost": ["m.yaml"],
     "destroy": ["m.yaml"],
     "evaluate": ["m.yaml"],
     "history": ["m.yaml"],
@@ -401,6 +402,8 @@ def distinctive(action: argparse.Action, index: int) -> tuple[list[str], Any]:
         value = [c for c in action.choices if c != action.default][-1]
     elif action.type is int:
         value = 40000 + index
+    elif action.type is float:
+        value = 40000.5 + index
     else:
         value = f"{action.dest}-{index}-value"
     return ([str(flag)] if flag else []) + [str(value)], value

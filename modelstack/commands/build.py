@@ -87,6 +87,7 @@ def build(
         reference=pushed.reference if pushed else None,
         digest=pushed.digest if pushed else None,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        packed_model_sha256=image.packed_model_sha256,
     )
     path = write_record(loaded.directory, record)
     _print(

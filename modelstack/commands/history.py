@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from modelstack.deploy.state import read_history
+from modelstack.deploy.summary import describe_metrics
 from modelstack.manifest import load_manifest
 from modelstack.manifest.targets import select_target
 
@@ -27,4 +28,7 @@ def history(manifest_path: str, *, target: str | None = None, fmt: str = "text")
             f"v{e.get('version', '-'):<4} {e.get('result', '')}  by {e.get('actor', '?')}  "
             f"{e.get('digest', '')}"
         )
+        metrics = e.get("metrics")
+        if isinstance(metrics, dict):
+            print(f"    evaluation: {describe_metrics(metrics)}")
     return 0

@@ -15,7 +15,7 @@ from modelstack.errors import UsageError
 
 __all__ = ["FORMATS", "KEY_PROPERTIES", "plan"]
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "markdown")
 
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "aws:ecr/repository:Repository": (
@@ -175,6 +175,52 @@ def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
+def _add_estimate(report: dict[str, Any], estimate: Any) -> None:
+    """Monthly USD on each priced resource, and the total, for the declared traffic."""
+    if estimate is None:
+        return
+    if isinstance(estimate, str):
+        report["estimate"] = {"note": estimate}
+        return
+    for r in report["resources"]:
+        value = estimate.by_type.get(r["type"])
+        r["monthly_usd"] = None if value is None else round(value, 2)
+    report["estimate"] = estimate.summary
+
+
+def _money(value: Any) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def _estimate_line(report: dict[str, Any]) -> str:
+    estimate = report.get("estimate")
+    if estimate is None:
+        return ""
+    if "note" in estimate:
+        return str(estimate["note"]) + "\n"
+    return (
+        f"estimated monthly total: {_money(estimate['monthly_usd'])} as {estimate['option']} "
+        f"for {estimate['requests_per_month']:,} requests of {estimate['duration_ms']:g} ms "
+        f"(prices of {estimate['price_date']}; `modelstack cost` compares the alternatives)\n"
+    )
+
+
+def _print_markdown(report: dict[str, Any], out: TextIO) -> None:
+    priced = "monthly_usd" in (report["resources"] or [{}])[0]
+    out.write(f"### Plan: {report['target']} ({report['provider']}, {report['region']})\n\n")
+    out.write(
+        "| type | name | monthly |\n|---|---|---:|\n" if priced else "| type | name |\n|---|---|\n"
+    )
+    for r in report["resources"]:
+        cells = [f"`{r['type']}`", f"`{r['name']}`"]
+        cells += [_money(r["monthly_usd"])] if priced else []
+        out.write("| " + " | ".join(cells) + " |\n")
+    out.write(f"\n{len(report['resources'])} resources would be created.\n")
+    line = _estimate_line(report)
+    if line:
+        out.write("\n" + line)
+
+
 def _print_table(report: dict[str, Any], out: TextIO) -> None:
     image = report["image"]
     if report["image_is_placeholder"]:
@@ -185,15 +231,19 @@ def _print_table(report: dict[str, Any], out: TextIO) -> None:
         f"image: {image}\n"
         "Values the cloud computes (ARNs, versions, URLs) are placeholders.\n\n"
     )
-    rows = [("TYPE", "NAME", "KEY PROPERTIES")]
+    priced = "estimate" in report and "note" not in report["estimate"]
+    rows = [("TYPE", "NAME", "MONTHLY" if priced else "", "KEY PROPERTIES")]
     for r in report["resources"]:
         cells = [f"{_label(k)}={_cell(v)}" for k, v in r["properties"].items()]
         cells += [f"smoke-gate={'+'.join(sorted(r['hooks']))}"] if r["hooks"] else []
-        rows.append((r["type"], r["name"], "  ".join(cells)))
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
-    for type_, name, props in rows:
-        out.write(f"{type_:<{widths[0]}}  {name:<{widths[1]}}  {props}".rstrip() + "\n")
+        money = _money(r.get("monthly_usd")) if priced else ""
+        rows.append((r["type"], r["name"], money, "  ".join(cells)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for type_, name, money, props in rows:
+        middle = f"{money:>{widths[2]}}  " if priced else ""
+        out.write(f"{type_:<{widths[0]}}  {name:<{widths[1]}}  {middle}{props}".rstrip() + "\n")
     out.write(f"\n{len(report['resources'])} resources would be created.\n")
+    out.write(_estimate_line(report))
 
 
 def plan(
@@ -232,9 +282,14 @@ def plan(
 
     resources, _ = run_offline(program, stack="plan")
     report = _report(manifest, holder["service"].spec, image is None, resources)
+    from modelstack.cost.plan_estimate import plan_estimate
+
+    _add_estimate(report, plan_estimate(loaded, chosen))
     stream = out or sys.stdout
     if fmt == "json":
         stream.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    elif fmt == "markdown":
+        _print_markdown(report, stream)
     else:
         _print_table(report, stream)
     return 0

@@ -48,14 +48,9 @@ def write_schema(path: Path) -> Path:
 
 
 def _installed_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from modelstack._distribution import installed_version
 
-    try:
-        return version("modelstack")
-    except PackageNotFoundError:  # a source checkout that was never installed
-        from modelstack import __version__
-
-        return __version__
+    return installed_version()
 
 
 def schema_reference(root: Mapping[str, Any]) -> str:

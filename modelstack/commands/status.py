@@ -7,6 +7,7 @@ from typing import Any
 
 from modelstack.deploy.release import Release
 from modelstack.deploy.state import StateStore
+from modelstack.deploy.summary import describe_metrics
 from modelstack.manifest import load_manifest
 from modelstack.manifest.targets import select_target
 
@@ -27,6 +28,7 @@ def status(
         "candidate": state.candidate.to_dict() if state.candidate else None,
         "traffic": _traffic(state.stable, state.candidate, state.candidate_percent),
         "last_smoke": state.last_smoke,
+        "evaluation": state.stable.evaluation if state.stable else None,
     }
     if fmt == "json":
         print(json.dumps(report, indent=2, sort_keys=True))
@@ -42,6 +44,9 @@ def status(
                 f"  {role:<10} version {release.version} ({release.model_version}), "
                 f"{share}% of traffic, image {release.image}"
             )
+    if state.stable is not None and state.stable.evaluation is not None:
+        metrics = describe_metrics(state.stable.evaluation.get("metrics", {}))
+        print(f"  evaluation {metrics} (version {state.stable.version}, as `up` measured it)")
     if state.step != "idle":
         print(f"  in progress: {state.step} (the next `up` or `rollback` recovers it)")
     if state.last_smoke:

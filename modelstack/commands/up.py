@@ -1,13 +1,20 @@
-"""`modelstack up`: lint, test, build, smoke-test the container, push, then roll out with
-pre-traffic smoke tests and automatic rollback. Safe to run again after any failure."""
+"""`modelstack up`: lint, test, evaluate, build, smoke-test the container, push, then roll out
+with pre-traffic smoke tests and automatic rollback. Safe to run again after any failure."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelstack.deploy.engines import engine_for, preflight
-from modelstack.deploy.pipeline import BuildOptions, build_release, check_manifest, test_locally
+from modelstack.deploy.pipeline import (
+    BuildOptions,
+    build_release,
+    check_manifest,
+    evaluate_step,
+    test_locally,
+)
 from modelstack.deploy.progress import Progress
 from modelstack.deploy.release import Release, settings_digest
 from modelstack.deploy.rollout import Interrupted, recover, roll_out
@@ -21,6 +28,9 @@ from modelstack.prompts import confirm
 from modelstack.providers import provider_for
 from modelstack.signals import interrupts_as_keyboard
 from modelstack.smoke.snapshot import save_snapshot, snapshot_path
+
+if TYPE_CHECKING:
+    from modelstack.evaluate.runner import EvaluationResult
 
 
 def up(
@@ -90,6 +100,7 @@ def _up(
     preflight(target)
     check_manifest(manifest, progress)
     bundle = test_locally(manifest, progress)
+    evaluation = _evaluate(manifest, store, progress, summary)
     engine = engine_for(manifest, target, stack=stack, backend=backend, on_output=progress.note)
     state = recover(engine, store, progress)
     if state.stable is None and (adopted := engine.adopt()) is not None:
@@ -125,6 +136,9 @@ def _up(
         client.close()
     if built is None:
         assert state.stable is not None
+        if evaluation is not None:  # the same model, measured again: keep the newest numbers
+            stable = dataclasses.replace(state.stable, evaluation=_record(evaluation))
+            store.save(store.load().with_(stable=stable))
         progress.skip(
             "deploy", f"version {state.stable.version} already serves this image and settings"
         )
@@ -140,6 +154,7 @@ def _up(
         manifest_sha256=built.manifest_sha256,
         image_id=built.image_id,
         settings_sha256=settings_digest(target),
+        evaluation=_record(evaluation),
     )
     if not save_snapshot(snapshot_path(store.root, built.image_id), manifest, bundle.cases):
         progress.note("the smoke tests are too large to keep; a rollback will use the manifest's")
@@ -152,3 +167,28 @@ def _up(
         file=sys.stderr,
     )
     return "deployed"
+
+
+def _evaluate(
+    manifest: Manifest, store: StateStore, progress: Progress, summary: dict[str, Any]
+) -> EvaluationResult | None:
+    """The evaluation step, against what serves now: the stable release's recorded scores
+    are the baseline of the relative gates."""
+    if manifest.evaluation is None:
+        return evaluate_step(manifest, progress, baseline=None)
+    from modelstack.evaluate.recorded import recorded_scores
+    from modelstack.evaluate.report import json_ready
+
+    def keep(result: EvaluationResult) -> None:
+        summary["evaluation"] = json_ready(result.to_dict())
+
+    baseline = recorded_scores(store.load().stable, str(store.state_path))
+    return evaluate_step(manifest, progress, baseline=baseline, on_result=keep)
+
+
+def _record(result: EvaluationResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    from modelstack.evaluate.recorded import record_of
+
+    return record_of(result)

@@ -1,4 +1,5 @@
-"""The steps before a rollout: lint, local smoke tests, build, container smoke tests and push.
+"""The steps before a rollout: lint, local smoke tests, evaluation, build, container smoke
+tests and push.
 
 `modelstack build` runs the image steps (build, container smoke tests, push) and `modelstack up`
 runs all of them, through the same functions and the same `Progress` display. Each step
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelstack.deploy.progress import Progress
-from modelstack.errors import ManifestError, SmokeTestError
+from modelstack.errors import GateFailedError, ManifestError, SmokeTestError
 from modelstack.manifest.model import Manifest, Target
 from modelstack.modelfile import sha256_file
 from modelstack.providers import provider_for
@@ -20,6 +21,8 @@ from modelstack.smoke.local import LocalBundle, prepare_local
 from modelstack.smoke.report import format_report
 
 if TYPE_CHECKING:
+    from modelstack.evaluate.runner import EvaluationResult
+    from modelstack.evaluate.scoring import ModelScores
     from modelstack.image.builder import BuiltImage
     from modelstack.image.container_smoke import ContainerSmokeResult
     from modelstack.image.push import PushedImage
@@ -32,6 +35,7 @@ __all__ = [
     "build_step",
     "check_manifest",
     "container_smoke_step",
+    "evaluate_step",
     "push_step",
     "test_locally",
 ]
@@ -87,6 +91,41 @@ def test_locally(manifest: Manifest, progress: Progress) -> LocalBundle:
         )
     progress.done(f"{len(report.results)} passed")
     return bundle
+
+
+def evaluate_step(
+    manifest: Manifest,
+    progress: Progress,
+    *,
+    baseline: ModelScores | None,
+    on_result: Callable[[EvaluationResult], None] = lambda result: None,
+) -> EvaluationResult | None:
+    """Step 3: the labelled evaluation and its gates, in this process, before anything is
+    built. `baseline` (the serving release's recorded result) gives `max_drop` and
+    `min_improvement_pct` their reference unless evaluation.baseline names a model.
+    `on_result` sees the result, passed or not; then a failed gate raises GateFailedError.
+    None when the manifest has no evaluation section."""
+    if manifest.evaluation is None:
+        progress.skip("evaluation", "the manifest has no evaluation section")
+        return None
+    from modelstack.evaluate.report import format_evaluation
+    from modelstack.evaluate.runner import evaluate_manifest
+
+    progress.start("evaluation")
+    result = evaluate_manifest(manifest, baseline=baseline)
+    on_result(result)
+    for gate in result.gates:
+        progress.note(gate.describe())
+    if not result.passed:
+        failed = [g for g in result.gates if not g.passed]
+        progress.fail(f"{len(failed)} of {len(result.gates)} gate(s) failed")
+        raise GateFailedError(
+            "the evaluation failed; nothing was built and traffic is untouched:\n"
+            + format_evaluation(result, "text")
+        )
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.candidate.metrics.items())
+    progress.done(f"{len(result.gates)} gate(s) passed; {metrics}")
+    return result
 
 
 def build_step(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from modelstack.manifest.model import Target
@@ -34,6 +35,10 @@ class Release:
     nothing changed)."""
     settings_sha256: str = ""
     """A digest of the target's settings when this release was deployed."""
+    evaluation: dict[str, Any] | None = field(default=None, compare=False)
+    """The evaluation result `up` measured before building it (`ModelScores.to_dict()`), the
+    baseline of the next version's `max_drop` gates; None when the manifest had no
+    `evaluation:` or the release predates it."""
 
     @property
     def digest(self) -> str:
@@ -46,4 +51,20 @@ class Release:
     def from_dict(cls, data: dict[str, Any]) -> Release:
         if not isinstance(data, dict):
             raise TypeError(f"a release must be a JSON object, found {type(data).__name__}")
-        return cls(**{k: str(data.get(k, "")) for k in cls.__dataclass_fields__})
+        names = [k for k in cls.__dataclass_fields__ if k != "evaluation"]
+        return cls(
+            **{k: str(data.get(k, "")) for k in names},
+            evaluation=_evaluation(data.get("evaluation")),
+        )
+
+
+def _evaluation(value: Any) -> dict[str, Any] | None:
+    """A recorded evaluation as stored, checked just enough to be used as a baseline."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not isinstance(value.get("metrics"), Mapping):
+        raise TypeError("a release's evaluation must be an object with a 'metrics' object")
+    for name, number in value["metrics"].items():
+        if not isinstance(number, int | float) or isinstance(number, bool):
+            raise TypeError(f"the recorded metric {name!r} is not a number")
+    return dict(value)

@@ -245,8 +245,8 @@ def _roll_back(
     progress.done()
 
 
-def _event(kind: str, release: Release, result: str) -> dict[str, str]:
-    return {
+def _event(kind: str, release: Release, result: str) -> dict[str, object]:
+    event: dict[str, object] = {
         "event": kind,
         "version": release.version,
         "model_version": release.model_version,
@@ -254,6 +254,9 @@ def _event(kind: str, release: Release, result: str) -> dict[str, str]:
         "digest": release.digest,
         "result": result,
     }
+    if release.evaluation is not None:
+        event["metrics"] = release.evaluation.get("metrics", {})
+    return event
 
 
 def _smoke_summary(report: SmokeReport) -> list[dict[str, object]]:

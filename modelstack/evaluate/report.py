@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 from modelstack.evaluate.runner import EvaluationResult
 from modelstack.evaluate.scoring import ModelScores
 
-__all__ = ["REPORT_FORMATS", "comparison_rows", "format_evaluation"]
+__all__ = ["REPORT_FORMATS", "comparison_rows", "format_evaluation", "json_ready"]
 
 REPORT_FORMATS = ("text", "json", "junit", "markdown")
 
@@ -46,6 +46,9 @@ def comparison_rows(candidate: ModelScores, baseline: ModelScores | None) -> lis
     assert baseline is not None
     rows = [["", baseline.model, candidate.model, "change"]]
     for n in names:
+        if n not in base:  # a recorded baseline from before the metric was asked for
+            rows.append([n, "-", _value(n, values[n]), "-"])
+            continue
         rows.append([n, _value(n, base[n]), _value(n, values[n]), _change(n, values[n], base[n])])
     return rows
 
@@ -85,13 +88,14 @@ def _text(result: EvaluationResult, markdown: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _clean(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
+    """`value` with every non-finite float as None (JSON has no NaN or infinity)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [json_ready(v) for v in value]
     return value
 
 
@@ -114,7 +118,7 @@ def _junit(result: EvaluationResult) -> str:
 
 def format_evaluation(result: EvaluationResult, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(_clean(result.to_dict()), indent=2, sort_keys=True)
+        return json.dumps(json_ready(result.to_dict()), indent=2, sort_keys=True)
     if fmt == "junit":
         return _junit(result)
     return _text(result, markdown=fmt == "markdown")

@@ -36,6 +36,8 @@ class BuiltImage:
     size_bytes: int
     built: bool
     seconds: float
+    packed_model_sha256: str | None = None
+    """The digest of the packed model the image serves (its `model.packed.sha256` label)."""
 
 
 def find_image(client: docker.DockerClient, tag: str) -> dict[str, Any] | None:
@@ -65,11 +67,13 @@ def ensure_image(
     streams the raw output to `verbose` (when given).
     """
     started = time.perf_counter()
+    packed = context.fast_start.packed.digest if context.fast_start else None
     existing = find_image(client, context.tag)
     if existing is not None:
         return BuiltImage(
-            context.tag, existing["Id"], int(existing["Size"]), False, time.perf_counter() - started
-        )
+            context.tag, existing["Id"], int(existing["Size"]), False,
+            time.perf_counter() - started, packed,
+        )  # fmt: skip
     log = BuildLog(logs, context.tag, report=report, verbose=verbose)
     with tempfile.TemporaryDirectory(prefix="modelstack-build-") as tmp:
         build_image(client, context.write(Path(tmp)), context.tag, log=log,
@@ -78,7 +82,7 @@ def ensure_image(
     if built is None:
         raise InfrastructureError(f"the build finished but image {context.tag} is not present")
     return BuiltImage(
-        context.tag, built["Id"], int(built["Size"]), True, time.perf_counter() - started
+        context.tag, built["Id"], int(built["Size"]), True, time.perf_counter() - started, packed
     )
 
 

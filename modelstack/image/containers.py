@@ -97,11 +97,20 @@ def run_container(
     command: Sequence[str] | None = None,
     entrypoint: Sequence[str] | None = None,
     name_prefix: str = "modelstack",
+    nano_cpus: int | None = None,
+    mem_limit_mb: int | None = None,
 ) -> Iterator[RunningContainer]:
-    """Run `image` on the host network; the container is removed however the block ends."""
+    """Run `image` on the host network; the container is removed however the block ends.
+
+    `nano_cpus` (10^-9 CPUs) and `mem_limit_mb` limit it, as a platform's instance size would.
+    """
     import docker
 
     kwargs: dict[str, Any] = {}
+    if nano_cpus is not None:
+        kwargs["nano_cpus"] = nano_cpus
+    if mem_limit_mb is not None:
+        kwargs["mem_limit"] = f"{mem_limit_mb}m"
     if entrypoint is not None:
         kwargs["entrypoint"] = list(entrypoint)
     try:

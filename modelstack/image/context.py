@@ -2,13 +2,16 @@
 
     Dockerfile          rendered from templates/<flavour>.Dockerfile
     requirements.txt    the pinned requirements (+ build.python_packages)
-    model/<file>        the verified model
+    model/<stem>.onnx   the verified model's graph, packed for a fast start (`fast_start`)
+    model/<stem>.weights    its weights, one aligned external data file (when it has any)
     app/modelstack_runtime/...   the runtime package, copied from the installed one
     runtime.json        the runtime config (paths relative to /opt/modelstack)
     ca.pem              the CA bundle for pip (builder stage only), when one is given
 
-The content tag is computed from these entries before anything touches the disk, so deciding
-that an unchanged bundle needs no build costs a hash of the model and a few small files.
+The content tag is computed from these entries before anything touches the build folder; the
+packed model is made once per bundle and kept under `.modelstack/packed/`, so deciding that an
+unchanged bundle needs no build costs a hash of the model and a few small files. The shipped
+model itself never enters the context: the weights are in it (and in the image) once.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from modelstack.image.dockerfile import (
     render_dockerfile,
     render_requirements,
 )
+from modelstack.image.fast_start import FastStart, evaluation_feeds, prepare_fast_start
 from modelstack.image.flavours import Flavour
-from modelstack.image.labels import image_labels, provenance_labels
+from modelstack.image.labels import LABEL_PREFIX, image_labels, provenance_labels
 from modelstack.image.tags import content_tag
 from modelstack.manifest.model import Manifest
 from modelstack.providers import provider_for
@@ -57,6 +61,8 @@ class BuildContext:
     """The content labels, rendered into the Dockerfile (and so covered by the tag)."""
     build_labels: dict[str, str] = field(default_factory=dict)
     """Provenance labels set by the engine at build time, outside the content tag."""
+    fast_start: FastStart | None = None
+    """The packed model and the measured prepacking choice."""
 
     def write(self, directory: Path) -> Path:
         """Write every file under `directory` (created if needed); returns `directory`."""
@@ -64,11 +70,20 @@ class BuildContext:
             target = directory / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, Path):
-                shutil.copyfile(content, target)
+                _link_or_copy(content, target)
             else:
                 target.write_bytes(content)
             os.chmod(target, 0o644)  # readable by the image's non-root user
         return directory
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows one (a multi-GB model is not copied again
+    to be sent to the engine), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def runtime_package_dir() -> Path:
@@ -118,23 +133,33 @@ def render_context(
 ) -> BuildContext:
     """Every file of the image's build context, and the content tag that names it."""
     base = base_image or manifest.build.base_image or flavour.default_base
-    model_path = Path(bundle.config.model_path)
-    model_name = f"{MODEL_DIR}/{model_path.name}"
-    optimize = manifest.runtime.optimize_at_build
-    optimized = f"{MODEL_DIR}/{model_path.stem}.optimized.onnx" if optimize else None
+    asked = manifest.runtime.optimize_at_build
+    fast = prepare_fast_start(
+        bundle, manifest.directory, evaluation_feeds(manifest, bundle), optimize=asked
+    )
+    packed = fast.packed
+    model_files: dict[str, bytes | Path] = {f"{MODEL_DIR}/{p.name}": p for p in packed.files}
+    model_name = f"{MODEL_DIR}/{packed.graph.name}"
+    optimize = asked and fast.optimize is not None and fast.optimize.use
+    optimized = f"{MODEL_DIR}/{packed.graph.stem}.optimized.onnx" if optimize else None
     target = manifest.targets[target_name]
     concurrency = provider_for(target).runtime_concurrency(target)
     config = runtime_config(
-        manifest, model_name, bundle.cases, optimized_model_path=optimized, concurrency=concurrency
-    )
+        manifest, model_name, bundle.cases, optimized_model_path=optimized,
+        concurrency=concurrency, disable_prepacking=fast.prepacking.disable,
+    )  # fmt: skip
     labels = image_labels(manifest, target_name, flavour.name, base)
-    options = DockerfileOptions(base, labels, ca_bundle=ca_bundle is not None, optimize=optimize)
+    labels[f"{LABEL_PREFIX}.model.packed.sha256"] = packed.digest
+    options = DockerfileOptions(
+        base, labels, ca_bundle=ca_bundle is not None, optimize=optimize,
+        packed_files=tuple(sorted(model_files)),
+    )  # fmt: skip
     files: dict[str, bytes | Path] = {
         "Dockerfile": render_dockerfile(flavour, options).encode("utf-8"),
         "requirements.txt": render_requirements(
             flavour, base, manifest.build.python_packages
         ).encode("utf-8"),
-        model_name: model_path,
+        **model_files,
         RUNTIME_CONFIG: (json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n").encode(),
         **_runtime_files(runtime_source or runtime_package_dir()),
     }
@@ -150,6 +175,7 @@ def render_context(
         platform=platform,
         labels=labels,
         build_labels=provenance_labels(manifest.directory),
+        fast_start=fast,
     )
 
 

@@ -49,6 +49,8 @@ class DockerfileOptions:
     labels: Mapping[str, str]
     ca_bundle: bool = False
     optimize: bool = False
+    packed_files: tuple[str, ...] = ()
+    """The packed model's files in the context (`model/...`): removed once optimised."""
 
 
 def render_template(template: str, values: Mapping[str, str]) -> str:
@@ -80,7 +82,7 @@ def render_dockerfile(flavour: Flavour, options: DockerfileOptions) -> str:
             else "# no CA bundle given: pip trusts the base image's certificates"
         ),
         "pip_env": f"PIP_CERT=/tmp/modelstack/{CA_FILE} " if options.ca_bundle else "",
-        "optimize": _optimize_step(options.optimize),
+        "optimize": _optimize_step(options.optimize, options.packed_files),
         "model_copy": (
             f"COPY --from=builder /opt/modelstack/{MODEL_DIR}/ /opt/modelstack/{MODEL_DIR}/"
             if options.optimize
@@ -117,21 +119,24 @@ def _lambda_layout(base_image: str) -> dict[str, str]:
     }
 
 
-def _optimize_step(optimize: bool) -> str:
+def _optimize_step(optimize: bool, packed_files: tuple[str, ...]) -> str:
     if not optimize:
-        return "# runtime.optimize_at_build is off: the model is copied as it is"
+        return "# runtime.optimize_at_build is off: the packed model is copied as it is"
     script = (
         "from modelstack_runtime.config import load_config; "
         "from modelstack_runtime.model import optimize_model; "
         f"c = load_config('/opt/modelstack/{RUNTIME_CONFIG}'); "
         "optimize_model(c, c.optimized_model_path)"
     )
+    # Only the optimised model reaches the final stage: the weights are in the image once.
+    remove = " ".join(f"/opt/modelstack/{name}" for name in packed_files)
+    cleanup = f" \\\n && rm -f {remove}" if remove else ""
     return "\n".join(
         [
             "# runtime.optimize_at_build: the graph-optimised model, by the pinned onnxruntime",
             f"COPY {MODEL_DIR}/ /opt/modelstack/{MODEL_DIR}/",
             f"COPY {RUNTIME_CONFIG} /opt/modelstack/{RUNTIME_CONFIG}",
-            f'RUN PYTHONPATH={_SITE}:{_APP} python3 -c "{script}"',
+            f'RUN PYTHONPATH={_SITE}:{_APP} python3 -c "{script}"{cleanup}',
         ]
     )
 

@@ -37,6 +37,8 @@ class BuildRecord:
     digest: str | None
     finished_at: str
     """UTC time, ISO 8601."""
+    packed_model_sha256: str | None = None
+    """The digest of the packed model in the image (the manifest's sha256 names the shipped one)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,6 +14,7 @@ from typing import Any
 from modelstack.coerce import ints
 from modelstack.manifest.evaluation import EvaluationSpec, evaluation_from_dict
 from modelstack.manifest.source import PathKey, Source
+from modelstack.manifest.traffic import TrafficSpec, traffic_from_dict
 from modelstack.providers.aws_lambda.target import (
     Alarms,
     AwsLambdaTarget,
@@ -45,6 +46,7 @@ __all__ = [
     "SmokeTest",
     "Target",
     "TensorSpec",
+    "TrafficSpec",
     "from_document",
     "smoke_test_from_dict",
 ]
@@ -153,6 +155,7 @@ class Manifest:
     rollout: RolloutSpec
     smoke_tests: tuple[SmokeTest, ...]
     evaluation: EvaluationSpec | None = None
+    traffic: TrafficSpec | None = None
 
     @property
     def path(self) -> Path:
@@ -183,6 +186,7 @@ def from_document(source: Source) -> Manifest:
             smoke_test_from_dict(i, t) for i, t in enumerate(doc.get("smoke_tests", []))
         ),
         evaluation=evaluation_from_dict(doc["evaluation"]) if "evaluation" in doc else None,
+        traffic=traffic_from_dict(doc["traffic"]) if "traffic" in doc else None,
     )
 
 

@@ -139,8 +139,12 @@ class Provider(Protocol[T]):
         """True when `modelstack init --gpu` can scaffold a GPU target for this provider."""
         ...
 
-    def local_http_port(self, target: T) -> int | None:
-        """The 127.0.0.1 port where `target`'s stable endpoint speaks v2 HTTP (None: nowhere)."""
+    def serving_address(
+        self, manifest: Manifest, target: T, outputs: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Where `target`'s stable endpoint is, as an address `candidate_client` accepts: for a
+        cloud target from its stack `outputs` (None while the stack serves nothing), for the
+        local target from the target itself."""
         ...
 
     # Optional hooks for the next capabilities. A provider overrides those it supports.

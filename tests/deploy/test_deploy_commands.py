@@ -168,3 +168,43 @@ def test_cloud_up_without_the_pulumi_cli_says_how_to_install_it_before_building(
     assert "Pulumi CLI is needed" in err and "get.pulumi.com" in err
     assert "modelstack plan` works without it" in err
     assert not (iris_bundle / ".modelstack" / "builds").exists()  # nothing was built
+
+
+def test_status_and_history_show_the_recorded_evaluation(
+    iris_bundle: Path, iris_client, iris_cases, capsys
+) -> None:
+    from fake_engine import FakeEngine
+
+    from modelstack.deploy.progress import Progress
+    from modelstack.deploy.rollout import roll_out
+    from modelstack.manifest import load_manifest
+
+    manifest = str(iris_bundle / "modelstack.yaml")
+    store = StateStore(iris_bundle, "local")
+    metrics = {"accuracy": 0.96, "macro_f1": 0.955}
+    record = {"model": "model.onnx", "size_mb": 0.01, "p50_ms": 0.2, "p99_ms": 0.4,
+              "metrics": metrics, "per_dataset": {}, "rows": 30}  # fmt: skip
+    release = Release("1", "repo@sha256:" + "1" * 64, "1.0.0", "m" * 64, "f" * 64,
+                      evaluation=record)  # fmt: skip
+    bare = Release("2", "repo@sha256:" + "2" * 64, "1.0.1", "m" * 64, "f" * 64)
+    rollout = load_manifest(manifest).rollout
+    for deployed in (release, bare):
+        engine = FakeEngine(iris_client)
+        roll_out(engine, store, deployed, iris_cases, rollout, Progress(quiet=True))
+    assert store.load().previous[0].evaluation == record  # kept for `rollback`
+
+    assert main(["status", manifest, "--target", "local", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["evaluation"] is None  # v2 recorded none
+    store.save(store.load().with_(stable=release, previous=[]))
+    assert main(["status", manifest, "--target", "local", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["evaluation"] == record
+    assert main(["status", manifest, "--target", "local"]) == 0
+    assert "evaluation accuracy 0.96, macro_f1 0.955 (version 1" in capsys.readouterr().out
+
+    assert main(["history", manifest, "--format", "json"]) == 0
+    entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e.get("metrics") for e in entries] == [metrics, None]
+    assert main(["history", manifest]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "    evaluation: accuracy 0.96, macro_f1 0.955"
+    assert len(lines) == 3  # the second deploy has no evaluation line

@@ -299,3 +299,26 @@ def test_empty_or_ragged_data_sets_are_refused(
     x, labels = inputs_and_labels()
     err = _bad(tmp_path, capsys, x=x[: rows[0]], label=labels[: rows[1]])
     assert message in err
+
+
+def test_against_a_lambda_flavour_that_is_not_deployed_says_how_to_deploy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelstack.image.containers import free_port
+
+    port = free_port()
+    manifest = write_bundle(tmp_path)
+    target = f"    provider: local\n    flavour: lambda\n    port: {port}\n"
+    manifest.write_text(manifest.read_text().replace("    provider: local\n", target))
+    code, _, err = run(["evaluate", str(manifest), "--against", "local"], capsys)
+    assert code == 3
+    assert f"no Invoke API listens at http://127.0.0.1:{port}; deploy it with" in err
+
+
+def test_stack_is_refused_with_a_local_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_bundle(tmp_path)
+    code, _, err = run(["evaluate", str(manifest), "--against", "local", "--stack", "x"], capsys)
+    assert code == 2
+    assert "--stack and --backend are for cloud targets" in err

@@ -31,6 +31,7 @@ from modelstack.manifest.model import (
     SmokeTest,
 )
 from modelstack.manifest.source import parse_source
+from modelstack.manifest.traffic import TrafficSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA: dict[str, Any] = json.loads((ROOT / "schemas/modelstack.v1.schema.json").read_text())
@@ -55,6 +56,7 @@ SCHEMA_OF: dict[type, str] = {
     LocalTarget: "#/$defs/localTarget",
     SmokeTest: SMOKE,
     EvaluationSpec: "#/properties/evaluation",
+    TrafficSpec: "#/$defs/traffic",
     Expectation: f"{SMOKE}/properties/expected_outputs/additionalProperties",
 }
 
@@ -146,6 +148,7 @@ evaluation:
     - name: d
       path: d.csv
       sha256: 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc'
+traffic: {requests_per_month: 1000}
 """ % ("ab" * 32)
 
 
@@ -178,6 +181,7 @@ def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
         SmokeTest: test,
         Expectation: other.expected_outputs["y"],
         EvaluationSpec: manifest.evaluation,
+        TrafficSpec: manifest.traffic,
     }
     assert set(objects) == set(SCHEMA_OF)
     checked = 0

@@ -67,9 +67,6 @@ def test_runtime_concurrency_and_flavours_come_from_the_provider() -> None:
     gpu = CloudRunTarget("run", "p", "europe-west1", gpu=GpuSpec("nvidia-l4"))
     assert [provider_for(t).runtime_concurrency(t) for t in TARGETS.values()] == [None, 8, None]
     assert provider_for(gpu).flavour(gpu) == "cloudrun-gpu"
-    assert PROVIDERS["local"].local_http_port(LocalTarget("dev", port=9001)) == 9001
-    assert PROVIDERS["local"].local_http_port(LocalTarget("dev", flavour="lambda")) is None
-    assert PROVIDERS["aws-lambda"].local_http_port(TARGETS["aws-lambda"]) is None
 
 
 def test_lint_rules_keep_their_provider_id_ranges() -> None:

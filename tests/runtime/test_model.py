@@ -112,3 +112,59 @@ def test_warm_up_without_request_uses_zeros(linear_config: RuntimeConfig) -> Non
     assert synthetic["float_input"].shape == (1, 4)
     assert synthetic["float_input"].dtype == np.float32
     model.warm_up()  # does not raise
+
+
+def test_prepacking_stays_on_unless_the_config_turns_it_off(linear_config: RuntimeConfig) -> None:
+    from modelstack_runtime.model import session_options
+
+    with pytest.raises(RuntimeError, match="does not have configuration"):
+        session_options(linear_config).get_session_config_entry("session.disable_prepacking")
+    off = dataclasses.replace(linear_config, disable_prepacking=True)
+    assert session_options(off).get_session_config_entry("session.disable_prepacking") == "1"
+    x = np.random.default_rng(2).normal(size=(3, 4)).astype(np.float32)
+    y, _label = expected_linear(x)
+    np.testing.assert_allclose(Model.load(off).infer({"float_input": x})["probabilities"], y,
+                               rtol=1e-6)  # fmt: skip
+
+
+def test_disable_prepacking_must_be_a_boolean_in_the_config(
+    linear_config: RuntimeConfig,
+) -> None:
+    data = linear_config.to_dict()
+    assert data["disable_prepacking"] is False
+    assert RuntimeConfig.from_dict({**data, "disable_prepacking": True}).disable_prepacking
+    with pytest.raises(ConfigError, match="disable_prepacking: expected boolean, got number"):
+        RuntimeConfig.from_dict({**data, "disable_prepacking": 1})
+
+
+def test_loading_logs_the_session_create_and_warm_up_split(
+    linear_config: RuntimeConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = Model.load(linear_config)
+    assert model.load_seconds > 0 and model.warmup_seconds is None
+    with caplog.at_level(logging.INFO, logger="modelstack_runtime"):
+        model.warm_up()
+    assert model.warmup_seconds is not None and model.warmup_seconds > 0
+    lines = [r.getMessage() for r in caplog.records if "loaded" in r.getMessage()]
+    assert len(lines) == 1
+    assert f"session create {model.load_seconds:.3f} s" in lines[0]
+    assert f"warm-up {model.warmup_seconds:.3f} s" in lines[0]
+    assert "prepacking on" in lines[0]
+
+
+def test_optimize_model_keeps_the_weights_in_one_external_file(
+    linear_config: RuntimeConfig, tmp_path: Path
+) -> None:
+    import onnx
+
+    out = optimize_model(linear_config, tmp_path / "model.optimized.onnx")
+    graph = onnx.load(str(out), load_external_data=False)
+    locations = {
+        e.value for t in graph.graph.initializer for e in t.external_data if e.key == "location"
+    }
+    assert locations <= {"model.optimized.weights"}
+    x = np.random.default_rng(3).normal(size=(2, 4)).astype(np.float32)
+    y, _label = expected_linear(x)
+    optimized = dataclasses.replace(linear_config, optimized_model_path=str(out))
+    np.testing.assert_allclose(Model.load(optimized).infer({"float_input": x})["probabilities"],
+                               y, rtol=1e-6)  # fmt: skip

@@ -12,6 +12,7 @@ Rule ids encode the area; severity is each rule's own (see the README table):
 | MS5xx  | security                                                  |
 | MS6xx  | rollout                                                   |
 | MS7xx  | evaluation: data sets, metrics and gates                  |
+| MS8xx  | traffic profiles (the cost model)                         |
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from modelstack.lint.rules.security.secrets import SecretValue
 from modelstack.lint.rules.smoke.inputs import SmokeInputs
 from modelstack.lint.rules.smoke.inputs_file import SmokeInputsFile
 from modelstack.lint.rules.smoke.outputs import SmokeOutputs
+from modelstack.lint.rules.traffic.profile import TrafficCounts, TrafficSource
 from modelstack.providers import PROVIDERS
 
 __all__ = ["ALL_RULES", "RULES_BY_ID"]
@@ -58,6 +60,8 @@ ALL_RULES: tuple[type[Rule], ...] = (
     EvaluationNames,
     GateNames,
     MetricFitsTask,
+    TrafficSource,
+    TrafficCounts,
 )
 
 RULES_BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in ALL_RULES}

@@ -63,6 +63,16 @@ class AwsLambdaProvider(PulumiCloudProvider[AwsLambdaTarget]):
             endpoint_url=address.get("endpoint_url"),
         )
 
+    def serving_address(
+        self, manifest: Manifest, target: AwsLambdaTarget, outputs: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        from modelstack.pulumi.naming import LAMBDA_ALIAS
+
+        candidate = outputs.get("candidate_address")
+        if not isinstance(candidate, Mapping) or not candidate.get("function_name"):
+            return None
+        return {**candidate, "qualifier": LAMBDA_ALIAS}
+
     def error_rate_reader(self, target: AwsLambdaTarget, min_requests: int) -> ErrorRateReader:
         from modelstack.providers.aws_lambda.metrics import CloudWatchErrorRate
 
@@ -127,6 +137,3 @@ class AwsLambdaProvider(PulumiCloudProvider[AwsLambdaTarget]):
 
     def supports_gpu(self) -> bool:
         return False
-
-    def local_http_port(self, target: AwsLambdaTarget) -> int | None:
-        return None

@@ -59,6 +59,12 @@ class CloudRunProvider(PulumiCloudProvider[CloudRunTarget]):
 
         return cloud_run_client(str(address["url"]), manifest.name)
 
+    def serving_address(
+        self, manifest: Manifest, target: CloudRunTarget, outputs: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        url = outputs.get("endpoint")  # the service URL, not a revision's tag URL
+        return {"provider": self.name, "url": str(url)} if url else None
+
     def error_rate_reader(self, target: CloudRunTarget, min_requests: int) -> ErrorRateReader:
         from modelstack.providers.gcp_cloud_run.metrics import CloudMonitoringErrorRate
 
@@ -110,6 +116,3 @@ class CloudRunProvider(PulumiCloudProvider[CloudRunTarget]):
 
     def supports_gpu(self) -> bool:
         return True
-
-    def local_http_port(self, target: CloudRunTarget) -> int | None:
-        return None

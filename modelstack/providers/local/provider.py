@@ -71,7 +71,40 @@ class LocalProvider(Provider[LocalTarget]):
         return LocalEngine(docker_client(), manifest.name, target, state_dir)
 
     def candidate_client(self, manifest: Manifest, address: Mapping[str, Any]) -> InferenceClient:
+        """A client for an address from `serving_address`: the router's v2 HTTP endpoint, or
+        its Lambda Invoke API (placeholder credentials, as `sam local start-lambda` takes)."""
+        protocol = address.get("protocol")
+        if protocol == "http":
+            from modelstack.smoke.clients import HttpClient
+
+            return HttpClient(str(address["url"]), manifest.name, binary=True)
+        if protocol == "lambda":
+            from modelstack.providers.aws_lambda.invoke_client import LambdaInvokeClient
+
+            return LambdaInvokeClient(
+                str(address["function_name"]),
+                str(address["qualifier"]),
+                str(address["region"]),
+                endpoint_url=str(address["url"]),
+                local=True,
+            )
         raise UsageError(f"cannot smoke-test a candidate on provider {self.name!r}")
+
+    def serving_address(
+        self, manifest: Manifest, target: LocalTarget, outputs: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        from modelstack.pulumi.naming import LAMBDA_ALIAS
+
+        return {
+            "provider": self.name,
+            "url": f"http://127.0.0.1:{target.port}",
+            "port": target.port,
+            "protocol": "http" if target.flavour == "http" else "lambda",
+            # the function name the local engine gives the target's Lambda flavour
+            "function_name": f"{manifest.name}.{target.name}",
+            "qualifier": LAMBDA_ALIAS,
+            "region": "us-east-1",
+        }
 
     def error_rate_reader(self, target: LocalTarget, min_requests: int) -> ErrorRateReader:
         raise not_a_cloud_target(self.name, "an error-rate reader from platform metrics")
@@ -95,6 +128,3 @@ class LocalProvider(Provider[LocalTarget]):
 
     def supports_gpu(self) -> bool:
         return False
-
-    def local_http_port(self, target: LocalTarget) -> int | None:
-        return target.port if target.flavour == "http" else None
