@@ -1,0 +1,241 @@
+"""The request path's fast paths answer and refuse exactly as the straightforward forms do.
+
+Generated inputs go through both the runtime's function and its reference form in
+``wire_reference.py``: the same result, or the same error with the same message. Caches are
+checked twice (the second answer comes from the cache) and for their bounds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+import wire_reference as ref
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelstack_runtime import http_wire, routes
+from modelstack_runtime.access_line import access_line, json_string
+from modelstack_runtime.errors import InferenceError
+from modelstack_runtime.json_limits import MAX_JSON_DEPTH, check_json_limits
+from modelstack_runtime.logs import BufferedAccessLog
+
+_SETTINGS = settings(max_examples=400, deadline=None, database=None)
+_latin = st.text(st.characters(min_codepoint=0, max_codepoint=0xFF), max_size=12)
+_names = st.sampled_from(
+    ["Content-Length", "content-length", "Transfer-Encoding", "Connection", "Expect", "Host",
+     "Content-Type", "X Bad", "X:Y", "", "Accept-Encoding"]
+) | _latin  # fmt: skip
+_values = st.sampled_from(
+    ["0", "12", " 12 ", "12, 12", "12,13", "+1", "99999999999999999999", "close", "keep-alive",
+     "Keep-Alive, close", "100-continue", "chunked", "\t a \t", "a\x00b", "caf\xe9", ""]
+) | _latin  # fmt: skip
+_separators = st.sampled_from([": ", ":", " : ", ":\t", "", "\r\n "])
+
+
+_good_lines = st.sampled_from(
+    ["POST /v2/models/m/infer HTTP/1.1", "GET /v2/health/ready HTTP/1.0", "OPTIONS * HTTP/1.1"]
+)
+
+
+@st.composite
+def _any_line(draw: st.DrawFn) -> str:
+    method = draw(st.sampled_from(["GET", "POST", "P OST", ""]) | _latin)
+    target = draw(st.sampled_from(["/v2", "*", "x", "/a b"]) | _latin)
+    version = draw(st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/2", ""]) | _latin)
+    return f"{method} {target} {version}"
+
+
+@st.composite
+def request_heads(draw: st.DrawFn) -> bytes:
+    lines = [draw(st.one_of(_good_lines, _good_lines, _good_lines, _any_line()))]
+    for name, sep, value in draw(st.lists(st.tuples(_names, _separators, _values), max_size=6)):
+        lines.append(f"{name}{sep}{value}")
+    tail = draw(st.sampled_from(["", "", "", "\r\n", "\n", "\r\nX: 1\n"]))
+    return ("\r\n".join(lines) + tail).encode("latin-1")
+
+
+def _outcome(call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except InferenceError as exc:
+        return type(exc), exc.status, exc.message
+
+
+def _as_reference(head: Any) -> Any:
+    if isinstance(head, http_wire.RequestHead):
+        return (head.method, head.target, dict(head.headers), head.content_length,
+                head.keep_alive, head.expect_continue)  # fmt: skip
+    return head
+
+
+@_SETTINGS
+@given(raw=request_heads())
+def test_head_parser_agrees_with_the_line_by_line_parser(raw: bytes) -> None:
+    expected = _outcome(ref.parse_head, raw)
+    assert _as_reference(_outcome(http_wire.parse_head_uncached, raw)) == expected
+    assert _as_reference(_outcome(http_wire.parse_head, raw)) == expected
+    assert _as_reference(_outcome(http_wire.parse_head, raw)) == expected  # from the cache
+
+
+def test_head_cache_is_bounded_and_keeps_no_refusals() -> None:
+    for i in range(http_wire.HEAD_CACHE_ENTRIES * 2):
+        http_wire.parse_head(b"GET /v2 HTTP/1.1\r\nX-Request-Id: %d" % i)
+    assert len(http_wire._cache) <= http_wire.HEAD_CACHE_ENTRIES
+    bad = b"GET /v2 HTTP/1.1\r\nX Bad: 1"
+    for _ in range(2):
+        with pytest.raises(InferenceError, match="malformed header line"):
+            http_wire.parse_head(bad)
+    assert bad not in http_wire._cache
+    big = b"GET /v2 HTTP/1.1\r\nX: " + b"a" * http_wire.HEAD_CACHE_BYTES
+    http_wire.parse_head(big)
+    assert big not in http_wire._cache
+
+
+def test_cached_headers_are_read_only() -> None:
+    head = http_wire.parse_head(b"POST /v2 HTTP/1.1\r\nContent-Length: 3")
+    with pytest.raises(TypeError):
+        head.headers["content-length"] = "4"  # type: ignore[index]
+
+
+_statuses = st.sampled_from(list(HTTPStatus))
+_reply_headers = st.dictionaries(
+    st.sampled_from(["Content-Type", "Retry-After", "Allow", "X"]), _latin.map(str.strip)
+)
+
+
+@_SETTINGS
+@given(status=_statuses, headers=_reply_headers, length=st.integers(0, 10**9), close=st.booleans())
+def test_reply_head_agrees_with_the_plain_form(
+    status: HTTPStatus, headers: dict[str, str], length: int, close: bool
+) -> None:
+    expected = ref.reply_head(status, headers, length, close)
+    assert http_wire.reply_head(status, headers, length, close) == expected
+    assert http_wire.reply_head(status, headers, length, close) == expected  # cached parts
+
+
+_paths = st.sampled_from(
+    ["/v2", "/v2/", "/v2/health/live", "/v2/health/ready", "/v2/models/m", "/v2/models/m/",
+     "/v2/models/m/ready", "/v2/models/m/infer", "/v2/models/m/versions/1/infer",
+     "/v2/models/%41/infer?x=1", "/v2/models//infer", "/nope", "*"]
+) | _latin  # fmt: skip
+
+
+@_SETTINGS
+@given(method=st.sampled_from(["GET", "POST", "HEAD", "OPTIONS", "PUT"]), path=_paths)
+def test_route_cache_agrees_with_resolving_each_time(method: str, path: str) -> None:
+    expected = _outcome(routes.resolve_uncached, method, path)
+    assert _outcome(routes.resolve, method, path) == expected
+    assert _outcome(routes.resolve, method, path) == expected  # from the cache
+
+
+def test_route_cache_is_bounded() -> None:
+    for i in range(routes.ROUTE_CACHE_ENTRIES * 2):
+        routes.resolve("POST", f"/v2/models/m{i}/infer")
+    assert len(routes._resolved) <= routes.ROUTE_CACHE_ENTRIES
+
+
+_json_bytes = st.text(alphabet='[]{},"\\:0a ', max_size=120).map(str.encode) | st.sampled_from(
+    [b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), b'"' + b"[" * 60 + b'"', b""]
+)
+
+
+@_SETTINGS
+@given(data=_json_bytes, max_values=st.integers(1, 200))
+def test_json_limit_shortcut_refuses_what_the_full_check_refuses(
+    data: bytes, max_values: int
+) -> None:
+    expected = ref.json_limits_error(data, max_values)
+    try:
+        check_json_limits(data, max_values)
+    except InferenceError as exc:
+        assert type(exc) is expected
+    else:
+        assert expected is None
+
+
+_record_text = st.text(max_size=20)
+
+
+@_SETTINGS
+@given(
+    request_id=_record_text,
+    model=_record_text,
+    version=_record_text,
+    status=st.sampled_from([200, 400, 404, 413, 500, 503]),
+    latency=st.floats(0, 1e6, allow_nan=False),
+    nbytes=st.none() | st.integers(0, 10**12),
+    error=st.none() | st.sampled_from(["BadRequest", "InternalError"]),
+    aws=st.none() | st.just({"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "n\u00e9"}]}),
+)
+def test_access_line_is_the_json_of_the_record(
+    request_id: str,
+    model: str,
+    version: str,
+    status: int,
+    latency: float,
+    nbytes: int | None,
+    error: str | None,
+    aws: dict[str, Any] | None,
+) -> None:
+    record: dict[str, Any] = {
+        "event": "infer", "request_id": request_id, "model": model, "model_version": version,
+        "status": status,
+        "outcome": "ok" if error is None else ("client_error" if status < 500 else "error"),
+        "latency_ms": latency, "input_bytes": nbytes,
+    }  # fmt: skip
+    if error is not None:
+        record["error"] = error
+    if aws is not None:
+        record["_aws"] = aws
+    line = access_line(
+        request_id=request_id,
+        model=json_string(model),
+        model_version=json_string(version),
+        status=status,
+        latency_ms=latency,
+        input_bytes=nbytes,
+        error=error,
+        aws=aws,
+    )
+    assert line == ref.access_record_line(record)
+    assert json.loads(line) == record
+    assert math.isfinite(json.loads(line)["latency_ms"])
+
+
+def test_buffered_access_log_writes_every_line_in_order_on_close() -> None:
+    stream = io.StringIO()
+    log = BufferedAccessLog(stream, interval_s=3600.0, max_lines=1000)
+    for i in range(250):
+        log(f'{{"n":{i}}}')
+    assert stream.getvalue() == ""  # still waiting for the background write
+    log.close()
+    assert [json.loads(line)["n"] for line in stream.getvalue().splitlines()] == list(range(250))
+    log.close()  # idempotent
+
+
+def test_buffered_access_log_writes_at_the_line_limit_itself() -> None:
+    stream = io.StringIO()
+    log = BufferedAccessLog(stream, interval_s=3600.0, max_lines=3)
+    for i in range(7):
+        log(str(i))
+    assert stream.getvalue().splitlines() == ["0", "1", "2", "3", "4", "5"]
+    log.close()
+    assert stream.getvalue().splitlines() == [str(i) for i in range(7)]
+
+
+def test_buffered_access_log_writes_in_the_background() -> None:
+    stream = io.StringIO()
+    log = BufferedAccessLog(stream, interval_s=0.01, max_lines=1000)
+    log("first")
+    for _ in range(1000):  # up to 10 s, without closing the log
+        if stream.getvalue():
+            break
+        time.sleep(0.01)
+    assert stream.getvalue() == "first\n"
+    log.close()
