@@ -14,13 +14,15 @@ import time
 from http import HTTPStatus
 from typing import Any
 
+import numpy as np
 import pytest
 import wire_reference as ref
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from modelstack_runtime import http_wire, routes
 from modelstack_runtime.access_line import access_line, json_string
+from modelstack_runtime.codec import _dumps, encode_response, response_object
 from modelstack_runtime.errors import InferenceError
 from modelstack_runtime.json_limits import MAX_JSON_DEPTH, check_json_limits
 from modelstack_runtime.logs import BufferedAccessLog
@@ -239,3 +241,49 @@ def test_buffered_access_log_writes_in_the_background() -> None:
         time.sleep(0.01)
     assert stream.getvalue() == "first\n"
     log.close()
+
+
+_dtypes = st.sampled_from(["float32", "float64", "float16", "int64", "int8", "uint16", "bool"])
+
+
+@st.composite
+def _tensors(draw: st.DrawFn) -> np.ndarray:
+    shape = tuple(draw(st.lists(st.integers(0, 3), max_size=3)))
+    if draw(st.booleans()):
+        size = int(np.prod(shape))
+        items = draw(st.lists(st.binary(max_size=4), min_size=size, max_size=size))
+        array = np.empty(size, dtype=object)
+        array[:] = items
+        return array.reshape(shape)
+    dtype = np.dtype(draw(_dtypes))
+    values = draw(
+        st.lists(
+            st.floats(allow_nan=True, allow_infinity=True, width=16) | st.integers(0, 1),
+            min_size=int(np.prod(shape)),
+            max_size=int(np.prod(shape)),
+        )
+    )
+    with np.errstate(all="ignore"):
+        return np.array(values, dtype=np.float64).astype(dtype).reshape(shape)
+
+
+@_SETTINGS
+@given(
+    outputs=st.dictionaries(st.sampled_from(["a", "b", "c\u00e9"]), _tensors(), max_size=3),
+    request_id=st.none() | st.text(max_size=8),
+)
+@example(
+    outputs={"a": np.array([np.nan], np.float32), "b": np.array([b"\xff"], object)}, request_id=None
+)
+def test_json_response_is_the_encoding_of_the_response_object(
+    outputs: dict[str, np.ndarray], request_id: str | None
+) -> None:
+    try:
+        expected: Any = _dumps(response_object("m", "1", request_id, outputs))
+    except InferenceError as exc:
+        expected = (type(exc), exc.message)
+    try:
+        got: Any = encode_response("m", "1", request_id, outputs)[0]
+    except InferenceError as exc:
+        got = (type(exc), exc.message)
+    assert got == expected
