@@ -26,6 +26,7 @@ from modelstack_runtime.codec import _dumps, encode_response, response_object
 from modelstack_runtime.errors import InferenceError
 from modelstack_runtime.json_limits import MAX_JSON_DEPTH, check_json_limits
 from modelstack_runtime.logs import BufferedAccessLog
+from modelstack_runtime.validation import check_finite
 
 _SETTINGS = settings(max_examples=400, deadline=None, database=None)
 _latin = st.text(st.characters(min_codepoint=0, max_codepoint=0xFF), max_size=12)
@@ -287,3 +288,20 @@ def test_json_response_is_the_encoding_of_the_response_object(
     except InferenceError as exc:
         got = (type(exc), exc.message)
     assert got == expected
+
+
+@_SETTINGS
+@given(
+    values=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), max_size=100),
+    dtype=st.sampled_from(["float16", "float32", "float64"]),
+)
+def test_small_finite_check_agrees_with_numpy(values: list[float], dtype: str) -> None:
+    with np.errstate(all="ignore"):
+        array = np.array(values, dtype=np.float64).astype(dtype)
+    finite = bool(np.isfinite(array).all())
+    try:
+        check_finite("x", array.reshape(1, -1)[:, ::-1])  # not contiguous, either
+    except InferenceError as exc:
+        assert not finite and "NaN or Infinity" in exc.message
+    else:
+        assert finite
