@@ -26,6 +26,7 @@ from modelstack_runtime.codec import _dumps, encode_response, response_object
 from modelstack_runtime.errors import InferenceError
 from modelstack_runtime.json_limits import MAX_JSON_DEPTH, check_json_limits
 from modelstack_runtime.logs import BufferedAccessLog
+from modelstack_runtime.tensors import from_json
 from modelstack_runtime.validation import check_finite
 
 _SETTINGS = settings(max_examples=400, deadline=None, database=None)
@@ -305,3 +306,28 @@ def test_small_finite_check_agrees_with_numpy(values: list[float], dtype: str) -
         assert not finite and "NaN or Infinity" in exc.message
     else:
         assert finite
+
+
+@_SETTINGS
+@given(
+    values=st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=8),
+    dtype=st.sampled_from(["float16", "float32", "float64"]),
+    shape=st.lists(st.integers(0, 4), max_size=3),
+)
+def test_flat_float_data_decodes_as_the_general_path(
+    values: list[float], dtype: str, shape: list[int]
+) -> None:
+    def decode(data: Any) -> Any:
+        try:
+            with np.errstate(all="ignore"):
+                return from_json("x", "FP32", np.dtype(dtype), tuple(shape), data, "input")
+        except InferenceError as exc:
+            return exc.message
+
+    fast, general = decode(values), decode([values])  # a nested list takes the general path
+    if isinstance(general, str):
+        assert fast == general
+    else:
+        assert isinstance(fast, np.ndarray)
+        assert fast.dtype == general.dtype and fast.shape == general.shape
+        assert fast.tobytes() == general.tobytes()
