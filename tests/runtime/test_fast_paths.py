@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import socket
 import time
 from http import HTTPStatus
 from typing import Any
@@ -17,10 +18,18 @@ from typing import Any
 import numpy as np
 import pytest
 import wire_reference as ref
+from conftest import expected_linear
+from httputil import GOOD_X
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from modelstack_runtime import http_wire, routes
+from modelstack_runtime import (
+    RuntimeServer,
+    decode_response,
+    encode_json_request,
+    http_wire,
+    routes,
+)
 from modelstack_runtime.access_line import access_line, json_string
 from modelstack_runtime.codec import _dumps, encode_response, response_object
 from modelstack_runtime.errors import InferenceError
@@ -331,3 +340,41 @@ def test_flat_float_data_decodes_as_the_general_path(
         assert isinstance(fast, np.ndarray)
         assert fast.dtype == general.dtype and fast.shape == general.shape
         assert fast.tobytes() == general.tobytes()
+
+
+def _read_replies(sock: socket.socket, count: int) -> list[tuple[bytes, bytes]]:
+    data, replies = b"", []
+    while len(replies) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end]
+            length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+            if len(data) >= head_end + 4 + length:
+                replies.append((head, data[head_end + 4 : head_end + 4 + length]))
+                data = data[head_end + 4 + length :]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(replies)} replies"
+        data += chunk
+    return replies
+
+
+def test_heads_arriving_whole_with_bodies_blank_lines_and_pipelining(
+    server: RuntimeServer,
+) -> None:
+    body = encode_json_request({"float_input": GOOD_X})
+    infer = (
+        b"POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(infer)  # head and body in one segment: the single-recv path
+        sock.sendall(b"\r\n\r\n" + infer + infer)  # blank lines, then two pipelined requests
+        sock.sendall(b"GET /v2/health/ready HTTP/1.1\r\nX Bad: 1\r\n\r\n")
+        replies = _read_replies(sock, 4)
+    for head, payload in replies[:3]:
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert decode_response(payload)["label"].tolist() == expected_linear(GOOD_X)[1].tolist()
+    head, payload = replies[3]
+    assert head.startswith(b"HTTP/1.1 400 ") and b"malformed header line" in payload
