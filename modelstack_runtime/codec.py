@@ -224,8 +224,13 @@ def _split_body(body: bytes, header_length: int | None) -> tuple[bytes, memoryvi
     return body[:header_length], view[header_length:]
 
 
+_DECODER: Final = json.JSONDecoder()  # what json.loads uses without arguments
+
+
 def _parse_json(data: bytes, what: str) -> Any:
     try:
+        if data[:1] == b"{" and data[1:2] != b"\x00":  # what json.loads detects as UTF-8
+            return _DECODER.decode(data.decode("utf-8", "surrogatepass"))
         return json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"malformed JSON in {what}: {exc}") from None

@@ -269,7 +269,7 @@ class DataPlane:
             request_id=request_id or f"{_ids.getrandbits(64):016x}",
             model=self._model_json if name == self.config.model_name else json_string(name),
             model_version=self._version_json,
-            status=status.value,
+            status=int(status),  # an IntEnum: int() is cheaper than .value
             latency_ms=latency_ms,
             input_bytes=nbytes,
             error=None if error is None else type(error).__name__,

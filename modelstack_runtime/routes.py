@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _JSON: Final = "application/json"
+_HEADER_LENGTH_KEY: Final = HEADER_LENGTH_HEADER.lower()
 
 
 class Reply(NamedTuple):
@@ -107,7 +108,7 @@ def _header_length(h: Mapping[str, str]) -> int | None:
     encoding = h.get("content-encoding", "identity").strip().lower()
     if encoding != "identity":
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported")
-    raw_length = h.get(HEADER_LENGTH_HEADER.lower())
+    raw_length = h.get(_HEADER_LENGTH_KEY)
     if raw_length is None:
         return None
     try:

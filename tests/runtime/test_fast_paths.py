@@ -31,7 +31,7 @@ from modelstack_runtime import (
     routes,
 )
 from modelstack_runtime.access_line import access_line, json_string
-from modelstack_runtime.codec import _dumps, encode_response, response_object
+from modelstack_runtime.codec import _dumps, _parse_json, encode_response, response_object
 from modelstack_runtime.errors import InferenceError
 from modelstack_runtime.json_limits import MAX_JSON_DEPTH, check_json_limits
 from modelstack_runtime.logs import BufferedAccessLog
@@ -378,3 +378,26 @@ def test_heads_arriving_whole_with_bodies_blank_lines_and_pipelining(
         assert decode_response(payload)["label"].tolist() == expected_linear(GOOD_X)[1].tolist()
     head, payload = replies[3]
     assert head.startswith(b"HTTP/1.1 400 ") and b"malformed header line" in payload
+
+
+_json_texts = st.sampled_from(['{"a": [1, 2.5]}', "{", '{"a": "\\ud800"}', "{}", "{ }x", "[1]"])
+
+
+@_SETTINGS
+@given(
+    data=st.binary(max_size=12).map(lambda tail: b"{" + tail)
+    | st.tuples(_json_texts, st.sampled_from(["utf-8", "utf-16-le", "utf-16", "utf-32"])).map(
+        lambda pair: pair[0].encode(pair[1], "surrogatepass")
+    )
+    | st.binary(max_size=12)
+)
+def test_json_parse_agrees_with_json_loads(data: bytes) -> None:
+    try:
+        expected: Any = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        expected = f"malformed JSON in request: {exc}"
+    try:
+        got: Any = _parse_json(data, "request")
+    except InferenceError as exc:
+        got = exc.message
+    assert got == expected
