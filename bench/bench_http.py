@@ -12,7 +12,8 @@ loopback only:
   ONNX session, v2 JSON. Its uvicorn is made to bind 127.0.0.1 only.
 
 Targets: runtime p50 at concurrency 1 at most 2.0x the trivial server; throughput at
-concurrency 8 at least 3x KServe.
+concurrency 8 at least 3x KServe. Each server's CPU time per request at concurrency 1 (user +
+system, from ``/proc``) is reported too: on a busy machine it varies less than latency.
 
 Usage: ``python bench/bench_http.py [--kserve-python /path/to/venv/bin/python] [--quick]``
 """
@@ -135,17 +136,28 @@ def wait_kserve_ready(port: int, path: str, body: bytes) -> None:
     raise RuntimeError("KServe never answered")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Side:
     """One server under test and its results, round by round."""
 
-    def __init__(self, name: str, port: int, path: str, body: bytes) -> None:
-        self.name, self.port, self.path, self.body = name, port, path, body
+    def __init__(self, name: str, port: int, path: str, body: bytes, pid: int) -> None:
+        self.name, self.port, self.path, self.body, self.pid = name, port, path, body, pid
         self.rounds: list[tuple[Result, Result]] = []
+        self.cpu_us: list[float] = []  # per request at concurrency 1, one value per round
 
     def run_round(self, n1: int, n8: int) -> None:
         headers = {"Content-Type": "application/json"}
         make = lambda: HttpCaller(self.port, self.path, self.body, headers)  # noqa: E731
-        self.rounds.append((measure(self.name, make, 1, n1), measure(self.name, make, 8, n8)))
+        before = cpu_seconds(self.pid)
+        one = measure(self.name, make, 1, n1)
+        requests = n1 + min(50, n1)  # measure() warms the connection up with 50 calls
+        self.cpu_us.append((cpu_seconds(self.pid) - before) / requests * 1e6)
+        self.rounds.append((one, measure(self.name, make, 8, n8)))
 
     def median(self, concurrency: int, key: str) -> float:
         index = 0 if concurrency == 1 else 1
@@ -187,18 +199,18 @@ def main() -> int:
     try:
         proc, port, _ = start_server(config_path)
         procs.append(proc)
-        ours = Side("modelstack", port, path, body)
+        ours = Side("modelstack", port, path, body, proc.pid)
         reply_size = len(HttpCaller(port, path, body, {"Content-Type": "application/json"})())
         trivial_port = free_port()
         procs.append(start_script(sys.executable, TRIVIAL, [str(trivial_port), str(reply_size)],
                                   trivial_port))  # fmt: skip
-        sides = [ours, Side("trivial asyncio", trivial_port, path, body)]
+        sides = [ours, Side("trivial asyncio", trivial_port, path, body, procs[-1].pid)]
         if args.kserve_python:
             kserve_port = free_port()
             kserve_args = [str(kserve_port), str(model_path)]
             procs.append(start_script(args.kserve_python, KSERVE, kserve_args, kserve_port))
             wait_kserve_ready(kserve_port, path, body)
-            sides.append(Side("KServe ModelServer", kserve_port, path, body))
+            sides.append(Side("KServe ModelServer", kserve_port, path, body, procs[-1].pid))
         for _ in range(args.rounds):
             for side in sides:
                 side.run_round(n1, n8)
@@ -216,13 +228,14 @@ def report(sides: list[Side], reply_size: int, args: argparse.Namespace) -> None
         f"reply {reply_size} bytes, {args.rounds} alternating rounds"
         f"{' (--quick)' if args.quick else ''}; medians over rounds\n"
     )
-    print("| server | concurrency | p50 ms | p99 ms | req/s |")
-    print("|---|---:|---:|---:|---:|")
+    print("| server | concurrency | p50 ms | p99 ms | req/s | server CPU us/request |")
+    print("|---|---:|---:|---:|---:|---:|")
     for side in sides:
         for c in (1, 8):
+            cpu = f"{statistics.median(side.cpu_us):.0f}" if c == 1 else ""
             print(
                 f"| {side.name} | {c} | {side.median(c, 'p50'):.3f} | {side.median(c, 'p99'):.3f} "
-                f"| {side.median(c, 'throughput'):,.0f} |"
+                f"| {side.median(c, 'throughput'):,.0f} | {cpu} |"
             )
     ours, trivial = sides[0], sides[1]
     print()
@@ -230,6 +243,8 @@ def report(sides: list[Side], reply_size: int, args: argparse.Namespace) -> None
     print("|---|---:|---|")
     print(f"| p50 at concurrency 1, modelstack / trivial | {paired(ours, trivial, 1, 'p50'):.2f}x "
           "| at most 2.0x |")  # fmt: skip
+    cpu_ratio = statistics.median(a / b for a, b in zip(ours.cpu_us, trivial.cpu_us, strict=True))
+    print(f"| server CPU per request at concurrency 1, modelstack / trivial | {cpu_ratio:.2f}x | |")
     if len(sides) > 2:
         kserve = sides[2]
         print(f"| req/s at concurrency 8, modelstack / KServe "

@@ -24,7 +24,13 @@ import numpy as np
 from modelstack_runtime.datatypes import datatype_of, numpy_dtype
 from modelstack_runtime.errors import BadRequest, InferenceError
 from modelstack_runtime.json_limits import check_json_limits
-from modelstack_runtime.tensors import from_binary, from_json, to_bytes, to_json
+from modelstack_runtime.tensors import (
+    from_binary,
+    from_json,
+    json_entry,
+    to_bytes,
+    to_json,
+)
 from modelstack_runtime.validation import parse_shape
 
 __all__ = [
@@ -143,7 +149,7 @@ def encode_response(
     """
     binary_names = set(binary)
     if not binary_names:
-        return _dumps(response_object(model_name, model_version, request_id, outputs)), None
+        return _json_response(model_name, model_version, request_id, outputs), None
     return _encode_message(
         {"model_name": model_name, "model_version": model_version, "id": request_id},
         outputs,
@@ -218,8 +224,13 @@ def _split_body(body: bytes, header_length: int | None) -> tuple[bytes, memoryvi
     return body[:header_length], view[header_length:]
 
 
+_DECODER: Final = json.JSONDecoder()  # what json.loads uses without arguments
+
+
 def _parse_json(data: bytes, what: str) -> Any:
     try:
+        if data[:1] == b"{" and data[1:2] != b"\x00":  # what json.loads detects as UTF-8
+            return _DECODER.decode(data.decode("utf-8", "surrogatepass"))
         return json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"malformed JSON in {what}: {exc}") from None
@@ -340,6 +351,32 @@ def _encode_message(
 # One compact encoder, built once (json.dumps with arguments builds a new one per call). NaN
 # and infinities are not JSON: encoding them fails instead of writing bare NaN.
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+# The response encoder: the same output, without cycle tracking (a response is a tree built
+# here). NaN fails in the encoder, so tensors are not scanned for it first.
+_RESPONSE_ENCODER: Final = json.JSONEncoder(
+    separators=(",", ":"), allow_nan=False, check_circular=False
+)
+
+
+def _json_response(
+    model_name: str,
+    model_version: str,
+    request_id: str | None,
+    outputs: Mapping[str, np.ndarray],
+) -> bytes:
+    """``_dumps(response_object(...))``, with the NaN check done by the encoder."""
+    response: dict[str, Any] = {"model_name": model_name, "model_version": model_version}
+    if request_id is not None:
+        response["id"] = request_id
+    try:
+        response["outputs"] = [json_entry(name, array) for name, array in outputs.items()]
+        return _RESPONSE_ENCODER.encode(response).encode()
+    except (ValueError, BadRequest):
+        for name, array in outputs.items():
+            to_json(name, array)  # the first refusal, in order, as response_object gives it
+        raise BadRequest("NaN and Infinity cannot be sent as JSON") from None
 
 
 def _dumps(obj: Any) -> bytes:

@@ -7,7 +7,6 @@ request id, model name and version, status, outcome, latency and byte counts; ne
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import numpy as np
 
 from modelstack_runtime import __version__
+from modelstack_runtime.access_line import access_line, json_string
 from modelstack_runtime.codec import (
     HEADER_LENGTH_HEADER,
     InferRequest,
@@ -69,7 +69,6 @@ def set_access_sink(sink: Callable[[str], None] | None) -> None:
     _access_sink = sink
 
 
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
 # Ids for requests that bring none: unique, not secret. One getrandom system call per request
 # (os.urandom) costs more than the rest of the access line on some virtual machines.
 _ids: Final = random.Random(os.urandom(16))
@@ -89,6 +88,8 @@ class DataPlane:
         self._model = model
         self._emf_namespace = emf_namespace
         self._ready = threading.Event()
+        self._model_json = json_string(config.model_name)
+        self._version_json = json_string(config.model_version)
         if model is not None:
             self._ready.set()
 
@@ -253,20 +254,9 @@ class DataPlane:
         if _access_sink is None and not access_log.isEnabledFor(logging.INFO):
             return
         latency_ms = round((time.perf_counter() - start) * 1000.0, 3)
-        record: dict[str, Any] = {
-            "event": "infer",
-            "request_id": request_id or f"{_ids.getrandbits(64):016x}",
-            "model": name,
-            "model_version": self.config.model_version,
-            "status": status.value,
-            "outcome": "ok" if error is None else ("client_error" if status < 500 else "error"),
-            "latency_ms": latency_ms,
-            "input_bytes": nbytes,
-        }
-        if error is not None:
-            record["error"] = type(error).__name__
+        aws: dict[str, Any] | None = None
         if self._emf_namespace is not None:
-            record["_aws"] = {
+            aws = {
                 "Timestamp": int(time.time() * 1000),
                 "CloudWatchMetrics": [
                     {
@@ -276,7 +266,16 @@ class DataPlane:
                     }
                 ],
             }
-        line = _ENCODER.encode(record)
+        line = access_line(
+            request_id=request_id or f"{_ids.getrandbits(64):016x}",
+            model=self._model_json if name == self.config.model_name else json_string(name),
+            model_version=self._version_json,
+            status=int(status),  # an IntEnum: int() is cheaper than .value
+            latency_ms=latency_ms,
+            input_bytes=nbytes,
+            error=None if error is None else type(error).__name__,
+            aws=aws,
+        )
         sink = _access_sink
         if sink is not None:
             sink(line)

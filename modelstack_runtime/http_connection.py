@@ -35,6 +35,7 @@ _STOP_READ_S: Final = 2.0
 _RECV: Final = 64 * 1024
 _SMALL_BODY: Final = 64 * 1024
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_BLANK: Final = b"\r\n"  # stray blank lines before a request line are skipped
 
 
 class _Closed(Exception):
@@ -124,12 +125,12 @@ class Connection:
                     return error_reply(exc), True
             return run_route(dataplane, route, params, head.headers, b""), False
         name = params.get("name", "")
-        slots = self.server.slots
+        server = self.server
         try:
             dataplane.check_request_size(head.content_length)
-            if not slots.acquire(blocking=False):
+            if not server.take_slot():
                 raise Overloaded(
-                    f"{self.server.config.max_concurrency} requests are already in flight; "
+                    f"{server.config.max_concurrency} requests are already in flight; "
                     "retry later (the runtime setting max_concurrency raises the limit)",
                     headers={"Retry-After": "1"},
                 )
@@ -144,16 +145,27 @@ class Connection:
                 return error_reply(exc), True
             return run_route(dataplane, route, params, head.headers, body), False
         finally:
-            slots.release()
+            server.release_slot()
 
     # --- reading -----------------------------------------------------------------------------
 
     def _read_head(self) -> RequestHead:
         buffer = self.buffer
-        started = bool(buffer)  # pipelined bytes: the next request has begun
-        if started:
+        if buffer:  # pipelined bytes: the next request has begun
             self.busy = True
             self.deadline = time.monotonic() + self.server.config.request_timeout_s
+        else:  # the common case: one recv brings a whole head, often with its body
+            self.busy = False
+            chunk = self._recv(idle=True)
+            self.busy = True
+            self.deadline = time.monotonic() + self.server.config.request_timeout_s
+            if not chunk:
+                raise _Closed
+            end = chunk.find(b"\r\n\r\n")
+            if 0 < end <= MAX_HEAD_BYTES and chunk[0] not in _BLANK:
+                buffer += memoryview(chunk)[end + 4 :]
+                return parse_head(chunk[:end])
+            buffer += chunk
         while True:
             del buffer[: len(buffer) - len(buffer.lstrip(b"\r\n"))]  # stray blank lines
             end = buffer.find(b"\r\n\r\n")
@@ -165,13 +177,7 @@ class Connection:
                 return parse_head(raw)
             if len(buffer) > MAX_HEAD_BYTES:
                 raise HeaderFieldsTooLarge(f"the request head exceeds {MAX_HEAD_BYTES} bytes")
-            if not started:  # from the first byte on, even blank lines count against the deadline
-                self.busy = False
-                chunk = self._recv(idle=True)
-                self.busy = started = True
-                self.deadline = time.monotonic() + self.server.config.request_timeout_s
-            else:
-                chunk = self._recv(idle=False)
+            chunk = self._recv(idle=False)  # from the first byte on, blank lines count too
             if not chunk:
                 raise _Closed
             buffer += chunk

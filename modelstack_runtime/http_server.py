@@ -48,12 +48,12 @@ class RuntimeHTTPServer:
         self.config = config
         self.stopping = False
         self.stopped_at = 0.0
-        self.slots = threading.BoundedSemaphore(config.max_concurrency)
         self.socket = socket.create_server(address, backlog=_BACKLOG)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._free_slots = config.max_concurrency
         self._idle = threading.Condition(self._lock)
 
     def serve_forever(self) -> None:
@@ -108,8 +108,20 @@ class RuntimeHTTPServer:
     def request_finished(self) -> None:
         with self._lock:
             self._in_flight -= 1
-            if self._in_flight == 0:
+            if self._in_flight == 0 and self.stopping:  # only wait_idle() waits, after stop
                 self._idle.notify_all()
+
+    def take_slot(self) -> bool:
+        """Take one of the ``max_concurrency`` infer slots; False when all are taken."""
+        with self._lock:  # a plain lock: a Semaphore costs a Condition per call
+            if not self._free_slots:
+                return False
+            self._free_slots -= 1
+            return True
+
+    def release_slot(self) -> None:
+        with self._lock:
+            self._free_slots += 1
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no request is in flight; False if ``timeout`` passed first."""
@@ -178,7 +190,14 @@ def serve(
 ) -> int:
     """Run the HTTP server until SIGTERM/SIGINT; returns the process exit code."""
     started = time.perf_counter()
-    configure_logging()
+    access = configure_logging(buffered=True)
+    try:
+        return _serve(started, config, host, port)
+    finally:
+        access.close()  # every access line is written before the process exits
+
+
+def _serve(started: float, config: RuntimeConfig | None, host: str | None, port: int | None) -> int:
     config = config or load_config()
     host = host or os.environ.get("HOST", "0.0.0.0")
     port = port if port is not None else int(os.environ.get("PORT", "8080"))

@@ -1,4 +1,8 @@
-"""All routes of the v2 REST API in one table, and the dispatcher both adapters share."""
+"""All routes of the v2 REST API in one table, and the dispatcher both adapters share.
+
+Resolving is a pure function of the method and path, so resolved routes are remembered (at
+most ``ROUTE_CACHE_ENTRIES``, paths up to ``ROUTE_CACHE_PATH`` characters; refusals are not).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 from urllib.parse import unquote
 
@@ -22,16 +27,20 @@ from modelstack_runtime.errors import (
 
 __all__ = [
     "ROUTES",
+    "ROUTE_CACHE_ENTRIES",
+    "ROUTE_CACHE_PATH",
     "Reply",
     "Route",
     "allowed_methods",
     "error_reply",
     "handle",
     "resolve",
+    "resolve_uncached",
     "run_route",
 ]
 
 _JSON: Final = "application/json"
+_HEADER_LENGTH_KEY: Final = HEADER_LENGTH_HEADER.lower()
 
 
 class Reply(NamedTuple):
@@ -99,7 +108,7 @@ def _header_length(h: Mapping[str, str]) -> int | None:
     encoding = h.get("content-encoding", "identity").strip().lower()
     if encoding != "identity":
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported")
-    raw_length = h.get(HEADER_LENGTH_HEADER.lower())
+    raw_length = h.get(_HEADER_LENGTH_KEY)
     if raw_length is None:
         return None
     try:
@@ -135,11 +144,32 @@ def allowed_methods(path: str) -> list[str]:
     return sorted(methods | {"OPTIONS"}) if methods else []
 
 
-def resolve(method: str, path: str) -> tuple[Route, dict[str, str]]:
+ROUTE_CACHE_ENTRIES: Final = 256
+"""How many resolved (method, path) pairs are remembered."""
+ROUTE_CACHE_PATH: Final = 256
+"""Only paths up to this length are remembered."""
+_resolved: Final[dict[tuple[str, str], tuple[Route, Mapping[str, str]]]] = {}
+
+
+def resolve(method: str, path: str) -> tuple[Route, Mapping[str, str]]:
     """The route for ``method`` and ``path`` (query string removed) and its parameters.
 
     HEAD runs the GET route (the adapter leaves out the body); OPTIONS lists the methods.
     """
+    key = (method, path)
+    found = _resolved.get(key)
+    if found is not None:
+        return found
+    found = resolve_uncached(method, path)
+    if len(path) <= ROUTE_CACHE_PATH:
+        if len(_resolved) >= ROUTE_CACHE_ENTRIES:
+            _resolved.pop(next(iter(_resolved), key), None)  # the oldest entry
+        _resolved[key] = found
+    return found
+
+
+def resolve_uncached(method: str, path: str) -> tuple[Route, Mapping[str, str]]:
+    """:func:`resolve`, every time; the parameters are read-only."""
     path = path.split("?", 1)[0]
     lookup = "GET" if method == "HEAD" else method
     if method != "OPTIONS":
@@ -147,10 +177,10 @@ def resolve(method: str, path: str) -> tuple[Route, dict[str, str]]:
             match = route.pattern.fullmatch(path)
             if match is not None and route.method == lookup:
                 params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
-                return route, params
+                return route, MappingProxyType(params)
     allowed = allowed_methods(path)
     if method == "OPTIONS" and allowed:
-        return _OPTIONS_ROUTE, {"allow": ", ".join(allowed)}
+        return _OPTIONS_ROUTE, MappingProxyType({"allow": ", ".join(allowed)})
     if allowed:
         raise MethodNotAllowed(
             f"{method} is not allowed on {path}; use {' or '.join(allowed)}",

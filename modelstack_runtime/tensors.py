@@ -15,7 +15,14 @@ from modelstack_runtime.datatypes import V2_TO_NUMPY, datatype_of
 from modelstack_runtime.errors import BadRequest
 from modelstack_runtime.validation import check_byte_count, check_element_count
 
-__all__ = ["from_binary", "from_json", "to_bytes", "to_json"]
+__all__ = [
+    "check_json_finite",
+    "from_binary",
+    "from_json",
+    "json_entry",
+    "to_bytes",
+    "to_json",
+]
 
 _LENGTH: Final = struct.Struct("<I")
 
@@ -71,6 +78,10 @@ def from_json(
         array = np.empty(len(flat), dtype=object)
         array[:] = flat
         return array.reshape(shape)
+    if dtype.kind == "f" and all(type(value) is float for value in data):
+        # The common flat list of floats: one conversion, as np.array(data).astype(dtype) gives.
+        check_element_count(name, shape, len(data), kind)
+        return np.array(data, dtype=dtype).reshape(shape)
     try:
         array = np.array(data)
     except (ValueError, OverflowError):
@@ -149,12 +160,22 @@ def to_bytes(array: np.ndarray) -> bytes:
 
 
 def to_json(name: str, array: np.ndarray) -> dict[str, Any]:
-    datatype = datatype_of(array.dtype)
+    check_json_finite(name, array)
+    return json_entry(name, array)
+
+
+def check_json_finite(name: str, array: np.ndarray) -> None:
+    """Refuse a floating-point tensor holding NaN or infinities, which JSON cannot carry."""
     if array.dtype.kind == "f" and array.size and not np.isfinite(array).all():
         raise BadRequest(
             f"tensor {name!r} holds NaN or Infinity, which JSON cannot carry; request it with "
             "binary_data (the binary tensor data extension)"
         )
+
+
+def json_entry(name: str, array: np.ndarray) -> dict[str, Any]:
+    """:func:`to_json` without the NaN check, for an encoder that refuses NaN itself."""
+    datatype = datatype_of(array.dtype)
     data = array.ravel().tolist()
     if datatype == "BYTES":
         data = [_text(name, item) for item in data]

@@ -52,9 +52,19 @@ def parse_shape(name: str, value: Any, kind: str = "input") -> tuple[int, ...]:
     return tuple(value)
 
 
+_SMALL_FINITE_CHECK: Final = 64
+"""Up to this many elements, finiteness is checked on Python floats (cheaper than ufuncs)."""
+
+
 def check_finite(name: str, array: np.ndarray) -> None:
     """Reject NaN and infinities in a floating-point input (``allow_non_finite`` skips this)."""
-    if array.dtype.kind == "f" and array.size and not np.isfinite(array).all():
+    if array.dtype.kind != "f" or not array.size:
+        return
+    if array.size <= _SMALL_FINITE_CHECK:
+        finite = all(map(math.isfinite, array.ravel().tolist()))
+    else:
+        finite = bool(np.isfinite(array).all())
+    if not finite:
         raise BadRequest(
             f"input {name!r} contains NaN or Infinity; send finite numbers "
             "(or set the runtime setting allow_non_finite to accept them)"

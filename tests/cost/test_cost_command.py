@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from modelstack._distribution import install_line
 from modelstack.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,7 +253,7 @@ def test_a_chart_without_the_plot_extra_says_what_to_install(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     argv = ["cost", str(manifest), "-t", "aws", "--requests-per-month", "1e6", "--duration-ms", "5"]
     assert main([*argv, "--chart", str(tmp_path / "c.png")]) == 2
-    assert install_line("plot") in capsys.readouterr().err
+    assert "pip install 'modelstack-serverless[plot]'" in capsys.readouterr().err
     assert not (tmp_path / "c.png").exists()
     assert main(argv) == 0  # the text report carries a text chart instead
     assert "monthly cost against requests per month" in capsys.readouterr().out
