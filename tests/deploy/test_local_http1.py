@@ -3,6 +3,7 @@ either framed exactly or refused with an HttpError, never anything else."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -10,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelstack.providers.local.http1 import HttpError, Message, Stream, read_request
+from modelstack.providers.local.http1 import (
+    HttpError,
+    Message,
+    Stream,
+    has_bare_cr_lf_or_nul,
+    read_request,
+)
 
 MAX_BODY = 4096
 
@@ -67,3 +74,46 @@ def test_content_length_is_plain_digits_or_refused(value: str) -> None:
     else:
         with pytest.raises(HttpError):
             parse(data)
+
+
+_HEAD_BYTES = st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"\x00", b"a", b": ", b"\r\r\n"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_HEAD_BYTES.map(b"".join))
+def test_the_bare_cr_lf_check_agrees_with_its_definition(data: bytes) -> None:
+    bare = re.compile(rb"\r(?!\n)|(?<!\r)\n|\x00")  # the definition, as a regex
+    assert has_bare_cr_lf_or_nul(data) == (bare.search(data) is not None)
+
+
+_METHODS = st.sampled_from([b"GET", b"POST", b"G E", b"P(", b"", b"get"])
+_TARGETS = st.sampled_from([b"/", b"/v2/x?y=1", b"x", b"/\x7f", b"/\xe9", b"", b"/a b"])
+_VERSIONS = st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"http/1.1", b"HTTP/1.1 "])
+_SEPARATORS = st.sampled_from([b" ", b" ", b" ", b"  ", b"\t", b""])
+_REQUEST_LINES = st.tuples(_METHODS, _SEPARATORS, _TARGETS, _SEPARATORS, _VERSIONS).map(b"".join)
+
+
+def split_request_line(start: bytes) -> tuple[str, str, str] | str:
+    """The request line checked part by part: (method, target, version), or the error."""
+    parts = start.split(b" ")
+    if len(parts) != 3 or not re.fullmatch(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", parts[0]):
+        return "malformed request line"
+    if parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
+        return "malformed request line"
+    if not re.fullmatch(rb"/[\x21-\x7e]*", parts[1]):
+        return "the request target must be a path (/...)"
+    method, target, version = (p.decode("ascii") for p in parts)
+    return method, target, version
+
+
+@settings(max_examples=500, deadline=None)
+@given(_REQUEST_LINES)
+def test_the_one_regex_request_line_agrees_with_the_part_by_part_check(start: bytes) -> None:
+    expected = split_request_line(start)
+    try:
+        request = parse(start + b"\r\nHost: x\r\n\r\n")
+    except HttpError as exc:
+        assert exc.message == expected
+        return
+    assert request is not None
+    assert (request.method, request.target, request.version) == expected

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Final
+from typing import Final, NoReturn
 
 from modelstack.errors import ModelstackError
 
@@ -33,6 +33,7 @@ __all__ = [
     "HttpError",
     "Message",
     "Stream",
+    "has_bare_cr_lf_or_nul",
     "read_request",
     "read_response",
     "render",
@@ -46,10 +47,9 @@ _RECV: Final = 64 * 1024  # under malloc's mmap threshold: no mmap per read
 _TOKEN: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS: Final = re.compile(rb"[0-9]{1,18}")
 _HEX: Final = re.compile(rb"[0-9A-Fa-f]{1,15}")
-_TARGET: Final = re.compile(rb"/[\x21-\x7e]*")
 _STATUS: Final = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
 _VERSIONS: Final = (b"HTTP/1.1", b"HTTP/1.0")
-_BARE: Final = re.compile(rb"\r(?!\n)|(?<!\r)\n|\x00")
+_REQUEST_LINE: Final = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (/[\x21-\x7e]*) (HTTP/1\.[01])")
 _FIELDS: Final = re.compile(
     rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*)*"
 )
@@ -226,15 +226,14 @@ def read_request(
         return None
     deadline = time.monotonic() + read_s
     start, headers, fields = _parse_head(head)
-    parts = start.split(b" ")
-    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or parts[2] not in _VERSIONS:
-        raise HttpError(HTTPStatus.BAD_REQUEST, "malformed request line")
-    if not _TARGET.fullmatch(parts[1]):
-        raise HttpError(HTTPStatus.BAD_REQUEST, "the request target must be a path (/...)")
+    line = _REQUEST_LINE.fullmatch(start)
+    if line is None:
+        _refuse_request_line(start)
+    method, target, version = line.group(1, 2, 3)
     request = Message(
-        method=parts[0].decode("ascii"),
-        target=parts[1].decode("ascii"),
-        version=parts[2].decode("ascii"),
+        method=method.decode("ascii"),
+        target=target.decode("ascii"),
+        version=version.decode("ascii"),
         headers=headers,
         _fields=fields,
     )
@@ -243,6 +242,14 @@ def read_request(
         on_continue()
     request.body = _read_body(stream, size, max_body, deadline, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     return request
+
+
+def _refuse_request_line(start: bytes) -> NoReturn:
+    """The error for a request line `_REQUEST_LINE` does not match, saying what is wrong."""
+    parts = start.split(b" ")
+    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or parts[2] not in _VERSIONS:
+        raise HttpError(HTTPStatus.BAD_REQUEST, "malformed request line")
+    raise HttpError(HTTPStatus.BAD_REQUEST, "the request target must be a path (/...)")
 
 
 def read_response(stream: Stream, *, deadline: float, max_body: int, head_only: bool) -> Message:
@@ -293,7 +300,7 @@ def render(message: Message, *, close: bool = False, head_only: bool = False) ->
 def _parse_head(head: bytes) -> tuple[bytes, list[tuple[str, str]], dict[str, list[str]]]:
     """The start line, the header fields in order, and their values by lower-case name."""
     start, _, block = head.partition(b"\r\n")
-    if _BARE.search(head):  # one scan of the whole head, in C
+    if has_bare_cr_lf_or_nul(head):
         raise HttpError(HTTPStatus.BAD_REQUEST, "a bare CR or LF, or a NUL, in the head")
     if not block:
         return start, [], {}
@@ -312,6 +319,16 @@ def _parse_head(head: bytes) -> tuple[bytes, list[tuple[str, str]], dict[str, li
         headers.append((name, value))
         fields.setdefault(name.lower(), []).append(value)
     return start, headers, fields
+
+
+def has_bare_cr_lf_or_nul(data: bytes) -> bool:
+    """Whether `data` holds a CR not followed by LF, an LF not preceded by CR, or a NUL.
+
+    Four scans in C (each CRLF holds exactly one CR and one LF, so the counts agree only when
+    every CR and every LF belongs to a CRLF), several times faster than one regex search with
+    look-arounds."""
+    pairs = data.count(b"\r\n")
+    return data.count(b"\r") != pairs or data.count(b"\n") != pairs or b"\x00" in data
 
 
 def _body_size(message: Message, max_body: int, refuse: HTTPStatus = HTTPStatus.BAD_REQUEST) -> int:
