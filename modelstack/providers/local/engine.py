@@ -21,7 +21,7 @@ from modelstack.image.containers import free_port
 from modelstack.polling import poll_until
 from modelstack.providers.aws_lambda.invoke_client import LambdaInvokeClient
 from modelstack.providers.local.routes import Revision, Routes, read_routes, write_routes
-from modelstack.providers.local.target import LocalTarget
+from modelstack.providers.local.target import LocalTarget, function_name
 from modelstack.smoke.clients import HttpClient, InferenceClient
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class LocalEngine:
         self.pid_path = state_dir / "router.pid"
         self.ready_timeout_s = ready_timeout_s
         self.drain_timeout_s = drain_timeout_s
-        self.function_name = f"{model_name}.{target.name}"
+        self.function_name = function_name(model_name, target.name)
         """The name clients use (the Lambda flavour's FunctionName)."""
         where = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
         self.label = f"{self.function_name}.{where}"

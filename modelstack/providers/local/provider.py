@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelstack.errors import UsageError
-from modelstack.providers.local.target import LocalTarget, target_from_dict
+from modelstack.providers.local.target import LocalTarget, function_name, target_from_dict
 from modelstack.providers.protocol import Provider, not_a_cloud_target
 
 if TYPE_CHECKING:
@@ -100,8 +100,7 @@ class LocalProvider(Provider[LocalTarget]):
             "url": f"http://127.0.0.1:{target.port}",
             "port": target.port,
             "protocol": "http" if target.flavour == "http" else "lambda",
-            # the function name the local engine gives the target's Lambda flavour
-            "function_name": f"{manifest.name}.{target.name}",
+            "function_name": function_name(manifest.name, target.name),
             "qualifier": LAMBDA_ALIAS,
             "region": "us-east-1",
         }

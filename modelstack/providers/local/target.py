@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from modelstack.coerce import ints
 
-__all__ = ["LocalTarget", "target_from_dict"]
+__all__ = ["LocalTarget", "function_name", "target_from_dict"]
 
 
 @dataclass(frozen=True)
@@ -24,3 +24,8 @@ def target_from_dict(name: str, d: dict[str, Any]) -> LocalTarget:
     """The typed target from its schema-valid manifest mapping."""
     local = ints(d, "port", "provisioned_concurrency")
     return LocalTarget(name=name, **{**local, "environment": dict(d.get("environment", {}))})
+
+
+def function_name(model_name: str, target_name: str) -> str:
+    """The name the local target answers to as a Lambda function (the Invoke API's FunctionName)."""
+    return f"{model_name}.{target_name}"
