@@ -1,7 +1,10 @@
 """The cost model: serverless against reserved, from a traffic profile and measured latency.
 
-Price tables are data files under `modelstack/providers/<provider>/prices/`; this package
-reads them (`prices`), turns a traffic profile into billable quantities and prices them
-(`aws_lambda`, `cloud_run`, `reserved`), compares the options (`estimate`) and reports them
-(`report`, `chart`). `measure` times the built image on the local Docker engine.
+This package is provider-neutral. Each provider prices its own targets (`Provider.prices`
+answers a `pricing.TargetPricing` from `modelstack/providers/<provider>/pricing.py`, with
+its billing formulas beside it and its price tables under `prices/`). Here are the table
+reader (`prices`), traffic profiles (`traffic`), the priced lines of an option (`options`),
+reserved servers (`reserved`), the comparison and break-even (`estimate`), the report
+(`report`, `chart`), `plan`'s column (`plan_estimate`), and `measure`, which times the built
+image on the local Docker engine at the sizes the provider names.
 """

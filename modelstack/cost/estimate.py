@@ -1,36 +1,32 @@
 """The monthly cost of a target as declared, and of its alternatives, for a traffic profile.
 
-An AWS Lambda target is priced on demand, with its provisioned concurrency (when it has some)
-and against reserved EC2 instances; a Cloud Run target with request-based and instance-based
-billing and against reserved Compute Engine VMs. The break-even is the monthly request count,
-on the profile's weekly shape, from which reserved servers cost less than the declared option.
+The target's provider says which options apply and prices them (`Provider.prices`, see
+`modelstack.cost.pricing`): an aws-lambda target on demand, with its provisioned concurrency
+and against reserved EC2 instances; a gcp-cloud-run target with request-based and
+instance-based billing and against reserved Compute Engine VMs. The break-even is the monthly
+request count, on the profile's weekly shape, from which reserved servers cost less than the
+declared option.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from modelstack.cost import aws_lambda, cloud_run
 from modelstack.cost.options import OptionCost
-from modelstack.cost.prices import (
-    PriceTable,
-    cloud_run_prices,
-    ec2_prices,
-    gce_prices,
-    lambda_prices,
-)
-from modelstack.cost.reserved import price_reserved
+from modelstack.cost.prices import PriceTable
+from modelstack.cost.pricing import Pricer, target_pricing
 from modelstack.cost.traffic import TrafficProfile
 from modelstack.errors import CostError
-from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, LocalTarget, Target
+
+if TYPE_CHECKING:
+    from modelstack.manifest.model import Target
 
 __all__ = ["CURVE_POINTS", "Estimate", "break_even", "curve", "estimate_target"]
 
 CURVE_POINTS: Final = tuple(10.0**e for e in range(3, 11))
 """Requests per month at which the chart shows each option (1 thousand to 10 billion)."""
-LAMBDA_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,102 +46,12 @@ class Estimate:
         return next((o for o in self.options if o.option == name), None)
 
 
-Pricer = Callable[[TrafficProfile], tuple[list[OptionCost], list[PriceTable], list[str]]]
-
-
-def _lambda_pricer(
-    target: AwsLambdaTarget, duration_ms: float, overrides: list[PriceTable], free_tier: bool
-) -> Pricer:
-    prices = lambda_prices(target.region, overrides)
-
-    def price(profile: TrafficProfile) -> tuple[list[OptionCost], list[PriceTable], list[str]]:
-        arch = target.architecture
-        usage = aws_lambda.lambda_usage(target, profile, duration_ms)
-        options = [aws_lambda.price_on_demand(usage, prices, arch, free_tier=free_tier)]
-        tables, notes = [prices], []
-        if profile.payload_bytes > LAMBDA_PAYLOAD_BYTES:
-            notes.append(
-                f"payload_bytes {profile.payload_bytes} exceeds Lambda's synchronous payload "
-                f"limit of {LAMBDA_PAYLOAD_BYTES} bytes"
-            )
-        if target.provisioned_concurrency is not None:
-            pc, spill = aws_lambda.provisioned_usage(target, profile, duration_ms)
-            option = aws_lambda.price_provisioned(pc, prices, arch)
-            if spill > 0:
-                option = _noted(option, f"{spill:.1%} of requests exceed provisioned concurrency")
-            options.append(option)
-        try:
-            vms = ec2_prices(target.region, overrides)
-            memory = target.memory_mb / 1024.0
-            options.append(price_reserved(vms, profile, duration_ms, memory_gib=memory, gpu=None))
-            tables.append(vms)
-        except CostError as exc:
-            notes.append(f"reserved: {exc}")
-        return options, tables, notes
-
-    return price
-
-
-def _cloud_run_pricer(
-    target: CloudRunTarget, duration_ms: float, overrides: list[PriceTable], free_tier: bool
-) -> Pricer:
-    prices = cloud_run_prices(target.region, overrides)
-    gpu = target.gpu.type if target.gpu else None
-    zonal = bool(target.gpu and target.gpu.zonal_redundancy)
-
-    def price(profile: TrafficProfile) -> tuple[list[OptionCost], list[PriceTable], list[str]]:
-        options: list[OptionCost] = []
-        tables, notes = [prices], []
-        if gpu is None:
-            usage = cloud_run.request_usage(target, profile, duration_ms)
-            options.append(cloud_run.price_request_based(usage, prices, free_tier=free_tier))
-        else:
-            notes.append("cloud-run-request-based: GPU services need instance-based billing")
-        usage = cloud_run.instance_usage(target, profile, duration_ms)
-        option = cloud_run.price_instance_based(
-            usage, prices, gpu=gpu, zonal_redundancy=zonal, free_tier=free_tier
-        )
-        if gpu is not None:
-            other = cloud_run.price_instance_based(
-                usage, prices, gpu=gpu, zonal_redundancy=not zonal, free_tier=free_tier
-            )
-            state = "on" if not zonal else "off"
-            option = _noted(option, f"with GPU zonal redundancy {state}: ${other.monthly_usd:,.2f}")
-        options.append(option)
-        try:
-            vms = gce_prices(target.region, overrides)
-            memory = target.memory_mib / 1024.0
-            options.append(price_reserved(vms, profile, duration_ms, memory_gib=memory, gpu=gpu))
-            tables.append(vms)
-        except CostError as exc:
-            notes.append(f"reserved: {exc}")
-        return options, tables, notes
-
-    return price
-
-
-def _noted(option: OptionCost, note: str) -> OptionCost:
-    from dataclasses import replace
-
-    return replace(option, notes=(*option.notes, note))
-
-
 def pricer_for(
-    target: Target, duration_ms: float, overrides: list[PriceTable], free_tier: bool
+    target: Target, duration_ms: float, overrides: Sequence[PriceTable], free_tier: bool
 ) -> tuple[Pricer, str]:
     """A function pricing every option for a profile, and the declared option's name."""
-    if isinstance(target, AwsLambdaTarget):
-        declared = "lambda-provisioned" if target.provisioned_concurrency else "lambda-on-demand"
-        return _lambda_pricer(target, duration_ms, overrides, free_tier), declared
-    if isinstance(target, CloudRunTarget):
-        declared = (
-            "cloud-run-instance-based" if target.cpu_always_allocated else "cloud-run-request-based"
-        )
-        return _cloud_run_pricer(target, duration_ms, overrides, free_tier), declared
-    raise CostError(
-        f"target '{target.name}' is a local target, which runs on this machine's Docker engine "
-        "and has no price; choose an aws-lambda or gcp-cloud-run target with --target"
-    )
+    pricing = target_pricing(target)
+    return pricing.pricer(duration_ms, overrides, free_tier), pricing.declared
 
 
 def estimate_target(
@@ -161,14 +67,14 @@ def estimate_target(
             "no latency to price with: run `modelstack cost --measure`, set traffic.duration_ms "
             "to a measured p50, or pass --duration-ms"
         )
-    price, declared = pricer_for(target, profile.duration_ms, overrides or [], free_tier)
+    pricing = target_pricing(target)
+    price = pricing.pricer(profile.duration_ms, overrides or [], free_tier)
     options, tables, notes = price(profile)
-    assert not isinstance(target, LocalTarget)  # pricer_for refused it
     return Estimate(
         target=target.name,
         provider=target.provider,
-        region=target.region,
-        declared=declared,
+        region=pricing.region,
+        declared=pricing.declared,
         options=tuple(options),
         tables=tuple(tables),
         profile=profile,

@@ -1,10 +1,11 @@
 """Latency from measurement: the built image on the local Docker engine, at each size's CPU.
 
-Lambda gives a function CPU in proportion to its memory: 1,769 MB is one vCPU and 10,240 MB
-six. Each memory size runs the image as a container limited to that CPU share (`nano_cpus`)
-and memory, on the host network bound to 127.0.0.1, and times one-row requests of the first
-smoke test: `MEASURE_REQUESTS` after `MEASURE_WARMUP`, stopping early after
-`MEASURE_SECONDS_PER_SIZE`. Lambda targets are timed on the HTTP image of the same bundle (the
+The target's provider names the memory sizes to time and the CPU share each has on its platform
+(`TargetPricing.measure_sizes`: Lambda's CPU grows with memory, a Cloud Run service runs at the
+CPU it declares). Each size runs the image as a container limited to that CPU share
+(`nano_cpus`) and memory, on the host network bound to 127.0.0.1, and times one-row requests of
+the first smoke test: `MEASURE_REQUESTS` after `MEASURE_WARMUP`, stopping early after
+`MEASURE_SECONDS_PER_SIZE`. Every target is timed on the HTTP image of the same bundle (the
 same runtime and model; Lambda bills the handler's time, not the transport's). A share above
 this machine's CPU count is measured at the CPU count, and the table says so. The strategies
 match AWS Lambda Power Tuning's: the cheapest size (cost), the fastest (speed), and the lowest
@@ -19,41 +20,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from modelstack.cost.prices import PriceTable, lambda_prices
+from modelstack.cost.prices import PriceTable
+from modelstack.cost.pricing import target_pricing
 from modelstack.cost.recorded import write_latency
 from modelstack.cost.traffic import TrafficProfile
 from modelstack.errors import CostError, SmokeTestError
-from modelstack.manifest.model import AwsLambdaTarget, CloudRunTarget, LocalTarget, Manifest, Target
+from modelstack.manifest.model import LocalTarget, Manifest, Target
 
 __all__ = [
-    "LAMBDA_SIZES_MB",
-    "MB_PER_VCPU",
     "MEASURE_REQUESTS",
     "Measurement",
     "SizeTiming",
-    "lambda_vcpus",
     "measure_target",
     "percentile",
     "strategies",
 ]
 
-MB_PER_VCPU: Final = 1769
-MAX_LAMBDA_VCPUS: Final = 6.0
-MAX_LAMBDA_MB: Final = 10240
-_FIVE_VCPUS_MB: Final = 5 * MB_PER_VCPU
-LAMBDA_SIZES_MB: Final = (512, 1024, 1769, 3538, 5308, 10240)
 MEASURE_REQUESTS: Final = 60
 MEASURE_WARMUP: Final = 5
 MEASURE_SECONDS_PER_SIZE: Final = 8.0
 START_TIMEOUT_S: Final = 60.0
-
-
-def lambda_vcpus(memory_mb: int) -> float:
-    """The vCPU share Lambda gives a function of `memory_mb` (5 at 8,846 MB, 6 at 10,240)."""
-    if memory_mb <= _FIVE_VCPUS_MB:
-        return memory_mb / MB_PER_VCPU
-    top = MAX_LAMBDA_MB - _FIVE_VCPUS_MB
-    return min(MAX_LAMBDA_VCPUS, 5.0 + (memory_mb - _FIVE_VCPUS_MB) / top)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -151,34 +137,25 @@ def strategies(sizes: Sequence[SizeTiming]) -> dict[str, int]:
     return {"cost": cost.memory_mb, "speed": speed.memory_mb, "balanced": balanced.memory_mb}
 
 
-def _usd_per_million(memory_mb: int, p50_ms: float, prices: PriceTable | None, arch: str) -> float:
-    if prices is None:
-        return 0.0
-    import math
-
-    seconds = math.ceil(p50_ms - 1e-9) / 1000.0
-    per_request = prices.price("request") + seconds * memory_mb / 1024.0 * prices.price(
-        f"duration_{arch}"
-    )
-    return per_request * 1_000_000
-
-
 def measure_target(
     manifest: Manifest,
     target: Target,
     profile: TrafficProfile,
     *,
     overrides: list[PriceTable] | None = None,
-    sizes: Sequence[int] = LAMBDA_SIZES_MB,
+    sizes: Sequence[int] | None = None,
     base_image: str | None = None,
     ca_bundle: str | None = None,
 ) -> Measurement:
-    """Build the image, time it at each size, record the result beside the manifest."""
+    """Build the image, time it at each size, record the result beside the manifest.
+
+    `sizes` replaces the provider's memory sizes where the platform lets memory vary."""
     from modelstack.deploy.pipeline import BuildOptions, build_step
     from modelstack.deploy.progress import Progress
     from modelstack.image.engine import docker_client
     from modelstack.smoke.local import prepare_local
 
+    pricing = target_pricing(target)
     bundle = prepare_local(manifest)
     if not bundle.cases:
         raise CostError(f"{manifest.path}: --measure times the first smoke test; add one")
@@ -192,10 +169,8 @@ def measure_target(
     client = docker_client()
     try:
         image = build_step(client, manifest, http, bundle, options, Progress(quiet=True))
-        plan = _plan(target, sizes)
-        prices, arch = None, "x86_64"
-        if isinstance(target, AwsLambdaTarget):
-            prices, arch = lambda_prices(target.region, overrides), target.architecture
+        plan = pricing.measure_sizes(sizes)
+        usd_per_million = pricing.measure_cost(overrides or [])
         timings = []
         for memory_mb, vcpus in plan:
             p50, p99, init, count, applied = _time_size(
@@ -210,24 +185,14 @@ def measure_target(
                     round(p99, 3),
                     round(init, 1),
                     count,
-                    round(_usd_per_million(memory_mb, p50, prices, arch), 4),
+                    round(usd_per_million(memory_mb, p50), 4),
                 )
             )
     finally:
         client.close()
-    memory = target.memory_mb if isinstance(target, AwsLambdaTarget) else None
-    result = Measurement(image.tag, tuple(timings), strategies(timings), memory)
+    result = Measurement(image.tag, tuple(timings), strategies(timings), pricing.size_mb)
     write_latency(manifest, target, result.to_dict())
     return result
-
-
-def _plan(target: Target, sizes: Sequence[int]) -> list[tuple[int, float]]:
-    if isinstance(target, CloudRunTarget):
-        return [(target.memory_mib, float(target.cpu))]
-    wanted = sorted(
-        set(sizes) | ({target.memory_mb} if isinstance(target, AwsLambdaTarget) else set())
-    )
-    return [(m, lambda_vcpus(m)) for m in wanted]
 
 
 def _time_size(

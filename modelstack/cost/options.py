@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = ["CostLine", "OptionCost"]
@@ -26,6 +26,10 @@ class OptionCost:
     """The free tier's credit, already taken off `monthly_usd` (0 with --no-free-tier)."""
     detail: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def noted(self, note: str) -> OptionCost:
+        """The same option with `note` added to its notes."""
+        return replace(self, notes=(*self.notes, note))
 
     @property
     def gross_usd(self) -> float:

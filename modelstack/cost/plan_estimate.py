@@ -1,7 +1,8 @@
 """The monthly estimate that `modelstack plan` shows for a manifest's declared traffic.
 
-The declared option's cost is put on the resources that incur it: provisioned concurrency on
-the ProvisionedConcurrencyConfig, the rest of a Lambda function's cost on the Function, a Cloud
+The declared option's cost is put on the resources that incur it, as the target's provider
+says (`TargetPricing.by_resource`): provisioned concurrency on the
+ProvisionedConcurrencyConfig, the rest of a Lambda function's cost on the Function, a Cloud
 Run service's on the Service. Other resources (repositories, roles, log groups) are not priced.
 """
 
@@ -14,10 +15,6 @@ from modelstack.errors import CostError
 from modelstack.manifest.model import Manifest, Target
 
 __all__ = ["PlanEstimate", "plan_estimate"]
-
-_FUNCTION = "aws:lambda/function:Function"
-_PROVISIONED = "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"
-_SERVICE = "gcp:cloudrunv2/service:Service"
 
 
 @dataclass(frozen=True)
@@ -34,6 +31,7 @@ def plan_estimate(manifest: Manifest, target: Target) -> PlanEstimate | str | No
     if manifest.traffic is None:
         return None
     from modelstack.cost.estimate import estimate_target
+    from modelstack.cost.pricing import target_pricing
     from modelstack.cost.recorded import read_latency
     from modelstack.cost.traffic import profile_from_spec
 
@@ -46,13 +44,7 @@ def plan_estimate(manifest: Manifest, target: Target) -> PlanEstimate | str | No
         return f"no monthly estimate: {exc}"
     option = estimate.option(estimate.declared)
     assert option is not None
-    if target.provider == "aws-lambda":
-        pc = sum(c.usd for c in option.lines if c.item == "provisioned concurrency")
-        by_type = {_FUNCTION: option.monthly_usd - pc}
-        if pc:
-            by_type[_PROVISIONED] = pc
-    else:
-        by_type = {_SERVICE: option.monthly_usd}
+    by_type = target_pricing(target).by_resource(option)
     summary = {
         "option": estimate.declared,
         "monthly_usd": round(option.monthly_usd, 2),

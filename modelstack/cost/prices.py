@@ -1,18 +1,23 @@
 """Price tables: versioned JSON data files shipped in the package, never numbers in code.
 
-Each file holds one table for one provider, region and date, and every number in it names the
-page it comes from. Serverless tables (`kind: serverless`) hold unit prices by name; reserved
-tables (`kind: reserved`) list virtual machine types with their hourly on-demand price. The
-newest table for a provider and region is used; `--prices FILE` puts tables of the same form
-(one object, or a list of them) in front of the shipped ones.
+Each file holds one table for one priced service (its `provider` key: `aws-lambda`, `ec2`,
+`gcp-cloud-run`, `gce`), region and date, and every number in it names the page it comes from.
+Serverless tables (`kind: serverless`) hold unit prices by name; reserved tables
+(`kind: reserved`) list virtual machine types with their hourly on-demand price. A provider ships
+its tables in the `prices/` folder of its package (`modelstack/providers/<provider>/prices/`)
+and asks for them by service and region (`newest_table`): the newest one is used, and
+`--prices FILE` puts tables of the same form (one object, or a list of them) in front of the
+shipped ones.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -27,11 +32,8 @@ __all__ = [
     "MAX_PRICE_FILE_BYTES",
     "PriceTable",
     "VmType",
-    "cloud_run_prices",
-    "ec2_prices",
-    "gce_prices",
-    "lambda_prices",
     "load_tables",
+    "newest_table",
     "shipped_tables",
 ]
 
@@ -39,14 +41,6 @@ MAX_PRICE_AGE_DAYS: Final = 365
 """A shipped table older than this fails the test suite, so stale prices are noticed."""
 MAX_PRICE_FILE_BYTES: Final = 1024 * 1024
 """A price file (shipped or --prices) larger than this is refused before it is read."""
-
-_SHIPPED: Final = {
-    "aws-lambda": ("aws_lambda", "prices"),
-    "ec2": ("aws_lambda", "prices"),
-    "gcp-cloud-run": ("gcp_cloud_run", "prices"),
-    "gce": ("gcp_cloud_run", "prices"),
-}
-"""Where each provider's tables live, under modelstack/providers/."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +57,8 @@ class VmType:
 @dataclass(frozen=True)
 class PriceTable:
     kind: str
-    provider: str
+    service: str
+    """The priced service, the file's `provider` key (aws-lambda, ec2, gcp-cloud-run, gce)."""
     region: str
     date: date
     origin: str
@@ -77,7 +72,7 @@ class PriceTable:
         """The unit price called `name`, or a CostError that says which table lacks it."""
         if name not in self.prices:
             raise CostError(
-                f"{self.origin}: the {self.provider} price table for {self.region} has no "
+                f"{self.origin}: the {self.service} price table for {self.region} has no "
                 f"'{name}' price; add it (with its source) or pass --prices FILE with it"
             )
         return self.prices[name]
@@ -88,7 +83,7 @@ class PriceTable:
                 return vm
         known = ", ".join(v.type for v in self.instances)
         raise CostError(
-            f"{self.origin}: unknown instance type '{name}' in {self.provider} {self.region}; "
+            f"{self.origin}: unknown instance type '{name}' in {self.service} {self.region}; "
             f"listed: {known}"
         )
 
@@ -134,9 +129,9 @@ def _table(d: Any, origin: str) -> PriceTable:
         day = date.fromisoformat(_text(d, "date", origin))
     except ValueError:
         raise CostError(f"{origin}: 'date' must be YYYY-MM-DD, not {d['date']!r}") from None
-    provider, region = _text(d, "provider", origin), _text(d, "region", origin)
+    service, region = _text(d, "provider", origin), _text(d, "region", origin)
     if kind == "reserved":
-        return PriceTable(kind, provider, region, day, origin, instances=_vms(d, origin))
+        return PriceTable(kind, service, region, day, origin, instances=_vms(d, origin))
     if kind != "serverless":
         raise CostError(f"{origin}: 'kind' must be serverless or reserved, not {kind!r}")
     prices: dict[str, float] = {}
@@ -153,7 +148,7 @@ def _table(d: Any, origin: str) -> PriceTable:
     if not isinstance(free, dict):
         raise CostError(f"{origin}: 'free_tier' must be an object")
     return PriceTable(
-        kind, provider, region, day, origin, prices=prices, sources=sources, free_tier=free
+        kind, service, region, day, origin, prices=prices, sources=sources, free_tier=free
     )
 
 
@@ -190,46 +185,37 @@ def load_tables(path: str) -> list[PriceTable]:
     ]
 
 
-def shipped_tables(provider: str) -> list[PriceTable]:
-    """Every shipped table of `provider` (found by path, so it works from a wheel too)."""
-    folder = files("modelstack").joinpath("providers")
-    for part in _SHIPPED[provider]:
-        folder = folder.joinpath(part)
+@cache
+def _shipped() -> tuple[PriceTable, ...]:
+    """Every table in a provider's `prices/` folder (found by path, so it works from a wheel)."""
+    providers = files("modelstack").joinpath("providers")
     tables = []
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            table = _table(_read_json(entry, entry.name), entry.name)
-            if table.provider == provider:
-                tables.append(table)
-    return tables
+    for package in sorted(providers.iterdir(), key=lambda e: e.name):
+        folder = package.joinpath("prices")
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".json"):
+                tables.append(_table(_read_json(entry, entry.name), entry.name))
+    return tuple(tables)
 
 
-def _pick(provider: str, region: str, overrides: list[PriceTable]) -> PriceTable:
-    own = [t for t in overrides if t.provider == provider and t.region == region]
+def shipped_tables(service: str) -> list[PriceTable]:
+    """Every shipped table of `service` (e.g. "aws-lambda", "ec2")."""
+    return [t for t in _shipped() if t.service == service]
+
+
+def newest_table(service: str, region: str, overrides: Sequence[PriceTable] = ()) -> PriceTable:
+    """The newest `service` table for `region`: from `overrides` when one matches, else shipped."""
+    own = [t for t in overrides if t.service == service and t.region == region]
     if own:
         return max(own, key=lambda t: t.date)
-    shipped = shipped_tables(provider)
+    shipped = shipped_tables(service)
     match = [t for t in shipped if t.region == region]
     if not match:
         regions = ", ".join(sorted({t.region for t in shipped}))
         raise CostError(
-            f"no {provider} price table for region '{region}' (shipped: {regions}); pass "
+            f"no {service} price table for region '{region}' (shipped: {regions}); pass "
             f"--prices FILE with a table for {region}"
         )
     return max(match, key=lambda t: t.date)
-
-
-def lambda_prices(region: str, overrides: list[PriceTable] | None = None) -> PriceTable:
-    return _pick("aws-lambda", region, overrides or [])
-
-
-def cloud_run_prices(region: str, overrides: list[PriceTable] | None = None) -> PriceTable:
-    return _pick("gcp-cloud-run", region, overrides or [])
-
-
-def ec2_prices(region: str, overrides: list[PriceTable] | None = None) -> PriceTable:
-    return _pick("ec2", region, overrides or [])
-
-
-def gce_prices(region: str, overrides: list[PriceTable] | None = None) -> PriceTable:
-    return _pick("gce", region, overrides or [])

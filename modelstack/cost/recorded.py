@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from modelstack.atomic_write import write_atomically
-from modelstack.manifest.model import AwsLambdaTarget, Manifest, Target
+from modelstack.cost.pricing import target_pricing
+from modelstack.manifest.model import Manifest, Target
 
 __all__ = ["MAX_RECORD_BYTES", "latency_path", "read_latency", "write_latency"]
 
@@ -32,7 +33,8 @@ def write_latency(manifest: Manifest, target: Target, record: dict[str, Any]) ->
 
 
 def read_latency(manifest: Manifest, target: Target) -> float | None:
-    """The recorded p50 at the target's size (Lambda: its memory size), or None."""
+    """The recorded p50 at the target's size (`TargetPricing.size_mb`: Lambda's memory size,
+    when the record has it), else the p50 recorded as the target's, or None."""
     path = latency_path(manifest, target)
     try:
         with path.open("rb") as handle:
@@ -42,10 +44,10 @@ def read_latency(manifest: Manifest, target: Target) -> float | None:
         return None
     if not isinstance(record, dict):
         return None
-    sizes = record.get("sizes")
-    if isinstance(target, AwsLambdaTarget) and isinstance(sizes, list):
+    sizes, size_mb = record.get("sizes"), target_pricing(target).size_mb
+    if size_mb is not None and isinstance(sizes, list):
         for row in sizes:
-            if isinstance(row, dict) and row.get("memory_mb") == target.memory_mb:
+            if isinstance(row, dict) and row.get("memory_mb") == size_mb:
                 return _positive(row.get("p50_ms"))
     return _positive(record.get("target_p50_ms"))
 

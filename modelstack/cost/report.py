@@ -13,7 +13,7 @@ def report_dict(
     estimate: Estimate, *, break_even: float | None, curves: dict[str, list[float]]
 ) -> dict[str, Any]:
     tables = [
-        {"provider": t.provider, "region": t.region, "date": t.date.isoformat(), "file": t.origin}
+        {"provider": t.service, "region": t.region, "date": t.date.isoformat(), "file": t.origin}
         for t in estimate.tables
     ]
     return {

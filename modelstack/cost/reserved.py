@@ -9,13 +9,15 @@ latency; enough instances run all month that the peak hour keeps them at most
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from modelstack.cost.options import CostLine, OptionCost
 from modelstack.cost.prices import PriceTable, VmType
+from modelstack.cost.pricing import Priced
 from modelstack.cost.traffic import HOURS_PER_MONTH, TrafficProfile
 from modelstack.errors import CostError
 
-__all__ = ["instances_needed", "price_reserved"]
+__all__ = ["add_reserved", "instances_needed", "price_reserved"]
 
 
 def instances_needed(vm: VmType, profile: TrafficProfile, duration_ms: float) -> int:
@@ -38,7 +40,7 @@ def price_reserved(
     if not fits:
         need = f"{memory_gib:g} GiB" + (f" and a {gpu} GPU" if gpu else " without a GPU")
         raise CostError(
-            f"no {table.provider} VM type in {table.origin} has {need}; add one with --prices FILE"
+            f"no {table.service} VM type in {table.origin} has {need}; add one with --prices FILE"
         )
     best = min(
         fits, key=lambda vm: (instances_needed(vm, profile, duration_ms) * vm.usd_per_hour, vm.type)
@@ -49,7 +51,26 @@ def price_reserved(
     return OptionCost(
         "reserved",
         (line,),
-        detail=f"{table.provider} {best.type} x{count} ({best.vcpu} vCPU, {best.memory_gib:g} GiB"
+        detail=f"{table.service} {best.type} x{count} ({best.vcpu} vCPU, {best.memory_gib:g} GiB"
         + (f", {best.gpu_count}x {best.gpu}" if best.gpu else "")
         + f") at {profile.target_utilization:.0%} peak utilisation",
     )
+
+
+def add_reserved(
+    priced: Priced,
+    table: Callable[[], PriceTable],
+    profile: TrafficProfile,
+    duration_ms: float,
+    *,
+    memory_gib: float,
+    gpu: str | None,
+) -> None:
+    """Add the reserved option and its table to `priced`, or a note saying why there is none."""
+    try:
+        vms = table()
+        option = price_reserved(vms, profile, duration_ms, memory_gib=memory_gib, gpu=gpu)
+        priced.options.append(option)
+        priced.tables.append(vms)
+    except CostError as exc:
+        priced.notes.append(f"reserved: {exc}")

@@ -21,7 +21,9 @@ To add a provider `acme-run`:
 
 The optional hooks at the end (event sources, prices, monitoring) answer `NOT_SUPPORTED` unless
 a provider overrides them; a capability that needs them calls them and reports the provider as
-not supporting it.
+not supporting it. A provider that prices its targets answers `prices` with a
+`modelstack.cost.pricing.TargetPricing` from its own `pricing.py` (imported inside the method),
+reading the price tables in its package's `prices/` folder.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from modelstack.errors import UsageError
 if TYPE_CHECKING:
     import pulumi
 
+    from modelstack.cost.pricing import TargetPricing
     from modelstack.deploy.engine import Engine
     from modelstack.deploy.metrics import ErrorRateReader
     from modelstack.image.registries import Destination
@@ -153,8 +156,10 @@ class Provider(Protocol[T]):
         """The event sources (queues, buckets, schedules) `target` can consume from."""
         return NOT_SUPPORTED
 
-    def prices(self, target: T) -> Any:
-        """The dated price table entries that cost `target`."""
+    def prices(self, target: T) -> TargetPricing | NotSupported:
+        """How `target` is priced: the options that apply, the one it is declared as, its
+        price tables, the sizes to measure and the resources that incur the cost. A provider
+        whose targets cost nothing to price raises CostError saying why."""
         return NOT_SUPPORTED
 
     def monitoring(self, target: T) -> Any:

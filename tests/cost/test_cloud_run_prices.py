@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from modelstack.cost.cloud_run import (
+from modelstack.cost.traffic import TrafficProfile, pattern_week
+from modelstack.manifest.model import CloudRunTarget, GpuSpec
+from modelstack.providers.gcp_cloud_run.billing import (
     CloudRunUsage,
     instance_usage,
     price_instance_based,
     price_request_based,
     request_usage,
 )
-from modelstack.cost.prices import cloud_run_prices
-from modelstack.cost.traffic import TrafficProfile, pattern_week
-from modelstack.manifest.model import CloudRunTarget, GpuSpec
+from modelstack.providers.gcp_cloud_run.pricing import cloud_run_prices
 
 PRICES = cloud_run_prices("us-central1")
 

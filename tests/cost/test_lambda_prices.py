@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from modelstack.cost.aws_lambda import (
+from modelstack.cost.traffic import TrafficProfile, pattern_week
+from modelstack.manifest.model import AwsLambdaTarget, ProvisionedConcurrency
+from modelstack.providers.aws_lambda.billing import (
     LambdaUsage,
     cold_starts_per_week,
     lambda_usage,
@@ -14,8 +16,6 @@ from modelstack.cost.aws_lambda import (
     price_provisioned,
     provisioned_usage,
 )
-from modelstack.cost.traffic import TrafficProfile, pattern_week
-from modelstack.manifest.model import AwsLambdaTarget, ProvisionedConcurrency
 from tests.cost.conftest import lambda_table
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from modelstack.cost.measure import SizeTiming, lambda_vcpus, percentile, strategies
+from modelstack.cost.measure import SizeTiming, percentile, strategies
+from modelstack.providers.aws_lambda.pricing import lambda_vcpus
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,15 +8,10 @@ from typing import Any
 
 import pytest
 
-from modelstack.cost.prices import (
-    MAX_PRICE_AGE_DAYS,
-    cloud_run_prices,
-    ec2_prices,
-    lambda_prices,
-    load_tables,
-    shipped_tables,
-)
+from modelstack.cost.prices import MAX_PRICE_AGE_DAYS, load_tables, shipped_tables
 from modelstack.errors import CostError
+from modelstack.providers.aws_lambda.pricing import ec2_prices, lambda_prices
+from modelstack.providers.gcp_cloud_run.pricing import cloud_run_prices
 
 PROVIDERS = ["aws-lambda", "ec2", "gcp-cloud-run", "gce"]
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from modelstack.cost.prices import ec2_prices, gce_prices
 from modelstack.cost.reserved import instances_needed, price_reserved
-from modelstack.cost.schedules import action_hours, provisioned_levels
 from modelstack.cost.traffic import TrafficProfile, pattern_week
 from modelstack.errors import CostError
 from modelstack.manifest.model import ProvisionedConcurrency, Schedule
+from modelstack.providers.aws_lambda.pricing import ec2_prices
+from modelstack.providers.aws_lambda.schedules import action_hours, provisioned_levels
+from modelstack.providers.gcp_cloud_run.pricing import gce_prices
 
 
 def test_cron_weekdays_and_time_zones() -> None:

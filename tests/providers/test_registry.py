@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelstack.errors import UsageError
+from modelstack.errors import CostError, UsageError
 from modelstack.parser import build_parser
 from modelstack.providers import NOT_SUPPORTED, PROVIDERS, provider_for, provider_named
 from modelstack.providers.aws_lambda.target import AwsLambdaTarget
@@ -38,8 +38,18 @@ def test_each_target_finds_its_provider_and_type(name: str) -> None:
 @pytest.mark.parametrize("name", list(PROVIDERS))
 def test_the_next_capabilities_are_not_supported_yet(name: str) -> None:
     provider, target = PROVIDERS[name], TARGETS[name]
-    hooks = (provider.event_sources, provider.prices, provider.monitoring)
-    assert [hook(target) for hook in hooks] == [NOT_SUPPORTED] * 3
+    hooks = (provider.event_sources, provider.monitoring)
+    assert [hook(target) for hook in hooks] == [NOT_SUPPORTED] * 2
+
+
+def test_cloud_providers_price_their_targets_and_the_local_one_refuses() -> None:
+    declared = {n: PROVIDERS[n].prices(TARGETS[n]) for n in ("aws-lambda", "gcp-cloud-run")}
+    assert {n: getattr(p, "declared", p) for n, p in declared.items()} == {
+        "aws-lambda": "lambda-on-demand",
+        "gcp-cloud-run": "cloud-run-request-based",
+    }
+    with pytest.raises(CostError, match="'dev' is a local target, which runs on this machine"):
+        PROVIDERS["local"].prices(TARGETS["local"])
 
 
 def test_only_cloud_providers_deploy_through_pulumi() -> None:

@@ -12,6 +12,7 @@ from modelstack.providers.pulumi_cloud import PulumiCloudProvider
 if TYPE_CHECKING:
     import pulumi
 
+    from modelstack.cost.pricing import TargetPricing
     from modelstack.deploy.metrics import ErrorRateReader
     from modelstack.image.registries import Destination
     from modelstack.lint.rule import Rule
@@ -137,3 +138,8 @@ class AwsLambdaProvider(PulumiCloudProvider[AwsLambdaTarget]):
 
     def supports_gpu(self) -> bool:
         return False
+
+    def prices(self, target: AwsLambdaTarget) -> TargetPricing:
+        from modelstack.providers.aws_lambda.pricing import LambdaPricing
+
+        return LambdaPricing(target)

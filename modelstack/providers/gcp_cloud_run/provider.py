@@ -12,6 +12,7 @@ from modelstack.providers.pulumi_cloud import PulumiCloudProvider
 if TYPE_CHECKING:
     import pulumi
 
+    from modelstack.cost.pricing import TargetPricing
     from modelstack.deploy.metrics import ErrorRateReader
     from modelstack.image.registries import Destination
     from modelstack.lint.rule import Rule
@@ -116,3 +117,8 @@ class CloudRunProvider(PulumiCloudProvider[CloudRunTarget]):
 
     def supports_gpu(self) -> bool:
         return True
+
+    def prices(self, target: CloudRunTarget) -> TargetPricing:
+        from modelstack.providers.gcp_cloud_run.pricing import CloudRunPricing
+
+        return CloudRunPricing(target)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from modelstack.errors import UsageError
+from modelstack.errors import CostError, UsageError
 from modelstack.providers.local.target import LocalTarget, function_name, target_from_dict
 from modelstack.providers.protocol import Provider, not_a_cloud_target
 
@@ -127,3 +127,14 @@ class LocalProvider(Provider[LocalTarget]):
 
     def supports_gpu(self) -> bool:
         return False
+
+    def prices(self, target: LocalTarget) -> NoReturn:
+        """A local target runs on this machine and has no price: the error says so."""
+        from modelstack.providers import PROVIDERS
+
+        clouds = " or ".join(name for name, p in PROVIDERS.items() if p.is_cloud)
+        article = "an" if clouds[:1] in tuple("aeiou") else "a"
+        raise CostError(
+            f"target '{target.name}' is a local target, which runs on this machine's Docker "
+            f"engine and has no price; choose {article} {clouds} target with --target"
+        )

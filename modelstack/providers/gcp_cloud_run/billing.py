@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from modelstack.cost.options import CostLine, OptionCost
 from modelstack.cost.prices import PriceTable
 from modelstack.cost.traffic import HOURS_PER_MONTH, HOURS_PER_WEEK, TrafficProfile
-from modelstack.manifest.model import CloudRunTarget
+from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 
 __all__ = [
     "CloudRunUsage",

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from modelstack.cost.options import CostLine, OptionCost
 from modelstack.cost.prices import PriceTable
-from modelstack.cost.schedules import provisioned_levels
 from modelstack.cost.traffic import HOURS_PER_MONTH, HOURS_PER_WEEK, TrafficProfile
-from modelstack.manifest.model import AwsLambdaTarget
+from modelstack.providers.aws_lambda.schedules import provisioned_levels
+from modelstack.providers.aws_lambda.target import AwsLambdaTarget
 
 __all__ = [
     "LambdaUsage",

@@ -15,7 +15,7 @@ from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from modelstack.errors import CostError
-from modelstack.manifest.model import ProvisionedConcurrency, Schedule
+from modelstack.providers.aws_lambda.target import ProvisionedConcurrency, Schedule
 
 __all__ = ["action_hours", "provisioned_levels"]
 
