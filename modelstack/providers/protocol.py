@@ -159,7 +159,7 @@ class Provider(Protocol[T]):
     def prices(self, target: T) -> TargetPricing | NotSupported:
         """How `target` is priced: the options that apply, the one it is declared as, its
         price tables, the sizes to measure and the resources that incur the cost. A provider
-        whose targets cost nothing to price raises CostError saying why."""
+        whose targets have no price (the local one) raises CostError saying why."""
         return NOT_SUPPORTED
 
     def monitoring(self, target: T) -> Any:
