@@ -18,7 +18,9 @@ free port and its rollout interval shortened (`interval_s: 2`), and measures, in
   block each, the order alternating from round to round; the figure is the median of the
   per-round differences (target: at most 0.2 ms added at p50);
 * the router's throughput: the same client unpaced, in the same kind of rounds; the figure is
-  the median of the per-round ratios (target: at least 0.8x the direct requests per second).
+  the median of the per-round ratios (target: at least 0.8x the direct requests per second);
+* the router's CPU per request in those rounds (user and system time of its process), beside
+  the cores' time per direct request, which bounds the ratio while the cores are the limit.
 
 It always runs `modelstack destroy` at the end (also on Ctrl-C) and removes the images this
 run built for its bumped versions.
@@ -363,7 +365,10 @@ def router_rows(
     rows.append((f"latency the router adds (p50; median of {rounds} rounds, min-max "
                  f"{_ms(min(added))}-{_ms(max(added))})", _ms(added_median), "<= 0.20 ms",
                  _ok(added_median <= 0.0002)))  # fmt: skip
+    pid = router_pid(router_port)
+    before = process_cpu_s(pid)
     unpaced = compare_rounds(router_port, backend_port, path, threads, 0.0, block_s, rounds)
+    used = [after - start for after, start in zip(process_cpu_s(pid), before, strict=True)]
     ratios = [r.throughput_ratio for r in unpaced]
     ratio = statistics.median(ratios)
     seconds = sum(r.seconds for r in unpaced)
@@ -375,7 +380,39 @@ def router_rows(
                  f"{min(ratios):.2f}-{max(ratios):.2f}x)",
                  f"{rates[0]:,.0f} / {rates[1]:,.0f} req/s ({ratio:.2f}x)", ">= 0.80x",
                  _ok(ratio >= 0.8)))  # fmt: skip
+    rows.append(cpu_row(used, sum(len(r.through.latencies) for r in unpaced), rates[1]))
     return rows
+
+
+def cpu_row(used: list[float], requests: int, direct_rate: float) -> tuple[str, str, str, str]:
+    """The router's CPU per request (all its threads) while unpaced, beside the CPU a direct
+    request may take on this machine's cores (they were busy serving it): while the cores are
+    the limit, throughput through the router is at most budget / (budget + router)."""
+    user, system = used
+    per_request = (user + system) / max(requests, 1)
+    budget = (os.cpu_count() or 1) / direct_rate if direct_rate else float("nan")
+    ceiling = budget / (budget + per_request)
+    share = user / (user + system) if user + system else float("nan")
+    return (f"router CPU per request, unpaced ({share:.0%} in user space; {os.cpu_count()} "
+            f"cores / direct req/s = {budget * 1e6:.0f} µs a request, so at most {ceiling:.2f}x "
+            "if the cores were the only limit)", f"{per_request * 1e6:.0f} µs", "", "")  # fmt: skip
+
+
+def router_pid(port: int) -> int:
+    """The router's process id, from its status route."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/_modelstack/status")
+        return int(json.loads(connection.getresponse().read())["pid"])
+    finally:
+        connection.close()
+
+
+def process_cpu_s(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds a process (all its threads) has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def lifecycle_rows(

@@ -34,11 +34,11 @@ class ModelServiceArgs:
     """A manifest path (loaded and linted) or a Manifest already loaded (linted unless
     `lint=False`)."""
     image: pulumi.Input[str]
-    """The image to deploy, by digest: `repository@sha256:<64 hex>`. aws-lambda targets also
-    take an Output (an image built in the same program); its digest is checked when it
-    resolves. Cloud Run needs a plain string: the revision name is derived from the digest
-    while the program is built. `stable_version` and `candidate_percent` stay plain values
-    for the same reason: they decide which resources and hooks exist."""
+    """The image to deploy, by digest: `repository@sha256:<64 hex>`, or an Output of one (an
+    image built in the same program), whose digest is checked when it resolves; on Cloud Run
+    the revision name, traffic list and candidate address are then Outputs too.
+    `stable_version` and `candidate_percent` stay plain values: they decide which resources
+    and hooks exist."""
     target: str | None = None
     """The target name; defaults to the manifest's only non-local target."""
     candidate_percent: int = 0

@@ -5,9 +5,10 @@ resource is registered, so bad input fails fast with a message and no partial st
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from modelstack.errors import ManifestError, UsageError
 from modelstack.manifest import load_manifest, targets
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 CloudTarget = AwsLambdaTarget | CloudRunTarget
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,13 @@ class ServiceSpec:
     def image_input(self) -> Any:
         """The image reference to deploy: a str, or the Output it was given as."""
         return str(self.image) if self.image_output is None else self.image_output
+
+    def from_image(self, derive: Callable[[ImageRef], _T]) -> _T | Any:
+        """`derive(image)` now for a plain image; for an Output, an Output of it, computed
+        from the checked reference when it resolves."""
+        if self.image_output is None:
+            return derive(self.image)
+        return self.image_output.apply(lambda ref: derive(parse_image(ref)))
 
     @property
     def splits_traffic(self) -> bool:

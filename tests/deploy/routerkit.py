@@ -33,10 +33,12 @@ class RecordingBackend:
 
     `/drop` is read and then the connection is closed without an answer; `/close-after`
     answers and then closes the kept-alive connection without saying so (as an idle timeout
-    would); bodies over `max_body` are answered 413 unread, then the connection is closed."""
+    would); `/stall` answers only once `release` is set (at most 10 s); bodies over
+    `max_body` are answered 413 unread, then the connection is closed."""
 
     max_body: int = 1 << 30
     seen: list[Seen] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
     closed: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
     """Released each time the server has closed a connection."""
 
@@ -74,6 +76,8 @@ class RecordingBackend:
                 if self.path == "/drop":
                     self.close_connection = True
                     return
+                if self.path == "/stall":
+                    backend.release.wait(timeout=10)
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 
+from modelstack.errors import SmokeTestError
 from modelstack.pulumi import ModelService, ModelServiceArgs
 from modelstack.pulumi.component import TYPE_TOKEN
 from modelstack.pulumi.offline import RecordedResource, RecordingMonitor
@@ -28,6 +29,24 @@ DIGITS = ROOT / "examples" / "digits-gpu" / "modelstack.yaml"
 DIGEST = "sha256:" + "ab" * 32
 ECR_IMAGE = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/iris-prod@{DIGEST}"
 GCP_IMAGE = f"us-central1-docker.pkg.dev/p/digits-gpu/digits@{DIGEST}"
+
+
+def hook_args(**fields: Any) -> pulumi.ResourceHookArgs:
+    """Hook arguments as the engine passes them, with the given inputs/outputs."""
+    return pulumi.ResourceHookArgs(urn="urn:test", id="id", name="svc", type="t", **fields)
+
+
+class FakeSmokeRunner:
+    """A smoke runner that records its calls and fails with `failure` when given one."""
+
+    def __init__(self, failure: str | None = None) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.failure = failure
+
+    def __call__(self, manifest: Any, target: str, address: dict[str, Any]) -> None:
+        self.calls.append((manifest.name, target, address))
+        if self.failure:
+            raise SmokeTestError(self.failure)
 
 
 def passing_runner(manifest: Any, target: str, address: dict[str, Any]) -> None:
@@ -78,17 +97,23 @@ OUTPUTS = (
 
 
 def deploy_offline(
-    monitor: RecordingMonitor, opts: pulumi.ResourceOptions | None = None, **fields: Any
+    monitor: RecordingMonitor,
+    opts: pulumi.ResourceOptions | None = None,
+    image_from: Callable[[], Any] | None = None,
+    **fields: Any,
 ) -> Deployment:
-    """Deploy `ModelServiceArgs(**fields)` under the installed mocks and record it."""
+    """Deploy `ModelServiceArgs(**fields)` under the installed mocks and record it.
+
+    `image_from`, when given, makes the image inside the program (from resources registered
+    there, as a program that builds its image does)."""
     fields.setdefault("smoke_runner", passing_runner)
-    args = ModelServiceArgs(**fields)
     monitor.clear()
     holder: dict[str, Any] = {}
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        service = ModelService("svc", args, opts)
+        image = {"image": image_from()} if image_from else {}
+        service = ModelService("svc", ModelServiceArgs(**fields, **image), opts)
         holder["component"] = service
         outputs = {name: getattr(service, name) for name in OUTPUTS}
         return pulumi.Output.all(**outputs).apply(lambda v: holder.update(outputs=v))

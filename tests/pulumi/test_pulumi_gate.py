@@ -6,7 +6,16 @@ from typing import Any
 
 import pulumi
 import pytest
-from offline_deploy import DIGITS, ECR_IMAGE, GCP_IMAGE, IRIS, Deploy, run_hook
+from offline_deploy import (
+    DIGITS,
+    ECR_IMAGE,
+    GCP_IMAGE,
+    IRIS,
+    Deploy,
+    FakeSmokeRunner,
+    hook_args,
+    run_hook,
+)
 
 from modelstack.errors import SmokeTestError, UsageError
 from modelstack.manifest import load_manifest
@@ -15,21 +24,6 @@ from modelstack.pulumi import ModelServiceArgs, default_runner, smoke_gate
 from modelstack.pulumi.spec import resolve
 
 LAMBDA_ADDRESS = {"provider": "aws-lambda", "function_name": "iris-prod", "qualifier": "7"}
-
-
-def hook_args(**fields: Any) -> pulumi.ResourceHookArgs:
-    return pulumi.ResourceHookArgs(urn="urn:test", id="id", name="svc", type="t", **fields)
-
-
-class FakeSmokeRunner:
-    def __init__(self, failure: str | None = None) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-        self.failure = failure
-
-    def __call__(self, manifest: Any, target: str, address: dict[str, Any]) -> None:
-        self.calls.append((manifest.name, target, address))
-        if self.failure:
-            raise SmokeTestError(self.failure)
 
 
 def test_passing_runner_lets_the_update_go_on() -> None:

@@ -4,14 +4,19 @@ Artifact Registry repository -> a dedicated service account (unless the manifest
 Cloud Run v2 service whose revision name is derived from the image digest, with the stable
 revision and the candidate (tag `candidate`) in its traffic list, guarded by the smoke gate ->
 invoker IAM (private unless the manifest says `public: true`).
+
+The image may be a plain reference or an Output (an image built in the same program). The
+revision name, and what is derived from it (the traffic list, the candidate's address, the
+gate's target), are plain strings for a plain image and Outputs computed from the resolved
+digest for an Output.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_gcp as gcp
@@ -19,6 +24,7 @@ import pulumi_gcp as gcp
 from modelstack.errors import SmokeTestError
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 from modelstack.pulumi.gate import smoke_gate
+from modelstack.pulumi.image import ImageRef
 from modelstack.pulumi.naming import fit, gcp_labels, revision_name, service_account_id
 from modelstack.pulumi.spec import ServiceOutputs, ServiceSpec
 from modelstack.pulumi.traffic import CANDIDATE_TAG, cloud_run_traffic
@@ -42,10 +48,27 @@ INGRESS = {
     "all": "INGRESS_TRAFFIC_ALL",
 }
 
+_T = TypeVar("_T")
+_U = TypeVar("_U")
+
 _PROBE_PERIOD_S = 10
 _PROBE_FAILURES = {False: 12, True: 24}
 """Startup budget (period x failures): 120 s on CPU, 240 s (Cloud Run's most) on GPU, where
 loading the model onto the device and the CUDA initialisation take longer."""
+
+
+def _then(value: _T | pulumi.Output[_T], derive: Callable[[_T], _U]) -> _U | pulumi.Output[_U]:
+    """`derive(value)` for a plain value, an Output of it for an Output."""
+    if isinstance(value, pulumi.Output):
+        return value.apply(derive)
+    return derive(value)
+
+
+async def _resolved(value: str | pulumi.Output[str]) -> str:
+    """A plain value, or an Output's value (resolved before its resource's hooks run)."""
+    if isinstance(value, pulumi.Output):
+        return str(await value.future())
+    return value
 
 
 def _cpu(cpu: float) -> str:
@@ -78,7 +101,7 @@ def _template(
     if gpu is not None:
         limits["nvidia.com/gpu"] = str(gpu.count)
     container: dict[str, Any] = {
-        "image": str(spec.image),
+        "image": spec.image_input,
         "ports": {"container_port": CONTAINER_PORT},
         "resources": {
             "limits": limits,
@@ -111,36 +134,46 @@ def _template(
         template["node_selector"] = {"accelerator": gpu.type}
         template["gpu_zonal_redundancy_disabled"] = not gpu.zonal_redundancy
         template["execution_environment"] = "EXECUTION_ENVIRONMENT_GEN2"
-    settings = json.dumps({**template, "service_account": sa_key}, sort_keys=True)
-    template["revision"] = revision_name(fit(spec.base, 49), spec.image.hex, settings)
+    settings = {**template, "service_account": sa_key}
+
+    def name(image: ImageRef) -> str:
+        resolved = {**settings, "containers": [{**container, "image": str(image)}]}
+        text = json.dumps(resolved, sort_keys=True)
+        return revision_name(fit(spec.base, 49), image.hex, text)
+
+    template["revision"] = spec.from_image(name)
     return template
 
 
-def gate_binding(spec: ServiceSpec, service_name: str, revision: str) -> Any:
+def gate_binding(spec: ServiceSpec, service_name: str, revision: str | pulumi.Output[str]) -> Any:
     """Hooks on the service: after a no-traffic deploy, or before traffic shifts."""
     target = spec.target
     assert isinstance(target, CloudRunTarget)
     static = {
         "provider": "gcp-cloud-run",
         "service": service_name,
-        "revision": revision,
         "tag": CANDIDATE_TAG,
         "project": target.project,
         "region": target.region,
     }
 
-    def deployed(args: pulumi.ResourceHookArgs) -> dict[str, Any]:
-        return {**static, "url": candidate_url(args.new_outputs)}
+    async def deployed(args: pulumi.ResourceHookArgs) -> dict[str, Any]:
+        return {
+            **static,
+            "revision": await _resolved(revision),
+            "url": candidate_url(args.new_outputs),
+        }
 
-    def before_shift(args: pulumi.ResourceHookArgs) -> dict[str, Any]:
+    async def before_shift(args: pulumi.ResourceHookArgs) -> dict[str, Any]:
+        candidate = await _resolved(revision)
         old_revision = ((args.old_inputs or {}).get("template") or {}).get("revision")
-        if old_revision != revision:
+        if old_revision != candidate:
             raise SmokeTestError(
-                f"smoke gate: revision {revision} has not been deployed yet, so it cannot take "
+                f"smoke gate: revision {candidate} has not been deployed yet, so it cannot take "
                 f"{spec.candidate_percent}% of the traffic untested; deploy it first with "
                 "candidate_percent=0 (the gate tests it then), and shift traffic afterwards"
             )
-        return {**static, "url": candidate_url(args.old_outputs)}
+        return {**static, "revision": candidate, "url": candidate_url(args.old_outputs)}
 
     shifting = spec.stable_version is not None and spec.candidate_percent > 0
     if shifting:
@@ -148,6 +181,18 @@ def gate_binding(spec: ServiceSpec, service_name: str, revision: str) -> Any:
         return pulumi.ResourceHookBinding(before_update=[gate])
     gate = smoke_gate(spec.manifest, spec.target_name, deployed, spec.smoke_runner)
     return pulumi.ResourceHookBinding(after_create=[gate], after_update=[gate])
+
+
+def _candidate_address(service_name: str, revision: str, statuses: Any) -> dict[str, Any]:
+    """The candidate's address from the service's resolved traffic statuses."""
+    tagged = [{"tag": s.tag, "uri": s.uri} for s in statuses or []]
+    return {
+        "provider": "gcp-cloud-run",
+        "service": service_name,
+        "revision": revision,
+        "tag": CANDIDATE_TAG,
+        "url": candidate_url({"trafficStatuses": tagged}),
+    }
 
 
 def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> ServiceOutputs:
@@ -204,10 +249,15 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
         ),
         labels=labels,
         template=gcp.cloudrunv2.ServiceTemplateArgs(**template),
-        traffics=[
-            gcp.cloudrunv2.ServiceTrafficArgs(**entry)
-            for entry in cloud_run_traffic(revision, spec.stable_version, spec.candidate_percent)
-        ],
+        traffics=_then(
+            revision,
+            lambda candidate: [
+                gcp.cloudrunv2.ServiceTrafficArgs(**entry)
+                for entry in cloud_run_traffic(
+                    candidate, spec.stable_version, spec.candidate_percent
+                )
+            ],
+        ),
         opts=pulumi.ResourceOptions(
             parent=parent,
             hooks=gate_binding(spec, service_name, revision) if spec.smoke_gate else None,
@@ -228,15 +278,10 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
             opts=child,
         )
 
-    static = {"provider": "gcp-cloud-run", "service": service_name, "revision": revision}
     candidate_address = service.traffic_statuses.apply(
-        lambda statuses: {
-            **static,
-            "tag": CANDIDATE_TAG,
-            "url": candidate_url(
-                {"trafficStatuses": [{"tag": s.tag, "uri": s.uri} for s in statuses or []]}
-            ),
-        }
+        lambda statuses: _then(
+            revision, lambda candidate: _candidate_address(service_name, candidate, statuses)
+        )
     )
     return ServiceOutputs(
         endpoint=service.uri,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from modelstack.errors import UsageError
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget, target_from_dict
 from modelstack.providers.pulumi_cloud import PulumiCloudProvider
 
@@ -75,12 +74,7 @@ class CloudRunProvider(PulumiCloudProvider[CloudRunTarget]):
         return target.deletion_protection
 
     def check_spec(self, spec: ServiceSpec) -> None:
-        if spec.image_output is not None:
-            raise UsageError(
-                f"target {spec.target_name!r} is a Cloud Run target: pass its image as a str "
-                "(repository@sha256:...), not an Output; the revision name is derived from the "
-                "digest while the program is built"
-            )
+        pass  # the image may be an Output too: the revision name is derived when it resolves
 
     def build_program(
         self, parent: pulumi.Resource, name: str, spec: ServiceSpec
