@@ -17,6 +17,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from modelstack.errors import SmokeTestError
+from modelstack.providers.gcp_cloud_run.events import build_events
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 from modelstack.pulumi.gate import smoke_gate
 from modelstack.pulumi.naming import fit, gcp_labels, revision_name, service_account_id
@@ -227,6 +228,7 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
             location=target.region,
             opts=child,
         )
+    build_events(parent, name, spec, service=service, runtime_account=service_account)
 
     static = {"provider": "gcp-cloud-run", "service": service_name, "revision": revision}
     candidate_address = service.traffic_statuses.apply(
