@@ -8,9 +8,9 @@ from typing import Any
 import pulumi
 import pytest
 
+from modelstack.events import EventSource
 from modelstack.providers.gcp_cloud_run.events import (
     EventPlace,
-    Source,
     build_sources,
     prefix_condition,
 )
@@ -39,7 +39,7 @@ class _Parent(pulumi.ComponentResource):
         super().__init__("test:events:Parent", "parent")
 
 
-def _plan(sources: Sequence[Source]) -> tuple[list[RecordedResource], Any]:
+def _plan(sources: Sequence[EventSource]) -> tuple[list[RecordedResource], Any]:
     def program() -> Any:
         place = EventPlace(
             base="digits-prod",
@@ -217,3 +217,45 @@ def test_prefix_condition_names_the_objects(bucket: str, prefix: str) -> None:
         f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")'
     )
     assert condition["title"] == "t"
+
+
+def test_a_cloud_run_manifest_with_events_gets_them_beside_its_service(
+    deploy: Any, tmp_path: Any
+) -> None:
+    from offline_deploy import GCP_IMAGE
+
+    from tests.example_copies import copy_example
+
+    bundle = copy_example("digits-gpu", tmp_path / "digits")
+    manifest = bundle / "modelstack.yaml"
+    manifest.write_text(
+        manifest.read_text()
+        + "events:\n"
+        + "  - name: transactions\n"
+        + "    queue: {batch_size: 1, max_receive_count: 6, ack_deadline_s: 90}\n"
+        + "    output: {bucket: digits-results, prefix: scored/}\n"
+    )
+    d = deploy(manifest=manifest, image=GCP_IMAGE)
+    service = d.one("cloudrunv2/service:Service")
+    sub = d.one("pubsub/subscription:Subscription")
+    assert sub.inputs["ackDeadlineSeconds"] == 90
+    assert sub.inputs["deadLetterPolicy"]["maxDeliveryAttempts"] == 6
+    assert sub.inputs["pushConfig"]["pushEndpoint"].endswith("/_events/pubsub/transactions")
+    assert sub.inputs["pushConfig"]["pushEndpoint"].startswith("https://")
+    (invoker,) = [r for r in d.of_type("ServiceIamMember") if r.name == "svc-events-inv-invoker"]
+    assert invoker.inputs["name"] == service.inputs["name"]
+    assert (
+        invoker.inputs["member"]
+        == "serviceAccount:" + sub.inputs["pushConfig"]["oidcToken"]["serviceAccountEmail"]
+    )
+    writer = d.one("storage/bucketIAMMember:BucketIAMMember")
+    assert writer.inputs["bucket"] == "digits-results"
+    assert writer.inputs["role"] == "roles/storage.objectCreator"
+
+
+def test_a_cloud_run_manifest_without_events_makes_no_event_resources(deploy: Any) -> None:
+    from offline_deploy import DIGITS, GCP_IMAGE
+
+    d = deploy(manifest=DIGITS, image=GCP_IMAGE)
+    assert not d.of_type("pubsub/topic:Topic")
+    assert not [r for r in d.resources if "events" in r.name]

@@ -23,11 +23,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import pulumi
 import pulumi_gcp as gcp
 
+from modelstack.events import (
+    BucketSpec,
+    EventSource,
+    OutputSpec,
+    QueueSpec,
+    ScheduleSpec,
+    parse_events,
+)
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 from modelstack.pulumi.naming import fit, gcp_labels
 from modelstack.pulumi.spec import ServiceSpec
@@ -49,53 +57,6 @@ FINALIZED: Final = "google.cloud.storage.object.v1.finalized"
 MIN_BACKOFF: Final = "10s"
 MAX_BACKOFF: Final = "600s"
 """Pub/Sub's default retry backoff range, stated so a plan shows it."""
-
-
-class _Queue(Protocol):
-    @property
-    def max_receive_count(self) -> int: ...
-    @property
-    def ack_deadline_s(self) -> int: ...
-
-
-class _Bucket(Protocol):
-    @property
-    def bucket(self) -> str: ...
-    @property
-    def prefix(self) -> str: ...
-
-
-class _Schedule(Protocol):
-    @property
-    def cron(self) -> str: ...
-    @property
-    def rescore(self) -> Any: ...
-
-
-class _Output(Protocol):
-    @property
-    def queue(self) -> str | None: ...
-    @property
-    def bucket(self) -> str | None: ...
-    @property
-    def prefix(self) -> str: ...
-
-
-class Source(Protocol):
-    """What this module reads of an ``events:`` entry."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def queue(self) -> Any: ...
-    @property
-    def bucket(self) -> Any: ...
-    @property
-    def schedule(self) -> Any: ...
-    @property
-    def output(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -132,7 +93,7 @@ def build_events(
     runtime_account: Any,
 ) -> dict[str, Any]:
     """Register the manifest's event sources for ``service``; the names of what was made."""
-    sources: Sequence[Source] = getattr(spec.manifest, "events", None) or ()
+    sources = parse_events(spec.manifest.source.data.get("events"))
     if not sources:
         return {}
     target = spec.target
@@ -150,7 +111,7 @@ def build_events(
 
 
 def build_sources(
-    parent: pulumi.Resource, name: str, sources: Sequence[Source], place: EventPlace
+    parent: pulumi.Resource, name: str, sources: Sequence[EventSource], place: EventPlace
 ) -> dict[str, Any]:
     """Register ``sources`` as children of ``parent``; the names of what was made."""
     if not sources:
@@ -213,12 +174,13 @@ def _url(place: EventPlace, path: str, source: str) -> Any:
 
 def _queue(
     name: str,
-    source: Source,
+    source: EventSource,
     place: EventPlace,
     invoker: gcp.serviceaccount.Account,
     opts: pulumi.ResourceOptions,
 ) -> Any:
-    queue: _Queue = source.queue
+    queue = source.queue
+    assert isinstance(queue, QueueSpec)
     topic_name = fit(f"{place.base}-{source.name}", 255)
     topic = gcp.pubsub.Topic(
         f"{name}-{source.name}-topic",
@@ -297,12 +259,13 @@ def _trigger_account(
 
 def _bucket(
     name: str,
-    source: Source,
+    source: EventSource,
     place: EventPlace,
     account: gcp.serviceaccount.Account,
     opts: pulumi.ResourceOptions,
 ) -> None:
-    bucket: _Bucket = source.bucket
+    bucket = source.bucket
+    assert isinstance(bucket, BucketSpec)
     gcp.eventarc.Trigger(
         f"{name}-{source.name}-trigger",
         name=fit(f"{place.base}-{source.name}", 63),
@@ -328,12 +291,13 @@ def _bucket(
 
 def _schedule(
     name: str,
-    source: Source,
+    source: EventSource,
     place: EventPlace,
     invoker: gcp.serviceaccount.Account,
     opts: pulumi.ResourceOptions,
 ) -> None:
-    schedule: _Schedule = source.schedule
+    schedule = source.schedule
+    assert isinstance(schedule, ScheduleSpec)
     endpoint = _url(place, SCHEDULE_PATH, source.name)
     gcp.cloudscheduler.Job(
         f"{name}-{source.name}-job",
@@ -350,8 +314,8 @@ def _schedule(
         project=place.project,
         opts=opts,
     )
-    rescore: _Bucket = schedule.rescore
-    _viewer(name, source.name, rescore.bucket, rescore.prefix, place, opts, listing=True)
+    bucket, prefix = schedule.rescore_bucket, schedule.rescore_prefix
+    _viewer(name, source.name, bucket, prefix, place, opts, listing=True)
 
 
 def _viewer(
@@ -380,9 +344,9 @@ def _viewer(
 
 
 def _output_grant(
-    name: str, source: Source, place: EventPlace, opts: pulumi.ResourceOptions
+    name: str, source: EventSource, place: EventPlace, opts: pulumi.ResourceOptions
 ) -> None:
-    output: _Output = source.output
+    output: OutputSpec = source.output
     member = _member(place.runtime_account)
     if output.bucket is not None:
         gcp.storage.BucketIAMMember(

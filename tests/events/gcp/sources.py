@@ -1,72 +1,39 @@
-"""Event sources as the manifest's `events:` entries describe them, for the GCP tests."""
+"""Event sources parsed from `events:` entries exactly as a manifest writes them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
+
+from modelstack.events import EventSource, parse_events
 
 
-@dataclass(frozen=True)
-class Queue:
-    batch_size: int = 1
-    max_batching_window_s: int = 0
-    max_concurrency: int = 2
-    visibility_timeout_s: int = 180
-    max_receive_count: int = 5
-    ack_deadline_s: int = 60
-    fifo: bool = False
+def _one(entry: dict[str, Any]) -> EventSource:
+    (source,) = parse_events([entry])
+    return source
 
 
-@dataclass(frozen=True)
-class Bucket:
-    bucket: str
-    prefix: str = ""
-    suffix: str = ".jsonl"
-    max_object_bytes: int = 104857600
-    rows_per_batch: int = 256
-    create: bool = False
+def queue_source(name: str = "transactions", **queue: int) -> EventSource:
+    return _one({"name": name, "queue": {"batch_size": 1, **queue}, "output": {"queue": "results"}})
 
 
-@dataclass(frozen=True)
-class Schedule:
-    cron: str
-    rescore: Bucket
-
-
-@dataclass(frozen=True)
-class Output:
-    queue: str | None = None
-    bucket: str | None = None
-    prefix: str = ""
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str
-    kind: str
-    output: Output
-    queue: Queue | None = None
-    bucket: Bucket | None = None
-    schedule: Schedule | None = None
-
-
-def queue_source(name: str = "transactions", **queue: int) -> Source:
-    return Source(name, "queue", Output(queue="results"), queue=Queue(**queue))  # type: ignore[arg-type]
-
-
-def bucket_source(name: str = "catalog") -> Source:
-    return Source(
-        name,
-        "bucket",
-        Output(bucket="out-bucket", prefix="scored/"),
-        bucket=Bucket("my-images", "incoming/"),
+def bucket_source(name: str = "catalog") -> EventSource:
+    return _one(
+        {
+            "name": name,
+            "bucket": {"bucket": "my-images", "prefix": "incoming/", "suffix": ".jsonl"},
+            "output": {"bucket": "out-bucket", "prefix": "scored/"},
+        }
     )
 
 
-def schedule_source(name: str = "nightly") -> Source:
-    rescore = Bucket("my-images", "incoming/")
-    return Source(
-        name,
-        "schedule",
-        Output(bucket="my-images", prefix="rescored/"),
-        schedule=Schedule("0 3 * * *", rescore),
+def schedule_source(name: str = "nightly") -> EventSource:
+    return _one(
+        {
+            "name": name,
+            "schedule": {
+                "cron": "0 3 * * *",
+                "rescore": {"bucket": "my-images", "prefix": "incoming/"},
+            },
+            "output": {"bucket": "my-images", "prefix": "rescored/"},
+        }
     )
