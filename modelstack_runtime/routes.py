@@ -24,7 +24,7 @@ from modelstack_runtime.errors import (
     UnsupportedMediaType,
     error_body,
 )
-from modelstack_runtime.events import pubsub
+from modelstack_runtime.events import eventarc, pubsub
 
 __all__ = [
     "ROUTES",
@@ -131,6 +131,11 @@ ROUTES: Final[tuple[Route, ...]] = (
         "POST",
         re.compile(r"/_events/pubsub/(?P<source>[^/]+)"),
         lambda *a: Reply(*pubsub.push_action(*a)),
+    ),
+    Route(
+        "POST",
+        re.compile(r"/_events/eventarc/(?P<source>[^/]+)"),
+        lambda *a: Reply(*eventarc.eventarc_action(*a)),
     ),
 )
 

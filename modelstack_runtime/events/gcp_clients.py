@@ -47,6 +47,8 @@ class ResultObjects(Protocol):
 
     def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> Any: ...
 
+    def get_object(self, *, Bucket: str, Key: str) -> Any: ...
+
     def exists(self, *, bucket: str, key: str) -> bool: ...
 
 
@@ -70,6 +72,11 @@ class DirectoryObjects:
 
     def exists(self, *, bucket: str, key: str) -> bool:
         return os.path.exists(self._path(bucket, key))
+
+    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
+        """The object as boto3 gives it: ``ContentLength`` and a ``Body`` to read."""
+        path = self._path(Bucket, Key)
+        return {"ContentLength": os.path.getsize(path), "Body": open(path, "rb")}
 
     def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> bool:
         """Create the object; False (nothing written) when it is already there."""

@@ -20,22 +20,35 @@ EVENTS = {
             "kind": "queue",
             "queue": "projects/p/topics/transactions",
             "output": {"bucket": "results-bucket", "prefix": "scored/"},
-        }
+        },
+        {
+            "name": "catalog",
+            "kind": "bucket",
+            "bucket": "images-bucket",
+            "prefix": "incoming/",
+            "output": {"bucket": "results-bucket", "prefix": "scored/"},
+        },
     ]
 }
 
 
 @pytest.fixture
-def outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the `transactions` source's results land: the folder of its output prefix."""
+def buckets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The folder that stands for the buckets, with the sources above configured."""
     root = tmp_path / "buckets"
     monkeypatch.setenv(OBJECT_DIR_ENV, str(root))
     monkeypatch.setenv(EVENTS_CONFIG_ENV, json.dumps(EVENTS))
-    return root / "results-bucket" / "scored"
+    return root
 
 
 @pytest.fixture
-def events_server(tmp_path: Path, outputs: Path) -> Iterator[RuntimeServer]:
+def outputs(buckets: Path) -> Path:
+    """Where the `transactions` source's results land: the folder of its output prefix."""
+    return buckets / "results-bucket" / "scored"
+
+
+@pytest.fixture
+def events_server(tmp_path: Path, buckets: Path) -> Iterator[RuntimeServer]:
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     srv = RuntimeServer(load_config(write_config(model_dir, linear_model())))
