@@ -3,9 +3,11 @@
 * Results topics: Pub/Sub's REST ``topics.publish``. With ``PUBSUB_EMULATOR_HOST`` set (as
   google-cloud-pubsub reads it) it goes to the emulator on that address, without credentials;
   otherwise to Pub/Sub with the service account's token from the metadata server.
-* Result objects: with ``MODELSTACK_EVENT_OBJECT_DIR`` set, a folder stands for the buckets
-  (``<dir>/<bucket>/<key>``), each object created once; this is how the local target keeps
-  bucket outputs.
+* Objects: Cloud Storage's JSON API (``STORAGE_EMULATOR_HOST``, as google-cloud-storage reads
+  it, points it elsewhere), reads bounded by the caller's limit, results created only where
+  none exists (``ifGenerationMatch=0``, so ``roles/storage.objectCreator`` suffices). With
+  ``MODELSTACK_EVENT_OBJECT_DIR`` set, a folder stands for the buckets instead
+  (``<dir>/<bucket>/<key>``, each object created once): how the local target keeps them.
 
 Both satisfy the writer protocols of :mod:`modelstack_runtime.events.outputs`.
 """
@@ -16,18 +18,23 @@ import base64
 import json
 import os
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Final, Protocol
+from urllib.parse import quote
 
 from modelstack_runtime.errors import ConfigError
 
 __all__ = [
     "EMULATOR_ENV",
     "OBJECT_DIR_ENV",
+    "STORAGE_EMULATOR_ENV",
     "DirectoryObjects",
     "GcpClients",
+    "GcsObjects",
     "PubSubTopics",
     "gcp_clients",
 ]
@@ -38,7 +45,10 @@ _PUBSUB: Final = "https://pubsub.googleapis.com"
 _TOKEN_URL: Final = (
     "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
 )
+_STORAGE: Final = "https://storage.googleapis.com"
+STORAGE_EMULATOR_ENV: Final = "STORAGE_EMULATOR_HOST"
 _MAX_REPLY_BYTES: Final = 64 * 1024
+_OPENER: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _TIMEOUT_S: Final = 10.0
 
 
@@ -95,6 +105,61 @@ class DirectoryObjects:
             os.unlink(tmp)
 
 
+class GcsObjects:
+    """Cloud Storage objects over the JSON API, with the metadata server's token."""
+
+    def __init__(self, host: str | None = None) -> None:
+        self.base = f"http://{host}" if host else _STORAGE
+        self.authorised = not host
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {_token()}"} if self.authorised else {}
+
+    def _object_url(self, bucket: str, key: str) -> str:
+        return f"{self.base}/storage/v1/b/{quote(bucket, safe='')}/o/{quote(key, safe='')}"
+
+    def exists(self, *, bucket: str, key: str) -> bool:
+        status, _ = _request(self._object_url(bucket, key), None, self._headers(), _MAX_REPLY_BYTES)
+        return status == HTTPStatus.OK
+
+    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
+        """``ContentLength`` from the metadata, then a ``Body`` that reads at most n bytes."""
+        url = self._object_url(Bucket, Key)
+        status, meta = _request(url, None, self._headers(), _MAX_REPLY_BYTES)
+        if status != HTTPStatus.OK:
+            raise ConfigError(f"gs://{Bucket}/{Key} answered {status}")
+        size = int(json.loads(meta).get("size", 0))
+        return {"ContentLength": size, "Body": _LazyBody(f"{url}?alt=media", self._headers())}
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> bool:
+        """Create the object; False (nothing written) when it already exists."""
+        url = (
+            f"{self.base}/upload/storage/v1/b/{quote(Bucket, safe='')}/o?uploadType=media"
+            f"&name={quote(Key, safe='')}&ifGenerationMatch=0"
+        )
+        headers = {**self._headers(), "Content-Type": ContentType}
+        status, reply = _request(url, Body, headers, _MAX_REPLY_BYTES)
+        if status == HTTPStatus.PRECONDITION_FAILED:
+            return False
+        if status != HTTPStatus.OK:
+            raise ConfigError(f"writing gs://{Bucket}/{Key} answered {status}: {reply[:200]!r}")
+        return True
+
+
+class _LazyBody:
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url, self.headers = url, headers
+
+    def read(self, limit: int) -> bytes:
+        status, data = _request(self.url, None, self.headers, limit)
+        if status != HTTPStatus.OK:
+            raise ConfigError(f"{self.url} answered {status}")
+        return data
+
+    def close(self) -> None:
+        """Nothing stays open between reads."""
+
+
 class PubSubTopics:
     """Publishes to a topic (``projects/P/topics/T``) over Pub/Sub's REST API."""
 
@@ -131,6 +196,21 @@ def _token() -> str:
     return token
 
 
+def _request(
+    url: str, body: bytes | None, headers: dict[str, str], limit: int
+) -> tuple[int, bytes]:
+    """The status and at most ``limit`` bytes of the reply (4xx/5xx answered, not raised)."""
+    request = urllib.request.Request(url, data=body, headers=headers)
+    try:
+        with _OPENER.open(request, timeout=_TIMEOUT_S) as response:
+            return response.status, response.read(limit)
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read(_MAX_REPLY_BYTES)
+    except OSError as exc:
+        raise ConfigError(f"{url}: {exc}") from None
+
+
 def _call(url: str, body: bytes | None, headers: dict[str, str]) -> Any:
     request = urllib.request.Request(url, data=body, headers=headers)
     try:
@@ -151,6 +231,6 @@ def gcp_clients(environ: Mapping[str, str] | None = None) -> GcpClients:
     env = os.environ if environ is None else environ
     folder = env.get(OBJECT_DIR_ENV)
     return GcpClients(
-        objects=DirectoryObjects(folder) if folder else None,
+        objects=DirectoryObjects(folder) if folder else GcsObjects(env.get(STORAGE_EMULATOR_ENV)),
         topics=PubSubTopics(env.get(EMULATOR_ENV) or None),
     )
