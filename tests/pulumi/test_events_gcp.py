@@ -29,6 +29,8 @@ class EventMocks(RecordingMocks):
         rid, outputs = super().new_resource(args)
         if args.typ == "gcp:projects/serviceIdentity:ServiceIdentity":
             outputs["email"] = AGENT
+        if args.typ == "gcp:serviceaccount/account:Account":
+            outputs["name"] = f"projects/p/serviceAccounts/{outputs['email']}"
         if args.typ == "gcp:pubsub/topic:Topic":  # a topic's id is its full path
             rid = f"projects/p/topics/{args.inputs['name']}"
         return rid, outputs
@@ -102,6 +104,23 @@ def test_service_agent_may_only_dead_letter_this_subscription() -> None:
     ] == [("digits-prod-transactions-push", "roles/pubsub.subscriber", f"serviceAccount:{AGENT}")]
     identity = _of(resources, "projects/serviceIdentity:ServiceIdentity")
     assert [i.inputs["service"] for i in identity] == ["pubsub.googleapis.com"]
+    (token,) = _of(resources, "serviceaccount/iAMMember:IAMMember")
+    assert token.inputs == {
+        "serviceAccountId": "projects/p/serviceAccounts/digits-prod-inv@p.iam.gserviceaccount.com",
+        "role": "roles/iam.serviceAccountTokenCreator",
+        "member": f"serviceAccount:{AGENT}",
+    }
+
+
+def test_two_queue_sources_share_one_agent_and_one_invoker() -> None:
+    resources, _ = _plan([queue_source("alpha"), queue_source("beta")])
+    assert len(_of(resources, "projects/serviceIdentity:ServiceIdentity")) == 1
+    assert len(_of(resources, "serviceaccount/account:Account")) == 1
+    subs = _of(resources, "pubsub/subscription:Subscription")
+    assert sorted(s.inputs["pushConfig"]["pushEndpoint"] for s in subs) == [
+        f"{SERVICE_URI}/_events/pubsub/alpha",
+        f"{SERVICE_URI}/_events/pubsub/beta",
+    ]
 
 
 def test_invoker_account_may_invoke_exactly_this_service() -> None:

@@ -7,7 +7,8 @@ made for that one purpose, which may invoke exactly this service and nothing els
   ``<service URL>/_events/pubsub/<source>`` with ``ack_deadline_seconds``, a
   ``dead_letter_policy`` (``max_delivery_attempts`` = ``max_receive_count``) and a
   ``retry_policy``; the Pub/Sub service agent may publish to the dead-letter topic and
-  subscribe to the subscription (what dead-lettering needs), nothing more.
+  subscribe to the subscription (what dead-lettering needs) and mint tokens as the invoker
+  account (what authenticated push needs in older projects), nothing more.
 * ``bucket``: an Eventarc trigger on ``google.cloud.storage.object.v1.finalized`` filtered to
   the bucket, delivering to ``/_events/eventarc/<source>``; its service account receives
   events and invokes the service.
@@ -122,9 +123,12 @@ def build_sources(
     _invoke_grant(name, "inv", invoker, place, child)
     made["invoker_account"] = invoker.email
     trigger_account: gcp.serviceaccount.Account | None = None
+    agent: Any = None
     for source in sources:
         if source.kind == "queue":
-            made[f"{source.name}_topic"] = _queue(name, source, place, invoker, child)
+            if agent is None:
+                agent = _pubsub_agent(name, place, invoker, child)
+            made[f"{source.name}_topic"] = _queue(name, source, place, invoker, agent, child)
         elif source.kind == "bucket":
             if trigger_account is None:
                 trigger_account = _trigger_account(name, place, child)
@@ -177,6 +181,7 @@ def _queue(
     source: EventSource,
     place: EventPlace,
     invoker: gcp.serviceaccount.Account,
+    agent_member: Any,
     opts: pulumi.ResourceOptions,
 ) -> Any:
     queue = source.queue
@@ -216,13 +221,6 @@ def _queue(
         project=place.project,
         opts=opts,
     )
-    agent = gcp.projects.ServiceIdentity(
-        f"{name}-{source.name}-pubsub-agent",
-        service="pubsub.googleapis.com",
-        project=place.project,
-        opts=opts,
-    )
-    agent_member = agent.email.apply(lambda email: f"serviceAccount:{email}")
     gcp.pubsub.TopicIAMMember(
         f"{name}-{source.name}-dlq-publisher",
         topic=dead_letter.name,
@@ -240,6 +238,34 @@ def _queue(
         opts=opts,
     )
     return topic.name
+
+
+def _pubsub_agent(
+    name: str,
+    place: EventPlace,
+    invoker: gcp.serviceaccount.Account,
+    opts: pulumi.ResourceOptions,
+) -> Any:
+    """The Pub/Sub service agent, allowed to mint OIDC tokens as the invoker account only.
+
+    (Projects made before April 2021 need that grant for authenticated push; it is scoped to
+    the one account, never the project.)
+    """
+    agent = gcp.projects.ServiceIdentity(
+        f"{name}-events-pubsub-agent",
+        service="pubsub.googleapis.com",
+        project=place.project,
+        opts=opts,
+    )
+    member = agent.email.apply(lambda email: f"serviceAccount:{email}")
+    gcp.serviceaccount.IAMMember(
+        f"{name}-events-inv-token-creator",
+        service_account_id=invoker.name,
+        role="roles/iam.serviceAccountTokenCreator",
+        member=member,
+        opts=opts,
+    )
+    return member
 
 
 def _trigger_account(
