@@ -278,3 +278,27 @@ def test_a_cloud_run_manifest_without_events_makes_no_event_resources(deploy: An
     d = deploy(manifest=DIGITS, image=GCP_IMAGE)
     assert not d.of_type("pubsub/topic:Topic")
     assert not [r for r in d.resources if "events" in r.name]
+
+
+def test_plan_lists_the_event_resources(tmp_path: Any) -> None:
+    import io
+    import json
+
+    from modelstack.commands.plan import plan
+    from tests.example_copies import copy_example
+
+    bundle = copy_example("digits-gpu", tmp_path / "digits")
+    manifest = bundle / "modelstack.yaml"
+    manifest.write_text(
+        manifest.read_text()
+        + "events:\n"
+        + "  - name: catalog\n"
+        + "    bucket: {bucket: digits-in, prefix: incoming/, suffix: .npz}\n"
+        + "    output: {bucket: digits-out, prefix: scored/}\n"
+    )
+    out = io.StringIO()
+    assert plan(str(manifest), None, "json", None, out=out) == 0
+    types = sorted(r["type"] for r in json.loads(out.getvalue())["resources"])
+    assert types.count("gcp:eventarc/trigger:Trigger") == 1
+    assert types.count("gcp:storage/bucketIAMMember:BucketIAMMember") == 2
+    assert types.count("gcp:serviceaccount/account:Account") == 3  # runtime, invoker, trigger
