@@ -145,10 +145,12 @@ def events_environment(
         if source.kind != "queue":
             continue
         output = source.output
-        if output.queue is not None:
-            target: dict[str, str] = {"queue_url": f"projects/{project}/topics/{output.queue}"}
-        else:
-            target = {"bucket": str(output.bucket), "prefix": output.prefix}
+        if output.queue is None:  # no Cloud Storage stands in locally: never reach the cloud
+            raise UsageError(
+                f"event source {source.name!r}: on the local target a GCP-shaped queue source "
+                "writes its results to a results topic; use output: {queue: NAME}"
+            )
+        target = {"queue_url": f"projects/{project}/topics/{output.queue}"}
         entries.append(
             {
                 "name": source.name,
