@@ -40,6 +40,7 @@ from modelstack.events import (
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 from modelstack.pulumi.naming import fit, gcp_labels
 from modelstack.pulumi.spec import ServiceSpec
+from modelstack_runtime.events.eventarc import FINALIZED
 
 __all__ = [
     "EVENTARC_PATH",
@@ -54,7 +55,6 @@ __all__ = [
 PUBSUB_PATH: Final = "/_events/pubsub/{source}"
 EVENTARC_PATH: Final = "/_events/eventarc/{source}"
 SCHEDULE_PATH: Final = "/_events/schedule/{source}"
-FINALIZED: Final = "google.cloud.storage.object.v1.finalized"
 MIN_BACKOFF: Final = "10s"
 MAX_BACKOFF: Final = "600s"
 """Pub/Sub's default retry backoff range, stated so a plan shows it."""
