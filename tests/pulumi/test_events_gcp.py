@@ -80,7 +80,7 @@ def test_queue_source_makes_topic_dead_letter_topic_and_push_subscription() -> N
     assert sub.inputs["ackDeadlineSeconds"] == 120
     assert sub.inputs["pushConfig"] == {
         "pushEndpoint": endpoint,
-        "oidcToken": {"serviceAccountEmail": invoker, "audience": endpoint},
+        "oidcToken": {"serviceAccountEmail": invoker, "audience": SERVICE_URI},
     }
     assert sub.inputs["deadLetterPolicy"] == {
         "deadLetterTopic": "projects/p/topics/digits-prod-transactions-dlq",
@@ -211,7 +211,7 @@ def test_schedule_source_makes_a_utc_job_with_oidc_and_may_list_the_rescore_buck
         "httpMethod": "POST",
         "oidcToken": {
             "serviceAccountEmail": "digits-prod-inv@p.iam.gserviceaccount.com",
-            "audience": endpoint,
+            "audience": SERVICE_URI,
         },
     }
     reader = _one(resources, "storage/bucketIAMMember:BucketIAMMember", "digits-nightly-reader")

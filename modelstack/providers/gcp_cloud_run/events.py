@@ -209,8 +209,8 @@ def _queue(
         ack_deadline_seconds=queue.ack_deadline_s,
         push_config={
             "push_endpoint": endpoint,
-            # The audience must be the URL the token is sent to, or Cloud Run answers 403.
-            "oidc_token": {"service_account_email": invoker.email, "audience": endpoint},
+            # Cloud Run accepts its own *.run.app URL as audience; any other one is a 403 loop.
+            "oidc_token": {"service_account_email": invoker.email, "audience": place.service_uri},
         },
         dead_letter_policy={
             "dead_letter_topic": dead_letter.id,
@@ -334,7 +334,7 @@ def _schedule(
         http_target={
             "uri": endpoint,
             "http_method": "POST",
-            "oidc_token": {"service_account_email": invoker.email, "audience": endpoint},
+            "oidc_token": {"service_account_email": invoker.email, "audience": place.service_uri},
         },
         retry_config={"retry_count": 3, "min_backoff_duration": "30s"},
         project=place.project,
