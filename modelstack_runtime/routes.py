@@ -24,6 +24,7 @@ from modelstack_runtime.errors import (
     UnsupportedMediaType,
     error_body,
 )
+from modelstack_runtime.events import eventarc, pubsub
 
 __all__ = [
     "ROUTES",
@@ -126,6 +127,16 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("GET", re.compile(_MODEL + r"/?"), _model_metadata),
     Route("GET", re.compile(_MODEL + r"/ready"), _model_ready),
     Route("POST", re.compile(_MODEL + r"/infer"), _infer),
+    Route(
+        "POST",
+        re.compile(r"/_events/pubsub/(?P<source>[^/]+)"),
+        lambda *a: Reply(*pubsub.push_action(*a)),
+    ),
+    Route(
+        "POST",
+        re.compile(r"/_events/eventarc/(?P<source>[^/]+)"),
+        lambda *a: Reply(*eventarc.eventarc_action(*a)),
+    ),
 )
 
 

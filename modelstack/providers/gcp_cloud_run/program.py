@@ -22,6 +22,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from modelstack.errors import SmokeTestError
+from modelstack.providers.gcp_cloud_run.events import build_events
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 from modelstack.pulumi.gate import smoke_gate
 from modelstack.pulumi.image import ImageRef
@@ -277,6 +278,7 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
             location=target.region,
             opts=child,
         )
+    build_events(parent, name, spec, service=service, runtime_account=service_account)
 
     candidate_address = service.traffic_statuses.apply(
         lambda statuses: _then(
