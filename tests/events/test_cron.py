@@ -21,9 +21,7 @@ def field(low: int, high: int) -> st.SearchStrategy[str]:
     return st.lists(stepped, min_size=1, max_size=3).map(",".join)
 
 
-CRONS = st.tuples(field(0, 59), field(0, 23), field(1, 31), field(1, 12), field(0, 7)).map(
-    " ".join
-)
+CRONS = st.tuples(field(0, 59), field(0, 23), field(1, 31), field(1, 12), field(0, 7)).map(" ".join)
 
 
 @settings(max_examples=200, deadline=None)
