@@ -199,3 +199,41 @@ def test_output_keys() -> None:
         == "out/a/b.jsonl"
     )
     assert result_key("r/", "a b") != result_key("r/", "a_b")
+
+
+def test_a_schedule_rescores_its_prefix(dataplane: DataPlane, aws: Clients, bucket: str) -> None:
+    put(aws, bucket, "incoming/a.jsonl", b'{"x": [1, 2, 3]}\n')
+    put(aws, bucket, "incoming/b.csv", b"x,x,x\n0,1,0\n3,2,1\n")
+    put(aws, bucket, "incoming/notes.txt", b"not rows")
+    put(aws, bucket, "other/c.jsonl", b'{"x": [1, 2, 3]}\n')
+    cfg = EventsConfig.from_dict({"sources": [{
+        "name": "nightly", "kind": "schedule", "bucket": bucket, "prefix": "incoming/",
+        "output": {"bucket": bucket, "prefix": "rescored/"}}]})  # fmt: skip
+    event = {"modelstack_rescore": {"source": "nightly"}}
+    assert batch_event_kind(event) == "rescore"
+    answer = handle_batch_event(dataplane, event, config=cfg, clients=aws)
+    assert sorted(o["output"] for o in answer["objects"]) == [
+        "rescored/a.jsonl",
+        "rescored/b.jsonl",
+    ]
+    assert aws.objects is not None
+    body = aws.objects.get_object(Bucket=bucket, Key="rescored/b.jsonl")["Body"].read()
+    assert [json.loads(x)["outputs"][0]["data"] for x in body.splitlines()] == [
+        expected([[0, 1, 0]]),
+        expected([[3, 2, 1]]),
+    ]
+
+
+def test_a_results_queue_named_is_looked_up(
+    dataplane: DataPlane, aws: Clients, bucket: str
+) -> None:
+    assert aws.queues is not None
+    url = aws.queues.create_queue(QueueName="named-results")["QueueUrl"]  # type: ignore[attr-defined]
+    cfg = EventsConfig.from_dict({"sources": [{"name": "orders", "kind": "queue", "queue": "orders",
+                                               "output": {"queue": "named-results"}}]})  # fmt: skip
+    answer = handle_batch_event(
+        dataplane, sqs_event(("n-1", v2([1, 1, 0]))), config=cfg, clients=aws
+    )
+    assert answer == {"batchItemFailures": []}
+    got = aws.queues.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]  # type: ignore[attr-defined]
+    assert got[0]["MessageAttributes"]["source_message_id"]["StringValue"] == "n-1"

@@ -8,7 +8,7 @@ from modelstack.events.lint.sources import event_sources
 from modelstack.events.spec import VISIBILITY_FACTOR, QueueSpec
 from modelstack.lint.rule import Finding, LintContext, Rule
 from modelstack.providers.aws_lambda.lint import lambda_targets
-from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
+from modelstack.providers.gcp_cloud_run.lint import cloud_run_targets
 
 
 def _queues(ctx: LintContext) -> Iterator[tuple[int, QueueSpec]]:
@@ -18,8 +18,7 @@ def _queues(ctx: LintContext) -> Iterator[tuple[int, QueueSpec]]:
 
 
 def _has_cloud_run(ctx: LintContext) -> bool:
-    targets = ctx.manifest.targets.values() if ctx.manifest else ()
-    return any(isinstance(target, CloudRunTarget) for target in targets)
+    return any(True for _ in cloud_run_targets(ctx))
 
 
 class QueueBatchSize(Rule):
