@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from modelstack.events.cron import aws_schedule_expression
+from modelstack.events.names import dlq_name, queue_name
 from modelstack.events.spec import EventSource, parse_events, visibility_timeout
 from modelstack.providers.aws_lambda.event_policies import (
     events_policy,
@@ -38,12 +39,6 @@ DLQ_RETENTION_S = 14 * 24 * 3600
 def events_of(spec: ServiceSpec) -> tuple[EventSource, ...]:
     """The manifest's event sources (lint and the schema checked them)."""
     return parse_events(spec.manifest.source.data.get("events"))
-
-
-def queue_name(spec: ServiceSpec, source: EventSource, suffix: str = "") -> str:
-    fifo = source.queue is not None and source.queue.fifo
-    name = fit(f"{spec.base}-{source.name}{suffix}", 75)
-    return f"{name}.fifo" if fifo else name
 
 
 def events_environment(
@@ -68,7 +63,7 @@ def _runtime_source(spec: ServiceSpec, source: EventSource) -> dict[str, Any]:
     )
     entry: dict[str, Any] = {"name": source.name, "kind": source.kind, "output": out}
     if source.queue is not None:
-        entry["queue"] = queue_name(spec, source)
+        entry["queue"] = queue_name(spec.base, source)
     if source.bucket is not None:
         entry.update(
             bucket=source.bucket.bucket,
@@ -129,7 +124,7 @@ def _queue(
     child = pulumi.ResourceOptions(parent=parent)
     dlq = aws.sqs.Queue(
         f"{name}-{source.name}-dlq",
-        name=queue_name(spec, source, "-dlq"),
+        name=dlq_name(spec.base, source),
         fifo_queue=q.fifo or None,
         message_retention_seconds=DLQ_RETENTION_S,
         region=target.region,
@@ -137,7 +132,7 @@ def _queue(
     )
     queue = aws.sqs.Queue(
         f"{name}-{source.name}-queue",
-        name=queue_name(spec, source),
+        name=queue_name(spec.base, source),
         fifo_queue=q.fifo or None,
         visibility_timeout_seconds=visibility_timeout(q, target.timeout_s),
         redrive_policy=dlq.arn.apply(
