@@ -12,6 +12,7 @@ from modelstack.errors import UsageError
 from modelstack.events.spec import EventSource, parse_events
 from modelstack.manifest import load_manifest
 from modelstack.manifest.targets import select_target
+from modelstack.providers import provider_for
 from modelstack.pulumi.naming import base_name
 
 __all__ = ["FORMATS", "MAX_TAIL", "events"]
@@ -36,14 +37,14 @@ def events(
     sources = parse_events(loaded.source.data.get("events"))
     if not sources:
         raise UsageError(f"{loaded.path} has no events: section")
-    provider = getattr(chosen, "provider", "")
-    if provider not in ("aws-lambda", "local"):
-        raise UsageError(f"target {chosen.name} ({provider}) has no SQS queues to show")
+    provider = provider_for(chosen)
+    if provider.is_cloud and (provider.sdk is None or provider.sdk[1] != "aws"):
+        raise UsageError(f"target {chosen.name} ({provider.name}) has no SQS queues to show")
     from modelstack.events.queues import Queues, read_messages
 
     queues = Queues(
         base_name(loaded, chosen.name),
-        local=provider == "local",
+        local=not provider.is_cloud,
         region=getattr(chosen, "region", None),
     )
     if sum(bool(x) for x in (send, tail is not None, redrive)) > 1:
