@@ -179,6 +179,20 @@ def _destroy(args: argparse.Namespace) -> int:
     )
 
 
+def _events(args: argparse.Namespace) -> int:
+    from modelstack.commands.events import events
+
+    return events(
+        args.manifest,
+        target=args.target,
+        source=args.source,
+        send=args.send,
+        tail=args.tail,
+        redrive=args.redrive,
+        fmt=args.format,
+    )
+
+
 def _history(args: argparse.Namespace) -> int:
     from modelstack.commands.history import history
 
@@ -204,6 +218,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "cost": _cost,
     "destroy": _destroy,
     "evaluate": _evaluate,
+    "events": _events,
     "history": _history,
     "init": _init,
     "lint": _lint,

@@ -33,6 +33,7 @@ from typing import Any, Final
 from modelstack_runtime.config import load_config
 from modelstack_runtime.dataplane import DataPlane, load_dataplane
 from modelstack_runtime.errors import BadRequest, InferenceError, InternalError
+from modelstack_runtime.events import batch_event_kind, handle_batch_event
 from modelstack_runtime.logs import configure_logging
 from modelstack_runtime.routes import Reply, error_reply, handle
 
@@ -53,6 +54,8 @@ class LambdaAdapter:
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         request_id = getattr(context, "aws_request_id", None)
+        if batch_event_kind(event) is not None:  # SQS and S3 records: see events/
+            return handle_batch_event(self.dataplane, event)
         if isinstance(event, dict) and _is_proxy_event(event):
             try:
                 return self._proxy(event, request_id)

@@ -357,6 +357,7 @@ MINIMAL_ARGV = {
     "cost": ["m.yaml"],
     "destroy": ["m.yaml"],
     "evaluate": ["m.yaml"],
+    "events": ["m.yaml"],
     "history": ["m.yaml"],
     "init": ["m.onnx"],
     "lint": [],

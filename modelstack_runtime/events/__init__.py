@@ -8,6 +8,7 @@ Adapters per event shape, one shared core:
   ``.jsonl`` object; a malformed or oversize object is reported and skipped, the rest go on;
 * `rows` — bounded ``.npz``/``.jsonl``/``.csv`` readers (shared by every cloud);
 * `outputs` — idempotent writes keyed by message or object id;
+* a schedule's run (``{"modelstack_rescore": {"source": name}}``) rescores its prefix;
 * `config` — which source an event came from and where its results go (MODELSTACK_EVENTS).
 
 `batch_event_kind` recognises an event's shape; the Lambda handler calls `handle_batch_event`
@@ -26,13 +27,16 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchEventKind", "batch_event_kind", "handle_batch_event"]
 
-BatchEventKind = Literal["sqs", "s3"]
+BatchEventKind = Literal["sqs", "s3", "rescore"]
 
 
 def batch_event_kind(event: Any) -> BatchEventKind | None:
-    """ "sqs" or "s3" for an event source's batch of records, else None."""
+    """The shape of a batch event: an SQS or S3 batch of records, or a schedule's rescore
+    (``{"modelstack_rescore": {"source": name}}``); None for any other event."""
     if not isinstance(event, Mapping):
         return None
+    if isinstance(event.get("modelstack_rescore"), Mapping):
+        return "rescore"
     records = event.get("Records")
     if not isinstance(records, list) or not records or not isinstance(records[0], Mapping):
         return None
@@ -57,10 +61,15 @@ def handle_batch_event(
 
     config = EventsConfig.from_env() if config is None else config
     clients = default_clients() if clients is None else clients
-    if batch_event_kind(event) == "s3":
+    kind = batch_event_kind(event)
+    if kind == "s3":
         from modelstack_runtime.events.s3 import handle_s3_event
 
         return handle_s3_event(dataplane, event, config=config, clients=clients)
+    if kind == "rescore":
+        from modelstack_runtime.events.s3 import handle_rescore
+
+        return handle_rescore(dataplane, event, config=config, clients=clients)
     from modelstack_runtime.events.sqs import handle_sqs_batch
 
     return handle_sqs_batch(dataplane, event, config=config, clients=clients)

@@ -59,13 +59,18 @@ class SourceConfig:
 @dataclass(frozen=True)
 class EventsConfig:
     sources: tuple[SourceConfig, ...] = ()
+    report_errors: bool = False
+    """Add `errors` ({message id: error}) to an SQS batch answer. The local target's poller
+    reads it to put the error on a dead-lettered message; AWS's answer format has no room
+    for it, so deployed functions leave it off."""
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EventsConfig:
         sources = d.get("sources", []) if isinstance(d, Mapping) else None
         if not isinstance(sources, list) or not all(isinstance(s, Mapping) for s in sources):
             raise ConfigError(f"{EVENTS_CONFIG_ENV} must be {{'sources': [{{...}}, ...]}}")
-        return cls(tuple(SourceConfig.from_dict(s) for s in sources))
+        report = d.get("report_errors", False)
+        return cls(tuple(SourceConfig.from_dict(s) for s in sources), report_errors=report is True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EventsConfig:
@@ -89,6 +94,9 @@ class EventsConfig:
             ):
                 return source
         return None
+
+    def named(self, name: str) -> SourceConfig | None:
+        return next((source for source in self.sources if source.name == name), None)
 
     def for_object(self, bucket: str, key: str) -> SourceConfig | None:
         """The bucket source whose bucket and prefix hold `key`."""

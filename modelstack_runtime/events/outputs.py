@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 _SUFFIXES = (".npz", ".jsonl", ".csv")
+_QUEUE_URLS: dict[str, str] = {}
+"""Results queues' URLs by name, looked up once per process."""
 
 
 class ObjectWriter(Protocol):
@@ -46,6 +48,8 @@ class QueueWriter(Protocol):
 
     def send_message(self, **kwargs: Any) -> Any: ...
 
+    def get_queue_url(self, *, QueueName: str) -> Any: ...
+
 
 @dataclass(frozen=True)
 class OutputTarget:
@@ -53,6 +57,8 @@ class OutputTarget:
 
     kind: Literal["queue", "bucket"]
     queue_url: str = ""
+    queue_name: str = ""
+    """A queue named, not addressed: its URL is looked up once (sqs:GetQueueUrl)."""
     bucket: str = ""
     prefix: str = ""
     fifo: bool = False
@@ -62,6 +68,9 @@ class OutputTarget:
         if "queue_url" in d:
             url = str(d["queue_url"])
             return cls(kind="queue", queue_url=url, fifo=url.endswith(".fifo"))
+        if "queue" in d:
+            name = str(d["queue"])
+            return cls(kind="queue", queue_name=name, fifo=name.endswith(".fifo"))
         return cls(kind="bucket", bucket=str(d["bucket"]), prefix=str(d.get("prefix", "")))
 
 
@@ -105,7 +114,7 @@ class ResultWriter:
         if self.target.fifo:
             extra = {"MessageGroupId": "results", "MessageDeduplicationId": message_id[:128]}
         self.queues.send_message(
-            QueueUrl=self.target.queue_url,
+            QueueUrl=self._queue_url(),
             MessageBody=body,
             MessageAttributes={
                 "source_message_id": {"DataType": "String", "StringValue": message_id}
@@ -124,6 +133,15 @@ class ResultWriter:
         )
         self._put(key, jsonl_body(results), "application/x-ndjson")
         return key
+
+    def _queue_url(self) -> str:
+        if self.target.queue_url:
+            return self.target.queue_url
+        name = self.target.queue_name
+        if name not in _QUEUE_URLS:
+            assert self.queues is not None
+            _QUEUE_URLS[name] = str(self.queues.get_queue_url(QueueName=name)["QueueUrl"])
+        return _QUEUE_URLS[name]
 
     def _put(self, key: str, body: bytes, content_type: str) -> None:
         if self.objects is None:

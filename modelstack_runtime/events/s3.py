@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote_plus
 
 import numpy as np
@@ -25,6 +25,7 @@ from modelstack_runtime.events.clients import Clients
 from modelstack_runtime.events.config import EventsConfig, SourceConfig
 from modelstack_runtime.events.outputs import ResultWriter
 from modelstack_runtime.events.rows import (
+    SUFFIXES,
     RowLimits,
     batches,
     check_object_size,
@@ -34,7 +35,10 @@ from modelstack_runtime.model import Model
 from modelstack_runtime.tensors import json_entry
 from modelstack_runtime.validation import check_finite, validate_inputs
 
-__all__ = ["handle_s3_event", "read_object", "score_rows"]
+__all__ = ["MAX_RESCORE_OBJECTS", "handle_rescore", "handle_s3_event", "read_object", "score_rows"]
+
+MAX_RESCORE_OBJECTS: Final = 10_000
+"""Objects one scheduled rescore reads at most (a larger prefix: split it over schedules)."""
 
 logger = logging.getLogger("modelstack_runtime")
 
@@ -43,12 +47,49 @@ def handle_s3_event(
     dataplane: DataPlane, event: Mapping[str, Any], *, config: EventsConfig, clients: Clients
 ) -> dict[str, Any]:
     """Score every object the records name; raise only after all were tried."""
+    found = [(bucket, key, config.for_object(bucket, key)) for bucket, key in _objects(event)]
+    return _score_all(dataplane, found, clients=clients)
+
+
+def handle_rescore(
+    dataplane: DataPlane, event: Mapping[str, Any], *, config: EventsConfig, clients: Clients
+) -> dict[str, Any]:
+    """A schedule's run: score every object under the source's prefix again."""
+    name = str(event.get("modelstack_rescore", {}).get("source", ""))
+    source = config.named(name)
+    if source is None or clients.objects is None:
+        raise ConfigError(f"no schedule source named {name!r} is configured")
+    keys = _listed(clients.objects, source.bucket, source.prefix)
+    return _score_all(dataplane, [(source.bucket, k, source) for k in keys], clients=clients)
+
+
+def _listed(objects: Any, bucket: str, prefix: str) -> list[str]:
+    """The readable keys under `prefix`, at most MAX_RESCORE_OBJECTS of them."""
+    keys: list[str] = []
+    token: dict[str, str] = {}
+    while len(keys) < MAX_RESCORE_OBJECTS:
+        page = objects.list_objects_v2(Bucket=bucket, Prefix=prefix, **token)
+        keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(SUFFIXES))
+        if not page.get("IsTruncated"):
+            break
+        token = {"ContinuationToken": page["NextContinuationToken"]}
+    if len(keys) > MAX_RESCORE_OBJECTS:
+        logger.warning("rescoring the first %d objects under %s only", MAX_RESCORE_OBJECTS, prefix)
+    return keys[:MAX_RESCORE_OBJECTS]
+
+
+def _score_all(
+    dataplane: DataPlane,
+    found: list[tuple[str, str, SourceConfig | None]],
+    *,
+    clients: Clients,
+) -> dict[str, Any]:
     done: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     faults: list[str] = []
-    for bucket, key in _objects(event):
+    for bucket, key, source in found:
         try:
-            done.append(_score_object(dataplane, bucket, key, config=config, clients=clients))
+            done.append(_score_object(dataplane, bucket, key, source=source, clients=clients))
         except InferenceError as exc:
             if exc.status >= 500:
                 faults.append(f"{key}: {exc}")
@@ -93,9 +134,8 @@ def score_rows(
 
 
 def _score_object(
-    dataplane: DataPlane, bucket: str, key: str, *, config: EventsConfig, clients: Clients
+    dataplane: DataPlane, bucket: str, key: str, *, source: SourceConfig | None, clients: Clients
 ) -> dict[str, Any]:
-    source = config.for_object(bucket, key)
     if source is None:
         raise ConfigError(f"no event source is configured for s3://{bucket}/{key}")
     if clients.objects is None:

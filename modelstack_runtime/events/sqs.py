@@ -31,6 +31,7 @@ __all__ = ["MAX_MESSAGE_BYTES", "handle_sqs_batch", "request_of", "score_message
 
 MAX_MESSAGE_BYTES: Final = 1024 * 1024
 """SQS carries at most 1 MiB per message; anything larger is not a message from it."""
+MAX_ERROR_CHARS: Final = 1024
 
 logger = logging.getLogger("modelstack_runtime")
 
@@ -40,6 +41,7 @@ def handle_sqs_batch(
 ) -> dict[str, Any]:
     """Score each record; answer the ids of the records that failed."""
     failures: list[dict[str, str]] = []
+    errors: dict[str, str] = {}
     for index, record in enumerate(event.get("Records", [])):
         message_id = _message_id(record, index)
         try:
@@ -50,6 +52,9 @@ def handle_sqs_batch(
         except Exception as exc:  # one message fails alone, whatever went wrong
             _log_failure(message_id, exc)
             failures.append({"itemIdentifier": message_id})
+            errors[message_id] = _error_text(exc)
+    if config.report_errors:
+        return {"batchItemFailures": failures, "errors": errors}
     return {"batchItemFailures": failures}
 
 
@@ -94,6 +99,12 @@ def _source(record: Mapping[str, Any], config: EventsConfig) -> SourceConfig:
     if source is None:
         raise ConfigError(f"no event source is configured for the queue {arn}")
     return source
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, InferenceError):
+        return f"{int(exc.status)} {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
 
 
 def _log_failure(message_id: str, exc: Exception) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from modelstack import ManifestError, load_manifest
+from modelstack.events.spec import BucketSpec, OutputSpec, QueueSpec, parse_events
 from modelstack.manifest import manifest_from_source
 from modelstack.manifest.evaluation import EvaluationSpec
 from modelstack.manifest.model import (
@@ -40,6 +41,7 @@ PROVISIONED = f"{LAMBDA}/properties/provisioned_concurrency"
 SMOKE = "#/$defs/smokeTest"
 
 # Each typed class and the schema object it is built from.
+EVENTS = "#/properties/events/items/properties"
 SCHEMA_OF: dict[type, str] = {
     Metadata: "#/properties/metadata",
     ModelSpec: "#/properties/model",
@@ -54,6 +56,9 @@ SCHEMA_OF: dict[type, str] = {
     CloudRunTarget: "#/$defs/cloudRunTarget",
     GpuSpec: "#/$defs/cloudRunTarget/properties/gpu",
     LocalTarget: "#/$defs/localTarget",
+    QueueSpec: f"{EVENTS}/queue",
+    BucketSpec: f"{EVENTS}/bucket",
+    OutputSpec: f"{EVENTS}/output",
     SmokeTest: SMOKE,
     EvaluationSpec: "#/properties/evaluation",
     TrafficSpec: "#/$defs/traffic",
@@ -156,6 +161,14 @@ def minimal(text: str = MINIMAL) -> Manifest:
     return manifest_from_source(parse_source(text))
 
 
+def minimal_events() -> dict[type, Any]:
+    queue, bucket = parse_events([
+        {"name": "q", "queue": {}, "output": {"bucket": "out-b"}},
+        {"name": "b", "bucket": {"bucket": "in-b"}, "output": {"queue": "r"}},
+    ])  # fmt: skip
+    return {QueueSpec: queue.queue, BucketSpec: bucket.bucket, OutputSpec: queue.output}
+
+
 def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
     manifest = minimal()
     aws, aws2 = manifest.targets["aws"], manifest.targets["aws2"]
@@ -182,6 +195,7 @@ def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
         Expectation: other.expected_outputs["y"],
         EvaluationSpec: manifest.evaluation,
         TrafficSpec: manifest.traffic,
+        **minimal_events(),
     }
     assert set(objects) == set(SCHEMA_OF)
     checked = 0

@@ -13,10 +13,12 @@ Rule ids encode the area; severity is each rule's own (see the README table):
 | MS6xx  | rollout                                                   |
 | MS7xx  | evaluation: data sets, metrics and gates                  |
 | MS8xx  | traffic profiles (the cost model)                         |
+| MS93x  | events: queues, buckets, schedules (`modelstack/events/`) |
 """
 
 from __future__ import annotations
 
+from modelstack.events.lint import event_rules
 from modelstack.lint.rule import Rule
 from modelstack.lint.rules.errors.parse import ParseError
 from modelstack.lint.rules.errors.schema import SchemaViolation
@@ -62,6 +64,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     MetricFitsTask,
     TrafficSource,
     TrafficCounts,
+    *event_rules(),
 )
 
 RULES_BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in ALL_RULES}

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from modelstack.errors import SmokeTestError
+from modelstack.providers.aws_lambda.events import build_events, events_environment
 from modelstack.providers.aws_lambda.policies import (
     ASSUME_ROLE_POLICY,
     ECR_LIFECYCLE_POLICY,
@@ -85,7 +86,7 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
         timeout=target.timeout_s,
         architectures=[target.architecture],
         ephemeral_storage={"size": target.ephemeral_storage_mb},
-        environment={"variables": dict(target.environment)} if target.environment else None,
+        environment=events_environment(spec, target.environment),
         reserved_concurrent_executions=target.reserved_concurrency,
         tracing_config={"mode": "Active"} if target.tracing else None,
         kms_key_arn=target.kms_key_arn,
@@ -121,6 +122,7 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
     if target.function_url.enabled:
         endpoint = _function_url(parent, name, spec, function, alias)
     _alarms(parent, name, spec, function, tags)
+    build_events(parent, name, spec, alias=alias, role=role)
 
     return ServiceOutputs(
         endpoint=endpoint,
