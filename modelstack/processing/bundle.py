@@ -7,6 +7,7 @@ smoke tests, the packed image model and the runtime then all serve the same grap
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,17 +32,12 @@ PROCESSING_LABEL: Final = "dev.modelstack.processing.sha256"
 EXTENSIONS_REQUIREMENT: Final = "onnxruntime-extensions==0.15.2"
 
 
+@dataclass(frozen=True)
 class ProcessedModel:
-    """The compiled graph's path, its client-facing signature and the runtime setting."""
+    """The compiled graph's path and its signature as clients see it."""
 
-    def __init__(self, path: Path, signature: ModelSignature, processing: dict[str, Any]) -> None:
-        self.path = path
-        self.signature = signature
-        self.processing = processing
-
-    @property
-    def sha256(self) -> str:
-        return sha256_file(self.path)
+    path: Path
+    signature: ModelSignature
 
 
 def processed_model(manifest: Manifest, model_path: Path) -> ProcessedModel | None:
@@ -49,21 +45,24 @@ def processed_model(manifest: Manifest, model_path: Path) -> ProcessedModel | No
     spec = manifest.model
     if spec.preprocess is None and spec.postprocess is None:
         return None
-    from modelstack.processing.compile import compile_processing
+    from modelstack.processing import compile as compiler
+    from modelstack.processing import steps
 
     folder = manifest.directory / PROCESSED_DIR
     key = hashlib.sha256(repr((spec.sha256, spec.preprocess, spec.postprocess)).encode())
+    for module in (compiler, steps):  # a changed compiler never serves a stale graph
+        key.update(Path(str(module.__file__)).read_bytes())
     if spec.postprocess is not None:
         labels = manifest.directory / spec.postprocess.labels
         key.update(sha256_file(labels, "label map").encode() if labels.is_file() else b"")
     target = folder / f"{key.hexdigest()[:32]}.onnx"
     if not target.is_file():
-        compiled = compile_processing(spec, model_path, manifest.directory)
+        compiled = compiler.compile_processing(spec, model_path, manifest.directory)
         folder.mkdir(parents=True, exist_ok=True)
         write_atomically(target, compiled.data)
     processing = runtime_processing(manifest)
     assert processing is not None
-    return ProcessedModel(target, _raw_signature(check_model(target), processing), processing)
+    return ProcessedModel(target, _raw_signature(check_model(target), processing))
 
 
 def _raw_signature(signature: ModelSignature, processing: dict[str, Any]) -> ModelSignature:
