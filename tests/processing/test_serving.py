@@ -233,3 +233,20 @@ def test_warm_up_decodes_a_real_image(config: RuntimeConfig) -> None:
     model.warm_up()  # a warm-up failure would only be logged: check the synthetic input works
     outputs = model.infer(model.synthetic_inputs())
     assert outputs["labels"].shape == (1, 3)
+
+
+def test_the_lambda_smoke_client_sends_images_as_a_binary_function_url_event(
+    catalog: Path, config: RuntimeConfig
+) -> None:
+    from modelstack.processing.lambda_events import binary_invocation, binary_reply
+    from modelstack.smoke.clients import InferenceFailed
+
+    adapter = LambdaAdapter(load_dataplane(config))
+    context = SimpleNamespace(aws_request_id="r")
+    image = as_bytes_tensor(image_file(catalog, "zero.png"))
+    event = json.loads(binary_invocation(NAME, {"image": image}))
+    outputs = binary_reply(json.dumps(adapter(event, context)).encode())
+    assert outputs["labels"][0, 0] == b"zero"
+    bad = json.loads(binary_invocation(NAME, {"image": as_bytes_tensor(b"\xff\x00junk")}))
+    with pytest.raises(InferenceFailed, match=r"400 .*not a JPEG or PNG image"):
+        binary_reply(json.dumps(adapter(bad, context)).encode())
