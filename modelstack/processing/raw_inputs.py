@@ -4,28 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from modelstack.errors import ModelError, SmokeTestError
 from modelstack.modelfile import resolve_in_bundle
 from modelstack.smoke.inputs_file import read_inputs_file
 
-__all__ = ["file_input", "holds_raw_bytes"]
+if TYPE_CHECKING:  # lint's MS112 reads the file without importing numpy
+    import numpy as np
+
+__all__ = ["file_input", "holds_raw_bytes", "read_file_input"]
 
 
 def file_input(bundle: Path, relative: str, where: str) -> np.ndarray:
     """The file's bytes as a BYTES tensor of shape [1] (bounded like an inputs file)."""
+    import numpy as np
+
+    array = np.empty(1, dtype=object)
+    array[0] = read_file_input(bundle, relative, where)
+    return array
+
+
+def read_file_input(bundle: Path, relative: str, where: str) -> bytes:
+    """The bytes of a smoke test's input `file`, inside the bundle and bounded."""
     try:
-        path = resolve_in_bundle(bundle, relative, what="input file")
+        path = resolve_in_bundle(bundle, relative, what="input")
         data = read_inputs_file(path)
     except ModelError as exc:
         raise SmokeTestError(f"{where}: {exc}") from None
     except ValueError as exc:
         raise SmokeTestError(f"{where}: cannot read {relative}: {exc}") from None
-    array = np.empty(1, dtype=object)
-    array[0] = data
-    return array
+    return data
 
 
 def holds_raw_bytes(inputs: Mapping[str, np.ndarray]) -> bool:

@@ -31,6 +31,7 @@ from modelstack.lint.rules.model.sha256 import ModelSha256
 from modelstack.lint.rules.model.signature import DeclaredSignature
 from modelstack.lint.rules.processing.fits import StepsFitModelInput
 from modelstack.lint.rules.processing.labels import LabelMapFits
+from modelstack.lint.rules.processing.raw_files import RawInputFile
 from modelstack.lint.rules.rollout.steps import RolloutSteps
 from modelstack.lint.rules.security.pinning import BaseImagePinned
 from modelstack.lint.rules.security.secrets import SecretValue
@@ -52,6 +53,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     DeclaredSignature,
     StepsFitModelInput,
     LabelMapFits,
+    RawInputFile,
     SmokeInputs,
     SmokeOutputs,
     SmokeInputsFile,
