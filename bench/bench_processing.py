@@ -78,7 +78,9 @@ def main() -> None:
             return decode_response(payload)["labels"]
 
         def by_hand() -> object:
-            gray = Image.open(io.BytesIO(data)).convert("L").resize((8, 8), Image.Resampling.BILINEAR)
+            gray = (
+                Image.open(io.BytesIO(data)).convert("L").resize((8, 8), Image.Resampling.BILINEAR)
+            )
             x = np.asarray(gray, np.float32).reshape(1, 1, 8, 8) / 255
             (logits,) = raw.run(None, {"pixels": x})
             e = np.exp(logits - logits.max(axis=1, keepdims=True))
