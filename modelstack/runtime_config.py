@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from modelstack.manifest.model import Manifest
+from modelstack.processing.bundle import runtime_processing
 from modelstack.smoke.cases import SmokeCase
 from modelstack_runtime.codec import encode_json_request
 from modelstack_runtime.config import DEFAULT_MAX_CONCURRENCY, RuntimeConfig
+from modelstack_runtime.errors import BadRequest
 
 __all__ = ["runtime_config", "warmup_request"]
 
@@ -18,7 +20,10 @@ def warmup_request(cases: list[SmokeCase]) -> dict[str, Any] | None:
     """The first smoke test's inputs as a v2 JSON request, or None without smoke tests."""
     if not cases:
         return None
-    request: dict[str, Any] = json.loads(encode_json_request(cases[0].inputs))
+    try:
+        request: dict[str, Any] = json.loads(encode_json_request(cases[0].inputs))
+    except BadRequest:  # raw bytes (an encoded image) have no JSON form: warm up synthetically
+        return None
     return request
 
 
@@ -52,4 +57,5 @@ def runtime_config(
         warmup_request=warmup_request(cases) if runtime.warmup else None,
         max_request_bytes=runtime.max_request_bytes,
         max_concurrency=DEFAULT_MAX_CONCURRENCY if concurrency is None else concurrency,
+        processing=runtime_processing(manifest),
     )

@@ -55,6 +55,8 @@ class RuntimeConfig:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     max_connections: int = 64
     allow_non_finite: bool = False
+    processing: Mapping[str, Any] | None = None
+    """Raw inputs of a graph compiled with pre-processing (`modelstack_runtime.processing`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "execution_providers", tuple(self.execution_providers))
@@ -150,6 +152,7 @@ _TYPES: Final[dict[str, tuple[tuple[type, ...], str, bool]]] = {
     "max_concurrency": ((int,), "integer", False),
     "max_connections": ((int,), "integer", False),
     "allow_non_finite": ((bool,), "boolean", False),
+    "processing": ((dict,), "object", True),
 }
 
 

@@ -16,6 +16,7 @@ from modelstack_runtime.codec import decode_request_object
 from modelstack_runtime.config import RuntimeConfig
 from modelstack_runtime.datatypes import V2_TO_NUMPY
 from modelstack_runtime.errors import BadRequest, ConfigError, InternalError, RuntimeFault
+from modelstack_runtime.processing import Processing
 from modelstack_runtime.signature import Signature, TensorSpec
 from modelstack_runtime.validation import validate_inputs
 
@@ -45,6 +46,7 @@ def session_options(config: RuntimeConfig) -> ort.SessionOptions:
         # Measured at build time: without prepacking, weights stay in the memory-mapped
         # external data file instead of being copied at session creation.
         options.add_session_config_entry("session.disable_prepacking", "1")
+    Processing.from_config(config.processing).prepare(options)
     return options
 
 
@@ -100,14 +102,19 @@ class Model:
         """Seconds the session took to create."""
         self.warmup_seconds: float | None = None
         """Seconds the warm-up took, once it ran."""
-        self.signature = Signature(
-            inputs=tuple(TensorSpec.from_node_arg(a) for a in session.get_inputs()),
-            outputs=tuple(TensorSpec.from_node_arg(a) for a in session.get_outputs()),
+        self.processing = Processing.from_config(config.processing)
+        self.signature = self.processing.signature(
+            Signature(
+                inputs=tuple(TensorSpec.from_node_arg(a) for a in session.get_inputs()),
+                outputs=tuple(TensorSpec.from_node_arg(a) for a in session.get_outputs()),
+            )
         )
         self.name = config.model_name
         self.version = config.model_version
         self._string_inputs = frozenset(
-            spec.name for spec in self.signature.inputs if spec.datatype == "BYTES"
+            spec.name
+            for spec in self.signature.inputs
+            if spec.datatype == "BYTES" and spec.name not in self.processing.image_inputs
         )
         self._all_outputs = list(self.signature.output_names)
 
@@ -134,13 +141,15 @@ class Model:
     ) -> dict[str, np.ndarray]:
         """Run the model on validated inputs; returns the outputs by name, in order."""
         names = self._all_outputs if output_names is None else list(output_names)
-        feed: Mapping[str, np.ndarray] = inputs
+        feed: Mapping[str, np.ndarray] = self.processing.feed(inputs)
         if self._string_inputs:
             feed = {k: _as_text(v) if k in self._string_inputs else v for k, v in inputs.items()}
         try:
             results = self.session.run(names, feed)
         except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise InternalError(f"inference failed: {exc}") from exc
+            raise self.processing.bad_request(exc) or InternalError(
+                f"inference failed: {exc}"
+            ) from exc
         return dict(zip(names, results, strict=True))
 
     def warm_up(self) -> None:
@@ -175,7 +184,7 @@ class Model:
             return
         try:
             self.infer(self.synthetic_inputs())
-        except InternalError as exc:
+        except (InternalError, BadRequest) as exc:
             # Zeros are a guess; a model that rejects them is still servable.
             logger.warning("warm-up with zero inputs failed, serving anyway: %s", exc)
 
@@ -188,6 +197,7 @@ class Model:
                 inputs[spec.name] = np.full(shape, b"", dtype=object)
             else:
                 inputs[spec.name] = np.zeros(shape, dtype=V2_TO_NUMPY[spec.datatype])
+        inputs.update(self.processing.synthetic())
         return inputs
 
     def metadata(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from modelstack.errors import UsageError
 from modelstack.lint import lint_file
 from modelstack.manifest.model import TensorSpec
 from modelstack.modelfile import check_model, sha256_file
+from modelstack.processing.offer import image_offer
 from modelstack.providers import PROVIDERS, provider_named
 from modelstack.smoke.clients import InProcessClient
 from modelstack_runtime.config import RuntimeConfig
@@ -127,6 +128,7 @@ def _manifest_text(
         f"model:\n  path: {json.dumps(relative)}\n  sha256: {sha256}\n  signature:\n"
         + _tensors_text("inputs", signature.inputs)
         + _tensors_text("outputs", signature.outputs)
+        + image_offer(signature)
         + "targets:\n"
         + provider_named(provider).init_snippet(gpu=gpu)
         + "rollout:\n  strategy: all-at-once\n"

@@ -38,6 +38,7 @@ from modelstack.image.flavours import Flavour
 from modelstack.image.labels import LABEL_PREFIX, image_labels, provenance_labels
 from modelstack.image.tags import content_tag
 from modelstack.manifest.model import Manifest
+from modelstack.processing.bundle import image_additions
 from modelstack.providers import provider_for
 from modelstack.runtime_config import runtime_config
 from modelstack.smoke.local import LocalBundle
@@ -150,6 +151,8 @@ def render_context(
     )  # fmt: skip
     labels = image_labels(manifest, target_name, flavour.name, base)
     labels[f"{LABEL_PREFIX}.model.packed.sha256"] = packed.digest
+    processing_labels, processing_packages = image_additions(bundle.config)
+    labels.update(processing_labels)
     options = DockerfileOptions(
         base, labels, ca_bundle=ca_bundle is not None, optimize=optimize,
         packed_files=tuple(sorted(model_files)),
@@ -157,7 +160,7 @@ def render_context(
     files: dict[str, bytes | Path] = {
         "Dockerfile": render_dockerfile(flavour, options).encode("utf-8"),
         "requirements.txt": render_requirements(
-            flavour, base, manifest.build.python_packages
+            flavour, base, (*manifest.build.python_packages, *processing_packages)
         ).encode("utf-8"),
         **model_files,
         RUNTIME_CONFIG: (json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n").encode(),

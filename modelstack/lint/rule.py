@@ -19,6 +19,7 @@ from modelstack.manifest.model import Manifest
 from modelstack.manifest.source import PathKey, Source
 from modelstack.manifest.validator import SchemaIssue
 from modelstack.modelfile import ModelSignature
+from modelstack.processing.served import served_signature
 
 __all__ = ["Finding", "LintContext", "Rule"]
 
@@ -76,13 +77,15 @@ class LintContext:
 
     @property
     def signature(self) -> ModelSignature | None:
-        """The best known signature: the model's own, else the one the manifest declares."""
-        if self.model_signature is not None:
-            return self.model_signature
+        """The best known signature as clients see it: the model's own, else the one the
+        manifest declares, with the raw inputs and outputs of its pre/post-processing."""
         model = self.manifest.model if self.manifest else None
-        if model and model.inputs is not None and model.outputs is not None:
-            return ModelSignature(model.inputs, model.outputs)
-        return None
+        signature = self.model_signature
+        if signature is None and model and model.inputs is not None and model.outputs is not None:
+            signature = ModelSignature(model.inputs, model.outputs)
+        if signature is None or model is None:
+            return signature
+        return served_signature(model, signature)
 
 
 class Rule:

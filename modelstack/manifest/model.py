@@ -15,6 +15,8 @@ from modelstack.coerce import ints
 from modelstack.manifest.evaluation import EvaluationSpec, evaluation_from_dict
 from modelstack.manifest.source import PathKey, Source
 from modelstack.manifest.traffic import TrafficSpec, traffic_from_dict
+from modelstack.processing.manifest import processing_from_model
+from modelstack.processing.spec import PostprocessSpec, PreprocessSpec
 from modelstack.providers.aws_lambda.target import (
     Alarms,
     AwsLambdaTarget,
@@ -76,6 +78,8 @@ class ModelSpec:
     format: str = "onnx"
     inputs: tuple[TensorSpec, ...] | None = None
     outputs: tuple[TensorSpec, ...] | None = None
+    preprocess: PreprocessSpec | None = None
+    postprocess: PostprocessSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ class SmokeInput:
     data: Any
     datatype: str | None = None
     shape: tuple[int, ...] | None = None
+    file: str | None = None
+    """A bundle file sent whole as one BYTES element (an encoded image)."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ def from_document(source: Source) -> Manifest:
     return Manifest(
         source=source,
         metadata=_metadata(doc["metadata"]),
-        model=_model(doc["model"]),
+        model=_model(doc["model"], source),
         runtime=_runtime(doc.get("runtime", {})),
         build=_build(doc.get("build", {})),
         targets={name: _target(name, t) for name, t in doc["targets"].items()},
@@ -209,14 +215,17 @@ def _tensors(items: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
     )
 
 
-def _model(d: dict[str, Any]) -> ModelSpec:
+def _model(d: dict[str, Any], source: Source) -> ModelSpec:
     signature = d.get("signature")
+    preprocess, postprocess = processing_from_model(source, d)
     return ModelSpec(
         path=d["path"],
         sha256=d["sha256"],
         format=d.get("format", "onnx"),
         inputs=_tensors(signature["inputs"]) if signature else None,
         outputs=_tensors(signature["outputs"]) if signature else None,
+        preprocess=preprocess,
+        postprocess=postprocess,
     )
 
 
@@ -255,9 +264,10 @@ def smoke_test_from_dict(index: int, d: dict[str, Any]) -> SmokeTest:
     if "inputs" in d:
         inputs = {
             name: SmokeInput(
-                data=i["data"],
+                data=i.get("data"),
                 datatype=i.get("datatype"),
                 shape=tuple(int(s) for s in i["shape"]) if "shape" in i else None,
+                file=i.get("file"),
             )
             for name, i in d["inputs"].items()
         }

@@ -14,6 +14,7 @@ from modelstack.errors import ModelError, SmokeTestError
 from modelstack.manifest.limits import INPUTS_FILE_BYTES
 from modelstack.manifest.model import Manifest, SmokeTest, TensorSpec
 from modelstack.modelfile import resolve_in_bundle
+from modelstack.processing.raw_inputs import file_input
 from modelstack.smoke.inputs_file import (
     check_value_count,
     count_values,
@@ -54,6 +55,11 @@ def _inputs(
     if test.inputs is not None:
         arrays = {}
         for name, given in test.inputs.items():
+            if given.file is not None:
+                arrays[name] = file_input(
+                    manifest.directory, given.file, f"{where}: input {name!r}"
+                )
+                continue
             datatype = given.datatype or (specs[name].datatype if name in specs else None)
             if datatype is None:
                 raise SmokeTestError(f"{where}: the model has no input '{name}'")

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from modelstack.processing.raw_inputs import holds_raw_bytes
 from modelstack_runtime.codec import (
     HEADER_LENGTH_HEADER,
     decode_response,
@@ -47,13 +48,17 @@ class InProcessClient:
         self.model_name = model_name
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        body = encode_json_request(inputs)
+        length: int | None = None
+        if holds_raw_bytes(inputs):  # an encoded image: JSON cannot carry it
+            (body, length), kind = encode_binary_request(inputs), "application/octet-stream"
+        else:
+            body, kind = encode_json_request(inputs), "application/json"
         try:
-            payload, headers = self.dataplane.infer(self.model_name, body, None, "application/json")
+            payload, headers = self.dataplane.infer(self.model_name, body, length, kind)
         except InferenceError as exc:
             raise InferenceFailed(f"{int(exc.status)} {exc}") from None
-        length = headers.get(HEADER_LENGTH_HEADER)
-        return decode_response(payload, int(length) if length else None)
+        reply_length = headers.get(HEADER_LENGTH_HEADER)
+        return decode_response(payload, int(reply_length) if reply_length else None)
 
     def describe(self) -> str:
         return "onnxruntime in this process"
@@ -96,7 +101,7 @@ class HttpClient:
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         headers = dict(self.extra_headers)
-        if self.binary:
+        if self.binary or holds_raw_bytes(inputs):
             body, length = encode_binary_request(inputs)
             headers["Content-Type"] = "application/octet-stream"
             headers[HEADER_LENGTH_HEADER] = str(length)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from modelstack.errors import ModelError
 from modelstack.manifest.model import Manifest
 from modelstack.modelfile import ModelSignature, resolve_in_bundle, verify_model
+from modelstack.processing.bundle import processed_model
 from modelstack.runtime_config import runtime_config
 from modelstack.smoke.cases import SmokeCase, load_cases
 from modelstack_runtime.config import RuntimeConfig
@@ -30,5 +31,8 @@ def prepare_local(manifest: Manifest) -> LocalBundle:
     except ModelError as exc:  # say where the path came from
         raise ModelError(f"{manifest.source.position(('model', 'path'))}: {exc}") from None
     path, signature = verify_model(manifest.directory, manifest.model.path, manifest.model.sha256)
+    processed = processed_model(manifest, path)
+    if processed is not None:  # serve the compiled pre/post-processing graph instead
+        path, signature = processed.path, processed.signature
     cases = load_cases(manifest, signature.inputs)
     return LocalBundle(signature, cases, runtime_config(manifest, path, cases))

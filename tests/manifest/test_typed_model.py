@@ -33,12 +33,21 @@ from modelstack.manifest.model import (
 )
 from modelstack.manifest.source import parse_source
 from modelstack.manifest.traffic import TrafficSpec
+from modelstack.processing.spec import (
+    FieldSpec,
+    ImageSpec,
+    PostprocessSpec,
+    RecordSpec,
+    ResizeSpec,
+    preprocess_from_dict,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA: dict[str, Any] = json.loads((ROOT / "schemas/modelstack.v1.schema.json").read_text())
 LAMBDA = "#/$defs/awsLambdaTarget"
 PROVISIONED = f"{LAMBDA}/properties/provisioned_concurrency"
 SMOKE = "#/$defs/smokeTest"
+PRE = "#/properties/model/properties/preprocess"
 
 # Each typed class and the schema object it is built from.
 EVENTS = "#/properties/events/items/properties"
@@ -63,6 +72,10 @@ SCHEMA_OF: dict[type, str] = {
     EvaluationSpec: "#/properties/evaluation",
     TrafficSpec: "#/$defs/traffic",
     Expectation: f"{SMOKE}/properties/expected_outputs/additionalProperties",
+    ImageSpec: f"{PRE}/properties/image",
+    ResizeSpec: f"{PRE}/properties/image/properties/resize",
+    FieldSpec: f"{PRE}/properties/record/properties/fields/items",
+    PostprocessSpec: "#/properties/model/properties/postprocess",
 }
 
 
@@ -157,6 +170,9 @@ traffic: {requests_per_month: 1000}
 """ % ("ab" * 32)
 
 
+PROCESSING = "model: {preprocess: {image: {resize: {size: [8, 8]}}}, postprocess: {labels: l}, "
+
+
 def minimal(text: str = MINIMAL) -> Manifest:
     return manifest_from_source(parse_source(text))
 
@@ -170,13 +186,17 @@ def minimal_events() -> dict[type, Any]:
 
 
 def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
-    manifest = minimal()
+    manifest = minimal(MINIMAL.replace("model: {", PROCESSING))
     aws, aws2 = manifest.targets["aws"], manifest.targets["aws2"]
     assert isinstance(aws, AwsLambdaTarget) and isinstance(aws2, AwsLambdaTarget)
     assert aws.provisioned_concurrency is not None and aws2.provisioned_concurrency is not None
     gpu = manifest.targets["gpu"]
     assert isinstance(gpu, CloudRunTarget) and gpu.gpu is not None
     test, other = manifest.smoke_tests
+    image = manifest.model.preprocess
+    assert isinstance(image, ImageSpec)
+    record = preprocess_from_dict({"record": {"fields": [{"name": "a"}]}})
+    assert isinstance(record, RecordSpec)
     objects: dict[type, Any] = {
         Metadata: manifest.metadata,
         ModelSpec: manifest.model,
@@ -196,6 +216,10 @@ def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
         EvaluationSpec: manifest.evaluation,
         TrafficSpec: manifest.traffic,
         **minimal_events(),
+        ImageSpec: image,
+        ResizeSpec: image.resize,
+        FieldSpec: record.fields[0],
+        PostprocessSpec: manifest.model.postprocess,
     }
     assert set(objects) == set(SCHEMA_OF)
     checked = 0

@@ -5,7 +5,7 @@ Rule ids encode the area; severity is each rule's own (see the README table):
 | ids    | area                                                      |
 |--------|-----------------------------------------------------------|
 | MS0xx  | the file itself: YAML (MS000) and schema (MS001)          |
-| MS1xx  | the model artifact                                        |
+| MS1xx  | the model artifact (MS110-MS129: pre/post-processing)     |
 | MS2xx  | smoke tests                                               |
 | MS3xx  | AWS Lambda targets (`modelstack/providers/aws_lambda/`)   |
 | MS4xx  | Cloud Run targets (`modelstack/providers/gcp_cloud_run/`) |
@@ -31,6 +31,9 @@ from modelstack.lint.rules.model.loads import ModelLoads
 from modelstack.lint.rules.model.path import ModelPath
 from modelstack.lint.rules.model.sha256 import ModelSha256
 from modelstack.lint.rules.model.signature import DeclaredSignature
+from modelstack.lint.rules.processing.fits import StepsFitModelInput
+from modelstack.lint.rules.processing.labels import LabelMapFits
+from modelstack.lint.rules.processing.raw_files import RawInputFile
 from modelstack.lint.rules.rollout.steps import RolloutSteps
 from modelstack.lint.rules.security.pinning import BaseImagePinned
 from modelstack.lint.rules.security.secrets import SecretValue
@@ -50,6 +53,9 @@ ALL_RULES: tuple[type[Rule], ...] = (
     ModelLoads,
     ExternalData,
     DeclaredSignature,
+    StepsFitModelInput,
+    LabelMapFits,
+    RawInputFile,
     SmokeInputs,
     SmokeOutputs,
     SmokeInputsFile,

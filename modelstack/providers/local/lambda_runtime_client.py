@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from modelstack.processing.lambda_events import binary_invocation, binary_reply
+from modelstack.processing.raw_inputs import holds_raw_bytes
 from modelstack.providers.local.invocations import InvocationBroker, InvocationFailed
 from modelstack.smoke.clients import InferenceFailed
 from modelstack_runtime.codec import decode_response, encode_json_request
@@ -31,11 +33,14 @@ class LambdaRuntimeClient:
         self.timeout_s = timeout_s
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        payload = encode_json_request(inputs)
+        raw = holds_raw_bytes(inputs)  # an encoded image: send a binary function-URL event
+        payload = binary_invocation(self.model_name, inputs) if raw else encode_json_request(inputs)
         try:
             body = self.broker.invoke(payload, self.timeout_s)
         except (InvocationFailed, TimeoutError) as exc:
             raise InferenceFailed(str(exc)) from None
+        if raw:
+            return binary_reply(body)
         try:
             document = json.loads(body)
         except ValueError:

@@ -42,6 +42,13 @@ def _check_test(test: SmokeTest, specs: tuple[TensorSpec, ...]) -> Iterator[Find
             yield Finding(base, f"smoke test '{test.name}' is missing input '{spec.name}'")
             continue
         path = (*base, spec.name)
+        if given.file is not None:  # sent whole as one BYTES element
+            if spec.datatype != "BYTES":
+                yield Finding(
+                    (*path, "file"),
+                    f"input '{spec.name}': a file is sent as BYTES, the input is {spec.datatype}",
+                )
+            continue
         datatype = given.datatype or spec.datatype
         if datatype != spec.datatype:
             yield Finding(
