@@ -24,6 +24,8 @@ from modelstack_runtime.errors import (
     UnsupportedMediaType,
     error_body,
 )
+from modelstack_runtime.metrics import PROMETHEUS_CONTENT_TYPE
+from modelstack_runtime.tracing import parse_traceparent
 
 __all__ = [
     "ROUTES",
@@ -93,6 +95,7 @@ def _infer(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) 
     except InferenceError as exc:
         dp.log_rejected(p["name"], exc, len(b), h.get("x-request-id"))
         raise
+    span = dp.monitoring.tracer.start(parse_traceparent(h.get("traceparent")))
     body, headers = dp.infer(
         p["name"],
         b,
@@ -100,8 +103,15 @@ def _infer(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) 
         h.get("content-type"),
         version=p.get("version"),
         request_id=h.get("x-request-id"),
+        span=span,
     )
+    if span is not None and span.context is not None:
+        headers["traceparent"] = span.context.header()
     return Reply(HTTPStatus.OK, body, headers)
+
+
+def _metrics(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) -> Reply:
+    return Reply(HTTPStatus.OK, dp.metrics.exposition(), {"Content-Type": PROMETHEUS_CONTENT_TYPE})
 
 
 def _header_length(h: Mapping[str, str]) -> int | None:
@@ -126,6 +136,7 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("GET", re.compile(_MODEL + r"/?"), _model_metadata),
     Route("GET", re.compile(_MODEL + r"/ready"), _model_ready),
     Route("POST", re.compile(_MODEL + r"/infer"), _infer),
+    Route("GET", re.compile(r"/metrics"), _metrics),
 )
 
 
