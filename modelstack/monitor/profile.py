@@ -127,13 +127,14 @@ def _fractions(bins: np.ndarray, size: int) -> tuple[float, ...]:
 
 
 def _watched(spec: MonitoringSpec, signature: ModelSignature) -> list[TensorSpec]:
-    if spec.watch_inputs is None:
+    watched = spec.watch.inputs
+    if watched is None:
         return [t for t in signature.inputs if numpy_dtype(t.datatype).kind in _NUMERIC]
-    unknown = [n for n in spec.watch_inputs if signature.input(n) is None]
+    unknown = [n for n in watched if signature.input(n) is None]
     if unknown:
         names = ", ".join(t.name for t in signature.inputs)
         raise UsageError(f"monitoring.watch.inputs names {unknown}; the model's inputs: {names}")
-    return [t for t in signature.inputs if t.name in spec.watch_inputs]
+    return [t for t in signature.inputs if t.name in watched]
 
 
 def build_profile(
@@ -147,7 +148,7 @@ def build_profile(
     for tensor in _watched(spec, signature):
         flat = inputs[tensor.name].reshape(len(inputs[tensor.name]), -1).astype(np.float64)
         for column in range(flat.shape[1]):
-            if len(features) >= spec.max_features:
+            if len(features) >= spec.watch.max_features:
                 break
             values = flat[:, column]
             edges = _quantile_edges(values)
@@ -157,12 +158,12 @@ def build_profile(
     return DriftProfile(
         tuple(features),
         tuple(_output(name, array) for name, array in outputs.items() if _numeric(array)),
-        window_requests=spec.window_requests,
-        window_seconds=spec.window_seconds,
-        slices=spec.slices,
-        min_rows=spec.min_rows,
-        warn=spec.psi_warn,
-        alarm=spec.psi_alarm,
+        window_requests=None if spec.window.seconds is not None else spec.window.requests,
+        window_seconds=spec.window.seconds,
+        slices=spec.window.slices,
+        min_rows=spec.window.min_rows,
+        warn=spec.thresholds.psi_warn,
+        alarm=spec.thresholds.psi_alarm,
     )
 
 

@@ -32,6 +32,14 @@ from modelstack.manifest.model import (
 )
 from modelstack.manifest.source import parse_source
 from modelstack.manifest.traffic import TrafficSpec
+from modelstack.monitor.spec import AlarmSpec as MonitoringAlarms
+from modelstack.monitor.spec import (
+    ReferenceSpec,
+    ThresholdSpec,
+    WatchSpec,
+    WindowSpec,
+    monitoring_spec,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA: dict[str, Any] = json.loads((ROOT / "schemas/modelstack.v1.schema.json").read_text())
@@ -57,6 +65,11 @@ SCHEMA_OF: dict[type, str] = {
     SmokeTest: SMOKE,
     EvaluationSpec: "#/properties/evaluation",
     TrafficSpec: "#/$defs/traffic",
+    ReferenceSpec: "#/$defs/monitoring/properties/reference",
+    WindowSpec: "#/$defs/monitoring/properties/window",
+    WatchSpec: "#/$defs/monitoring/properties/watch",
+    ThresholdSpec: "#/$defs/monitoring/properties/thresholds",
+    MonitoringAlarms: "#/$defs/monitoring/properties/alarms",
     Expectation: f"{SMOKE}/properties/expected_outputs/additionalProperties",
 }
 
@@ -149,11 +162,24 @@ evaluation:
       path: d.csv
       sha256: 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc'
 traffic: {requests_per_month: 1000}
+monitoring: {reference: {path: r.npz}}
 """ % ("ab" * 32)
 
 
 def minimal(text: str = MINIMAL) -> Manifest:
     return manifest_from_source(parse_source(text))
+
+
+def _monitoring_objects(manifest: Manifest) -> dict[type, Any]:
+    spec = monitoring_spec(manifest)
+    assert spec is not None
+    return {
+        ReferenceSpec: spec.reference,
+        WindowSpec: spec.window,
+        WatchSpec: spec.watch,
+        ThresholdSpec: spec.thresholds,
+        MonitoringAlarms: spec.alarms,
+    }
 
 
 def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
@@ -182,6 +208,7 @@ def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
         Expectation: other.expected_outputs["y"],
         EvaluationSpec: manifest.evaluation,
         TrafficSpec: manifest.traffic,
+        **_monitoring_objects(manifest),
     }
     assert set(objects) == set(SCHEMA_OF)
     checked = 0
