@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from modelstack.monitor.arguments import add_monitor_parser
 from modelstack.providers import PROVIDERS
 
 __all__ = ["build_parser"]
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     _evaluation_parsers(sub)
     _cost_parser(sub)
+    add_monitor_parser(sub)
     _deploy_parsers(sub)
     return parser
 
