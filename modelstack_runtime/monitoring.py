@@ -56,6 +56,7 @@ def _emf_drift(
         if rows < drift.profile.min_rows:
             return
         values = {f"drift_psi_{name}": value for name, value in features.items()}
+        values["drift_psi_max"] = max(features.values(), default=0.0)  # what the alarm watches
         values.update({f"output_psi_{name}": value for name, value in outputs.items()})
         emit(emf_line(namespace, model, int(time.time() * 1000), values))
 

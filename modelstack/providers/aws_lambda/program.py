@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from modelstack.errors import SmokeTestError
+from modelstack.providers.aws_lambda.monitoring import monitoring_resources
 from modelstack.providers.aws_lambda.policies import (
     ASSUME_ROLE_POLICY,
     ECR_LIFECYCLE_POLICY,
@@ -121,6 +122,7 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
     if target.function_url.enabled:
         endpoint = _function_url(parent, name, spec, function, alias)
     _alarms(parent, name, spec, function, tags)
+    monitoring_resources(parent, name, spec, function.name, tags)
 
     return ServiceOutputs(
         endpoint=endpoint,
