@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -38,25 +39,32 @@ class Monitoring:
         drift = None
         if config.monitoring is not None:
             drift = DriftMonitor(DriftProfile.from_dict(config.monitoring))
-            if emf_namespace is not None and emit is not None:
-                drift.on_rotate = _emf_drift(emf_namespace, config.model_name, emit)
+            if emit is not None:
+                drift.on_rotate = _drift_line(emf_namespace, config.model_name, emit)
         return cls(metrics, drift, tracer_from_env(config.model_name, config.model_version))
 
     def close(self) -> None:
         self.tracer.shutdown()
 
 
-def _emf_drift(
-    namespace: str, model: str, emit: Callable[[str], None]
+def _drift_line(
+    namespace: str | None, model: str, emit: Callable[[str], None]
 ) -> Callable[[DriftMonitor], None]:
-    """On Lambda: each closed sub-window writes the window's PSI values as one EMF line."""
+    """Each closed sub-window writes the window's PSI values as one line: EMF on Lambda, else
+    ``{"event": "drift", ...}`` (which a log-based metric reads on Cloud Run)."""
 
     def write(drift: DriftMonitor) -> None:
         features, outputs, rows = drift.scores()
         if rows < drift.profile.min_rows:
             return
+        highest = max(features.values(), default=0.0)  # what the drift alarms watch
+        if namespace is None:
+            emit(json.dumps({"event": "drift", "model": model, "rows": rows,
+                             "drift_psi_max": highest, "psi": features, "output_psi": outputs},
+                            separators=(",", ":"), allow_nan=False))  # fmt: skip
+            return
         values = {f"drift_psi_{name}": value for name, value in features.items()}
-        values["drift_psi_max"] = max(features.values(), default=0.0)  # what the alarm watches
+        values["drift_psi_max"] = highest
         values.update({f"output_psi_{name}": value for name, value in outputs.items()})
         emit(emf_line(namespace, model, int(time.time() * 1000), values))
 

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from modelstack.manifest import load_manifest
 from modelstack.monitor.profile import with_reference_profile
 from modelstack.monitor.readings import histogram_quantile, readings_from_text
 from modelstack.providers.aws_lambda.monitoring import CloudWatchMetrics
+from modelstack.providers.gcp_cloud_run.monitoring import CloudMonitoringMetrics
 from modelstack.providers.local.routes import Revision, Routes, write_routes
 from modelstack.smoke.local import prepare_local
 from modelstack_runtime import RuntimeServer
@@ -195,3 +197,39 @@ def test_cloudwatch_readings(tmp_path: Path) -> None:
     ids = [q["Id"] for q in fake.queries]
     assert len(ids) == len(set(ids)) and all(i[0].islower() and i.isidentifier() for i in ids)
     assert {q["MetricStat"]["Period"] for q in fake.queries if q["Id"] == "requests"} == {3600}
+
+
+class FakeMetricServiceClient:
+    """A fake Cloud Monitoring client: time series by metric type in the filter."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    @staticmethod
+    def _series(labels: dict[str, str], value: float) -> Any:
+        point = SimpleNamespace(value=SimpleNamespace(int64_value=0, double_value=value))
+        return SimpleNamespace(metric=SimpleNamespace(labels=labels), points=[point])
+
+    def list_time_series(self, request: dict[str, Any]) -> list[Any]:
+        self.requests.append(request)
+        metric_filter = request["filter"]
+        aligner = request["aggregation"]["per_series_aligner"]
+        if "request_count" in metric_filter:
+            return [self._series({"response_code": code}, n)
+                    for code, n in (("200", 90), ("503", 6), ("429", 2), ("400", 2))]  # fmt: skip
+        if "request_latencies" in metric_filter:
+            return [self._series({}, 12.0 if aligner.endswith("_50") else 80.0)]
+        return [self._series({}, 0.4)]  # the drift metric's highest PSI
+
+
+def test_cloud_monitoring_readings(tmp_path: Path) -> None:
+    folder = copy_example("digits-gpu", tmp_path / "digits")
+    manifest = load_manifest(folder / "modelstack.yaml")
+    fake = FakeMetricServiceClient()
+    target = manifest.targets["gpu"]
+    readings = CloudMonitoringMetrics(target, client=fake).read(manifest, 1800)  # type: ignore[arg-type]
+    assert readings.requests == 100 and readings.errors == 6 and readings.client_errors == 4
+    assert readings.throttles == 2 and readings.p50_ms == 12.0 and readings.p99_ms == 80.0
+    assert readings.drift == {"highest of the window": 0.4}
+    assert all(r["name"] == "projects/" + target.project for r in fake.requests)  # type: ignore[attr-defined]
+    assert {r["aggregation"]["alignment_period"]["seconds"] for r in fake.requests} == {1800}

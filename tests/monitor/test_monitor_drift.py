@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from modelstack_runtime import dataplane, encode_json_request
+from modelstack_runtime.dataplane import DataPlane
 from modelstack_runtime.drift import (
     PSI_FLOOR,
     DriftMonitor,
@@ -21,6 +26,7 @@ from modelstack_runtime.drift import (
     psi,
 )
 from modelstack_runtime.errors import ConfigError
+from modelstack_runtime.model import Model
 
 
 def test_psi_by_hand() -> None:
@@ -151,3 +157,38 @@ def test_the_window_holds_at_most_its_requests(batches: list[np.ndarray], slices
     _, held = monitor.window()
     newest = batches[-2 * slices :]
     assert held <= sum(len(b) for b in newest)
+
+
+def _plane(tmp_path: Path, emf: str | None) -> DataPlane:
+    from monitorkit import runtime_config
+
+    config = runtime_config(tmp_path, warmup=False)
+    drift = profile(requests=4, slices=2, min_rows=1)
+    features = tuple(FeatureBins(f.name, "float_input", f.column, f.edges, f.expected)
+                     for f in drift.features)  # fmt: skip
+    watched = DriftProfile(features, (), window_requests=4, slices=2, min_rows=1)
+    config = dataclasses.replace(config, monitoring=watched.to_dict())
+    return DataPlane(Model.load(config), config, emf_namespace=emf)
+
+
+@pytest.mark.parametrize("emf", [None, "ns"])
+def test_each_closed_sub_window_writes_a_drift_line(
+    tmp_path: Path, emf: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines: list[str] = []
+    monkeypatch.setattr(dataplane, "_access_sink", lines.append)
+    plane = _plane(tmp_path, emf)
+    body = encode_json_request({"float_input": np.full((2, 4), 3.0, np.float32)})
+    for _ in range(3):  # the third request closes the first sub-window of two requests
+        plane.infer("iris", body, None, "application/json")
+    drift = [json.loads(line) for line in lines if '"event":"infer"' not in line]
+    assert len(drift) == 1
+    if emf is None:
+        # the whole window: the closed sub-window (4 rows) and the new one (2)
+        assert drift[0]["event"] == "drift" and drift[0]["rows"] == 6
+        assert set(drift[0]["psi"]) == {"x0", "x1"}
+        assert drift[0]["drift_psi_max"] == max(drift[0]["psi"].values()) > 0.25
+    else:
+        names = {m["Name"] for d in drift[0]["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+        assert names == {"drift_psi_x0", "drift_psi_x1", "drift_psi_max"}
+        assert all(isinstance(drift[0][n], float) for n in names)

@@ -13,7 +13,7 @@ from example_copies import copy_example
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pulumi"))
 
-from offline_deploy import ECR_IMAGE, deploy_offline
+from offline_deploy import ECR_IMAGE, GCP_IMAGE, deploy_offline
 
 from modelstack.providers.aws_lambda.monitoring import EMF_NAMESPACE
 from modelstack.pulumi.offline import RecordingMonitor, install_mocks
@@ -80,3 +80,43 @@ def test_drift_alarm_only_by_default(monitor: RecordingMonitor, tmp_path: Path) 
     d = deploy_offline(monitor, manifest=manifest_with(tmp_path, text), image=ECR_IMAGE)
     names = [r.inputs["name"] for r in d.of_type("cloudwatch/metricAlarm:MetricAlarm")]
     assert [n for n in names if "-model-" in n] == ["iris-prod-model-drift"]
+
+
+CHANNEL = "projects/my-project/notificationChannels/123"
+GCP = f"""
+monitoring:
+  reference: {{path: reference.npz}}
+  alarms: {{p99_latency_ms: 800, error_rate: 0.05, throttles: true}}
+  notification: {{channel: "{CHANNEL}"}}
+"""
+
+
+def test_cloud_run_alert_policies_drift_metric_and_dashboard(
+    monitor: RecordingMonitor, tmp_path: Path
+) -> None:
+    folder = copy_example("digits-gpu", tmp_path / "digits")
+    np.savez(folder / "reference.npz", pixels=np.zeros((4, 64), dtype=np.float32))
+    path = folder / "modelstack.yaml"
+    path.write_text(path.read_text() + GCP)
+    d = deploy_offline(monitor, manifest=path, image=GCP_IMAGE)
+    service = d.one("cloudrunv2/service:Service").inputs["name"]
+    policies = {r.inputs["displayName"]: r.inputs for r in d.of_type("AlertPolicy")}
+    assert set(policies) == {f"{service} {s}" for s in
+                             ("p99-latency", "error-rate", "throttles", "drift")}  # fmt: skip
+    for policy in policies.values():
+        assert policy["notificationChannels"] == [CHANNEL]
+    p99 = policies[f"{service} p99-latency"]["conditions"][0]["conditionThreshold"]
+    assert "run.googleapis.com/request_latencies" in p99["filter"]
+    assert f'service_name = "{service}"' in p99["filter"] and p99["thresholdValue"] == 800
+    rate = policies[f"{service} error-rate"]["conditions"][0]["conditionThreshold"]
+    assert 'response_code_class = "5xx"' in rate["filter"]
+    assert "5xx" not in rate["denominatorFilter"] and rate["thresholdValue"] == 0.05
+    metric = d.one("logging/metric:Metric").inputs
+    assert metric["valueExtractor"] == "EXTRACT(jsonPayload.drift_psi_max)"
+    assert 'jsonPayload.event = "drift"' in metric["filter"]
+    drift = policies[f"{service} drift"]["conditions"][0]["conditionThreshold"]
+    assert metric["name"] in drift["filter"] and drift["thresholdValue"] == 0.25
+    board = json.loads(d.one("monitoring/dashboard:Dashboard").inputs["dashboardJson"])
+    assert [w["title"] for w in board["gridLayout"]["widgets"]] == [
+        "Requests", "p99 latency (ms)", "Drift (highest PSI)",
+    ]  # fmt: skip

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from modelstack.errors import SmokeTestError
+from modelstack.providers.gcp_cloud_run.monitoring import monitoring_resources
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 from modelstack.pulumi.gate import smoke_gate
 from modelstack.pulumi.naming import fit, gcp_labels, revision_name, service_account_id
@@ -228,6 +229,7 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
             opts=child,
         )
 
+    monitoring_resources(parent, name, spec, service_name)
     static = {"provider": "gcp-cloud-run", "service": service_name, "revision": revision}
     candidate_address = service.traffic_statuses.apply(
         lambda statuses: {
