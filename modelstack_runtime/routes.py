@@ -96,17 +96,21 @@ def _infer(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) 
         dp.log_rejected(p["name"], exc, len(b), h.get("x-request-id"))
         raise
     span = dp.monitoring.tracer.start(parse_traceparent(h.get("traceparent")))
-    body, headers = dp.infer(
-        p["name"],
-        b,
-        header_length,
-        h.get("content-type"),
-        version=p.get("version"),
-        request_id=h.get("x-request-id"),
-        span=span,
-    )
-    if span is not None and span.context is not None:
-        headers["traceparent"] = span.context.header()
+    trace = {} if span is None or span.context is None else {"traceparent": span.context.header()}
+    try:
+        body, headers = dp.infer(
+            p["name"],
+            b,
+            header_length,
+            h.get("content-type"),
+            version=p.get("version"),
+            request_id=h.get("x-request-id"),
+            span=span,
+        )
+    except InferenceError as exc:
+        exc.headers.update(trace)  # an error answer carries the trace on too
+        raise
+    headers.update(trace)
     return Reply(HTTPStatus.OK, body, headers)
 
 

@@ -90,6 +90,12 @@ def test_the_answer_carries_the_trace_on(client: Client) -> None:
     assert answered is not None and answered.trace_id == TRACE and answered.span_id != PARENT
 
 
+def test_an_error_answer_carries_the_trace_too(client: Client) -> None:
+    status, headers, _ = client.infer(np.zeros((1, 3)), {"traceparent": HEADER})
+    assert status == 400
+    assert parse_traceparent(headers["traceparent"]).trace_id == TRACE  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("header", ["garbage", f"00-{'0' * 32}-{PARENT}-01"])
 def test_an_invalid_header_is_ignored_never_a_500(client: Client, header: str) -> None:
     status, headers, _ = client.infer(X, {"traceparent": header})
