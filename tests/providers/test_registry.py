@@ -38,8 +38,14 @@ def test_each_target_finds_its_provider_and_type(name: str) -> None:
 @pytest.mark.parametrize("name", list(PROVIDERS))
 def test_the_next_capabilities_are_not_supported_yet(name: str) -> None:
     provider, target = PROVIDERS[name], TARGETS[name]
-    hooks = (provider.event_sources, provider.prices, provider.monitoring)
-    assert [hook(target) for hook in hooks] == [NOT_SUPPORTED] * 3
+    hooks = (provider.event_sources, provider.prices)
+    assert [hook(target) for hook in hooks] == [NOT_SUPPORTED] * 2
+
+
+@pytest.mark.parametrize("name", list(PROVIDERS))
+def test_every_provider_answers_monitoring_with_a_metrics_source(name: str) -> None:
+    source = PROVIDERS[name].monitoring(TARGETS[name])
+    assert source is not NOT_SUPPORTED and callable(source.read)
 
 
 def test_only_cloud_providers_deploy_through_pulumi() -> None:
