@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from modelstack_runtime import RuntimeConfig, encode_json_request
+from modelstack_runtime import RuntimeConfig, RuntimeServer, encode_json_request
 
 WEIGHTS = np.array(
     [[0.5, -1.0, 0.25], [1.0, 0.0, -0.5], [-0.25, 2.0, 1.0], [0.0, 1.0, 0.5]], dtype=np.float32
@@ -73,3 +75,23 @@ class Client:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# Fixtures (imported by the test modules that use them: this folder has no conftest.py, whose
+# module name would clash with tests/runtime/conftest.py, which tests there import from).
+
+
+@pytest.fixture(name="server")
+def server_fixture(tmp_path: Path) -> Iterator[RuntimeServer]:
+    srv = RuntimeServer(runtime_config(tmp_path))
+    srv.start()
+    srv.load()
+    yield srv
+    srv.stop(grace_s=5.0)
+
+
+@pytest.fixture(name="client")
+def client_fixture(server: RuntimeServer) -> Iterator[Client]:
+    c = Client(server.port)
+    yield c
+    c.close()

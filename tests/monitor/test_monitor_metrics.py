@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from monitorkit import Client
+from monitorkit import Client, client_fixture, server_fixture  # noqa: F401 (fixtures)
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelstack_runtime import RuntimeServer

@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from monitorkit import Client, runtime_config
+from monitorkit import (  # noqa: F401 (fixtures)
+    Client,
+    client_fixture,
+    runtime_config,
+    server_fixture,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from modelstack_runtime import RuntimeServer
