@@ -193,6 +193,14 @@ def _events(args: argparse.Namespace) -> int:
     )
 
 
+def _monitor(args: argparse.Namespace) -> int:
+    from modelstack.commands.monitor import monitor
+
+    return monitor(
+        args.manifest, target=args.target, since=args.since, fmt=args.format, html=args.html
+    )
+
+
 def _history(args: argparse.Namespace) -> int:
     from modelstack.commands.history import history
 
@@ -222,6 +230,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "history": _history,
     "init": _init,
     "lint": _lint,
+    "monitor": _monitor,
     "optimize": _optimize,
     "plan": _plan,
     "rollback": _rollback,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelstack.events.parser import events_parser
+from modelstack.monitor.arguments import add_monitor_parser
 from modelstack.providers import PROVIDERS
 
 __all__ = ["build_parser"]
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluation_parsers(sub)
     _cost_parser(sub)
     events_parser(sub)
+    add_monitor_parser(sub)
     _deploy_parsers(sub)
     return parser
 

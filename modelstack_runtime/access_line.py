@@ -33,8 +33,11 @@ def access_line(
     input_bytes: int | None,
     error: str | None = None,
     aws: dict[str, Any] | None = None,
+    fields: str | None = None,
 ) -> str:
     """The JSON line; ``model`` and ``model_version`` are already JSON string literals.
+
+    ``fields`` are further members, already JSON (``"name":value`` pairs joined by commas).
 
     ``latency_ms`` must be finite (it is a measured duration).
     """
@@ -47,6 +50,8 @@ def access_line(
     )
     if error is not None:
         line += f',"error":{json_string(error)}'
+    if fields:
+        line += "," + fields
     if aws is not None:
         line += f',"_aws":{_encode(aws)}'
     return line + "}"

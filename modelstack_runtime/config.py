@@ -57,6 +57,8 @@ class RuntimeConfig:
     allow_non_finite: bool = False
     processing: Mapping[str, Any] | None = None
     """Raw inputs of a graph compiled with pre-processing (`modelstack_runtime.processing`)."""
+    monitoring: Mapping[str, Any] | None = None
+    """The drift reference profile (``drift.DriftProfile``), written by the build."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "execution_providers", tuple(self.execution_providers))
@@ -115,6 +117,8 @@ class RuntimeConfig:
         data["execution_providers"] = list(self.execution_providers)
         if self.warmup_request is not None:
             data["warmup_request"] = dict(self.warmup_request)
+        if self.monitoring is not None:
+            data["monitoring"] = dict(self.monitoring)
         return data
 
 
@@ -153,6 +157,7 @@ _TYPES: Final[dict[str, tuple[tuple[type, ...], str, bool]]] = {
     "max_connections": ((int,), "integer", False),
     "allow_non_finite": ((bool,), "boolean", False),
     "processing": ((dict,), "object", True),
+    "monitoring": ((dict,), "object", True),
 }
 
 

@@ -13,8 +13,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import numpy as np
 
@@ -38,10 +39,18 @@ from modelstack_runtime.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from modelstack_runtime.metrics import (
+    EMF_REQUEST_METRICS,
+    RuntimeMetrics,
+    emf_directives,
+    emf_request_fields,
+)
+from modelstack_runtime.monitoring import Monitoring
 from modelstack_runtime.validation import check_finite, validate_inputs, validate_output_names
 
 if TYPE_CHECKING:
     from modelstack_runtime.model import Model
+    from modelstack_runtime.tracing import Span
 
 __all__ = ["ACCESS_LOGGER", "DataPlane", "load_dataplane", "set_access_sink"]
 
@@ -57,6 +66,18 @@ _BINARY_TYPES: Final = frozenset({"", "application/json", "application/octet-str
 _JSON_HEADERS: Final[Mapping[str, str]] = {"Content-Type": "application/json"}
 
 _T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class _Done(Generic[_T]):
+    """What an answered request reports: its id, result, inference times, response size."""
+
+    request_id: str | None
+    result: _T
+    infer_start: float = 0.0
+    infer_end: float = 0.0
+    response_bytes: int | None = None
+
 
 # Where access lines go: a direct writer set by the entry points (see ``logs.py``), which
 # costs a few microseconds per line instead of the ~25 us of a logging record; else logging.
@@ -90,6 +111,12 @@ class DataPlane:
         self._ready = threading.Event()
         self._model_json = json_string(config.model_name)
         self._version_json = json_string(config.model_version)
+        self.monitoring = Monitoring.from_config(
+            config, emf_namespace=emf_namespace, emit=_emit_line
+        )
+        self.metrics: RuntimeMetrics = self.monitoring.metrics
+        if emf_namespace is not None:
+            self._emf = emf_directives(emf_namespace, ["model"], EMF_REQUEST_METRICS)
         if model is not None:
             self._ready.set()
 
@@ -140,52 +167,58 @@ class DataPlane:
         *,
         version: str | None = None,
         request_id: str | None = None,
+        span: Span | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """Answer one infer request body; returns the response body and its headers."""
 
-        def run() -> tuple[str | None, tuple[bytes, dict[str, str]]]:
+        def run() -> _Done[tuple[bytes, dict[str, str]]]:
             self.check_request_size(len(body))
             _check_content_type(content_type, header_length)
             model = self._require_model(name, version)
             request = decode_request(
                 body, header_length, max_json_values=self.config.max_json_values
             )
-            outputs, binary = self._run(model, request)
+            outputs, binary, began, ended = self._run(model, request)
             payload, length = encode_response(
                 model.name, model.version, request.id, outputs, binary
             )
             if length is None:
-                return request.id, (payload, dict(_JSON_HEADERS))
+                return _Done(request.id, (payload, dict(_JSON_HEADERS)), began, ended, len(payload))
             headers = {
                 "Content-Type": "application/octet-stream",
                 HEADER_LENGTH_HEADER: str(length),
             }
-            return request.id, (payload, headers)
+            return _Done(request.id, (payload, headers), began, ended, len(payload))
 
-        return self._observed(name, request_id, len(body), run)
+        return self._observed(name, request_id, len(body), run, span)
 
     def infer_object(
         self, name: str, request: Any, *, request_id: str | None = None, nbytes: int | None = None
     ) -> dict[str, Any]:
         """Answer an already-parsed JSON request with the JSON response as a dict."""
 
-        def run() -> tuple[str | None, dict[str, Any]]:
+        def run() -> _Done[dict[str, Any]]:
             model = self._require_model(name, None)
             decoded = decode_request_object(request)
-            outputs, _ = self._run(model, decoded)
-            return decoded.id, response_object(model.name, model.version, decoded.id, outputs)
+            outputs, _, began, ended = self._run(model, decoded)
+            answer = response_object(model.name, model.version, decoded.id, outputs)
+            return _Done(decoded.id, answer, began, ended)
 
         return self._observed(name, request_id, nbytes, run)
 
     def log_rejected(
         self, name: str, error: InferenceError, nbytes: int, request_id: str | None = None
     ) -> None:
-        """Log a request an adapter refused before it reached :meth:`infer`."""
-        self._log(request_id, name, error.status, time.perf_counter(), nbytes, error)
+        """Log (and count) a request an adapter refused before it reached :meth:`infer`."""
+        start = time.perf_counter()
+        self.metrics.started()
+        self._finish(request_id, name, error.status, start, nbytes, error, None, None)
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _run(self, model: Model, request: InferRequest) -> tuple[dict[str, np.ndarray], list[str]]:
+    def _run(
+        self, model: Model, request: InferRequest
+    ) -> tuple[dict[str, np.ndarray], list[str], float, float]:
         validate_inputs(model.signature, request.inputs)
         if not self.config.allow_non_finite:
             for input_name, array in request.inputs.items():
@@ -202,28 +235,66 @@ class DataPlane:
                 for out in request.outputs
                 if (default if out.binary is None else out.binary)
             ]
-        return model.infer(request.inputs, names), binary
+        began = time.perf_counter()
+        outputs = model.infer(request.inputs, names)
+        ended = time.perf_counter()
+        drift = self.monitoring.drift
+        if drift is not None:
+            drift.observe(request.inputs, outputs)
+        return outputs, binary, began, ended
 
     def _observed(
         self,
         name: str,
         request_id: str | None,
         nbytes: int | None,
-        run: Callable[[], tuple[str | None, _T]],
+        run: Callable[[], _Done[_T]],
+        span: Span | None = None,
     ) -> _T:
         start = time.perf_counter()
+        self.metrics.started()
         try:
-            body_id, result = run()
+            done = run()
         except InferenceError as exc:
-            self._log(request_id, name, exc.status, start, nbytes, exc)
+            self._finish(request_id, name, exc.status, start, nbytes, exc, None, span)
             raise
         except Exception as exc:
             logger.exception("unexpected error while answering an infer request")
             error = InternalError(f"internal error: {type(exc).__name__}")
-            self._log(request_id, name, error.status, start, nbytes, error)
+            self._finish(request_id, name, error.status, start, nbytes, error, None, span)
             raise error from exc
-        self._log(body_id or request_id, name, HTTPStatus.OK, start, nbytes, None)
-        return result
+        self._finish(
+            done.request_id or request_id, name, HTTPStatus.OK, start, nbytes, None, done, span
+        )
+        return done.result
+
+    def _finish(
+        self,
+        request_id: str | None,
+        name: str,
+        status: HTTPStatus,
+        start: float,
+        nbytes: int | None,
+        error: InferenceError | None,
+        done: _Done[Any] | None,
+        span: Span | None,
+    ) -> None:
+        """Count, trace and log one answered request."""
+        end = time.perf_counter()
+        infer_s = None if done is None else done.infer_end - done.infer_start
+        response_bytes = None if done is None else done.response_bytes
+        self.metrics.observe(int(status), end - start, infer_s, nbytes, response_bytes)
+        if span is not None:
+            began, ended = (0.0, 0.0) if done is None else (done.infer_start, done.infer_end)
+            span.finish(start, began, ended, end, int(status))
+        emf = None
+        if self._emf_namespace is not None:
+            emf = emf_request_fields(int(status), infer_s, nbytes, response_bytes)
+        self._log(request_id, name, status, start, nbytes, error, emf)
+
+    def close(self) -> None:
+        """Export what monitoring still holds (spans in a batch)."""
+        self.monitoring.close()
 
     def _check_name(self, name: str, version: str | None) -> None:
         config = self.config
@@ -250,22 +321,14 @@ class DataPlane:
         start: float,
         nbytes: int | None,
         error: InferenceError | None,
+        emf: str | None = None,
     ) -> None:
         if _access_sink is None and not access_log.isEnabledFor(logging.INFO):
             return
         latency_ms = round((time.perf_counter() - start) * 1000.0, 3)
         aws: dict[str, Any] | None = None
         if self._emf_namespace is not None:
-            aws = {
-                "Timestamp": int(time.time() * 1000),
-                "CloudWatchMetrics": [
-                    {
-                        "Namespace": self._emf_namespace,
-                        "Dimensions": [["model"]],
-                        "Metrics": [{"Name": "latency_ms", "Unit": "Milliseconds"}],
-                    }
-                ],
-            }
+            aws = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": self._emf}
         line = access_line(
             request_id=request_id or f"{_ids.getrandbits(64):016x}",
             model=self._model_json if name == self.config.model_name else json_string(name),
@@ -275,12 +338,21 @@ class DataPlane:
             input_bytes=nbytes,
             error=None if error is None else type(error).__name__,
             aws=aws,
+            fields=emf,
         )
         sink = _access_sink
         if sink is not None:
             sink(line)
         else:
             access_log.info(line)
+
+
+def _emit_line(line: str) -> None:
+    sink = _access_sink
+    if sink is not None:
+        sink(line)
+    else:
+        access_log.info(line)
 
 
 def _check_content_type(content_type: str | None, header_length: int | None) -> None:

@@ -25,6 +25,8 @@ from modelstack_runtime.errors import (
     error_body,
 )
 from modelstack_runtime.events import eventarc, pubsub
+from modelstack_runtime.metrics import PROMETHEUS_CONTENT_TYPE
+from modelstack_runtime.tracing import parse_traceparent
 
 __all__ = [
     "ROUTES",
@@ -94,15 +96,27 @@ def _infer(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) 
     except InferenceError as exc:
         dp.log_rejected(p["name"], exc, len(b), h.get("x-request-id"))
         raise
-    body, headers = dp.infer(
-        p["name"],
-        b,
-        header_length,
-        h.get("content-type"),
-        version=p.get("version"),
-        request_id=h.get("x-request-id"),
-    )
+    span = dp.monitoring.tracer.start(parse_traceparent(h.get("traceparent")))
+    trace = {} if span is None or span.context is None else {"traceparent": span.context.header()}
+    try:
+        body, headers = dp.infer(
+            p["name"],
+            b,
+            header_length,
+            h.get("content-type"),
+            version=p.get("version"),
+            request_id=h.get("x-request-id"),
+            span=span,
+        )
+    except InferenceError as exc:
+        exc.headers.update(trace)  # an error answer carries the trace on too
+        raise
+    headers.update(trace)
     return Reply(HTTPStatus.OK, body, headers)
+
+
+def _metrics(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) -> Reply:
+    return Reply(HTTPStatus.OK, dp.metrics.exposition(), {"Content-Type": PROMETHEUS_CONTENT_TYPE})
 
 
 def _header_length(h: Mapping[str, str]) -> int | None:
@@ -137,6 +151,7 @@ ROUTES: Final[tuple[Route, ...]] = (
         re.compile(r"/_events/eventarc/(?P<source>[^/]+)"),
         lambda *a: Reply(*eventarc.eventarc_action(*a)),
     ),
+    Route("GET", re.compile(r"/metrics"), _metrics),
 )
 
 

@@ -361,6 +361,7 @@ MINIMAL_ARGV = {
     "history": ["m.yaml"],
     "init": ["m.onnx"],
     "lint": [],
+    "monitor": ["m.yaml"],
     "optimize": ["m.yaml", "--method", "dynamic-int8"],
     "plan": ["m.yaml"],
     "rollback": ["m.yaml"],

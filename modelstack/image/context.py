@@ -38,6 +38,7 @@ from modelstack.image.flavours import Flavour
 from modelstack.image.labels import LABEL_PREFIX, image_labels, provenance_labels
 from modelstack.image.tags import content_tag
 from modelstack.manifest.model import Manifest
+from modelstack.monitor.profile import with_reference_profile
 from modelstack.processing.bundle import image_additions
 from modelstack.providers import provider_for
 from modelstack.runtime_config import runtime_config
@@ -149,6 +150,7 @@ def render_context(
         manifest, model_name, bundle.cases, optimized_model_path=optimized,
         concurrency=concurrency, disable_prepacking=fast.prepacking.disable,
     )  # fmt: skip
+    config = with_reference_profile(manifest, bundle, config)
     labels = image_labels(manifest, target_name, flavour.name, base)
     labels[f"{LABEL_PREFIX}.model.packed.sha256"] = packed.digest
     processing_labels, processing_packages = image_additions(bundle.config)

@@ -166,6 +166,13 @@ class PubSubTopics:
     def __init__(self, emulator_host: str | None = None) -> None:
         self.emulator_host = emulator_host
 
+    def get_queue_url(self, *, QueueName: str) -> Any:
+        """Topics are addressed by their full path, never looked up by name."""
+        raise ConfigError(
+            f"results topic {QueueName!r} must be given as projects/PROJECT/topics/{QueueName}"
+            " (the output's queue_url)"
+        )
+
     def send_message(self, **kwargs: Any) -> Any:
         """Publish one message (SQS's ``send_message`` keywords); returns its message id."""
         topic = str(kwargs["QueueUrl"])

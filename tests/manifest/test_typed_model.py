@@ -33,6 +33,14 @@ from modelstack.manifest.model import (
 )
 from modelstack.manifest.source import parse_source
 from modelstack.manifest.traffic import TrafficSpec
+from modelstack.monitor.spec import AlarmSpec as MonitoringAlarms
+from modelstack.monitor.spec import (
+    ReferenceSpec,
+    ThresholdSpec,
+    WatchSpec,
+    WindowSpec,
+    monitoring_spec,
+)
 from modelstack.processing.spec import (
     FieldSpec,
     ImageSpec,
@@ -71,6 +79,11 @@ SCHEMA_OF: dict[type, str] = {
     SmokeTest: SMOKE,
     EvaluationSpec: "#/properties/evaluation",
     TrafficSpec: "#/$defs/traffic",
+    ReferenceSpec: "#/$defs/monitoring/properties/reference",
+    WindowSpec: "#/$defs/monitoring/properties/window",
+    WatchSpec: "#/$defs/monitoring/properties/watch",
+    ThresholdSpec: "#/$defs/monitoring/properties/thresholds",
+    MonitoringAlarms: "#/$defs/monitoring/properties/alarms",
     Expectation: f"{SMOKE}/properties/expected_outputs/additionalProperties",
     ImageSpec: f"{PRE}/properties/image",
     ResizeSpec: f"{PRE}/properties/image/properties/resize",
@@ -167,6 +180,7 @@ evaluation:
       path: d.csv
       sha256: 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc'
 traffic: {requests_per_month: 1000}
+monitoring: {reference: {path: r.npz}}
 """ % ("ab" * 32)
 
 
@@ -183,6 +197,18 @@ def minimal_events() -> dict[type, Any]:
         {"name": "b", "bucket": {"bucket": "in-b"}, "output": {"queue": "r"}},
     ])  # fmt: skip
     return {QueueSpec: queue.queue, BucketSpec: bucket.bucket, OutputSpec: queue.output}
+
+
+def _monitoring_objects(manifest: Manifest) -> dict[type, Any]:
+    spec = monitoring_spec(manifest)
+    assert spec is not None
+    return {
+        ReferenceSpec: spec.reference,
+        WindowSpec: spec.window,
+        WatchSpec: spec.watch,
+        ThresholdSpec: spec.thresholds,
+        MonitoringAlarms: spec.alarms,
+    }
 
 
 def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
@@ -220,6 +246,7 @@ def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
         ResizeSpec: image.resize,
         FieldSpec: record.fields[0],
         PostprocessSpec: manifest.model.postprocess,
+        **_monitoring_objects(manifest),
     }
     assert set(objects) == set(SCHEMA_OF)
     checked = 0

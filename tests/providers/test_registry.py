@@ -38,8 +38,7 @@ def test_each_target_finds_its_provider_and_type(name: str) -> None:
 @pytest.mark.parametrize("name", list(PROVIDERS))
 def test_the_next_capabilities_are_not_supported_yet(name: str) -> None:
     provider, target = PROVIDERS[name], TARGETS[name]
-    hooks = (provider.event_sources, provider.monitoring)
-    assert [hook(target) for hook in hooks] == [NOT_SUPPORTED] * 2
+    assert provider.event_sources(target) is NOT_SUPPORTED
 
 
 def test_cloud_providers_price_their_targets_and_the_local_one_refuses() -> None:
@@ -50,6 +49,12 @@ def test_cloud_providers_price_their_targets_and_the_local_one_refuses() -> None
     }
     with pytest.raises(CostError, match="'dev' is a local target, which runs on this machine"):
         PROVIDERS["local"].prices(TARGETS["local"])
+
+
+@pytest.mark.parametrize("name", list(PROVIDERS))
+def test_every_provider_answers_monitoring_with_a_metrics_source(name: str) -> None:
+    source = PROVIDERS[name].monitoring(TARGETS[name])
+    assert source is not NOT_SUPPORTED and callable(source.read)
 
 
 def test_only_cloud_providers_deploy_through_pulumi() -> None:

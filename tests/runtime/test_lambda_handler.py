@@ -164,7 +164,9 @@ def test_module_handler_loads_once_and_emits_emf(
     assert [line["request_id"] for line in lines] == ["d1", "d1"]
     emf = lines[0]["_aws"]["CloudWatchMetrics"][0]
     assert emf["Namespace"] == "modelstack"
-    assert emf["Metrics"] == [{"Name": "latency_ms", "Unit": "Milliseconds"}]
+    assert emf["Metrics"][0] == {"Name": "latency_ms", "Unit": "Milliseconds"}
+    for metric in emf["Metrics"]:  # every metric the directive names is a member of the line
+        assert isinstance(lines[0][metric["Name"]], (int, float))
     assert lines[0]["model"] == "iris" and isinstance(lines[0]["latency_ms"], float)
     assert sys.stdout is not None
 

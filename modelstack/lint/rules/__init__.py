@@ -14,6 +14,7 @@ Rule ids encode the area; severity is each rule's own (see the README table):
 | MS7xx  | evaluation: data sets, metrics and gates                  |
 | MS8xx  | traffic profiles (the cost model)                         |
 | MS93x  | events: queues, buckets, schedules (`modelstack/events/`) |
+| MS96x  | monitoring: reference data, window, thresholds            |
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from modelstack.lint.rules.smoke.inputs import SmokeInputs
 from modelstack.lint.rules.smoke.inputs_file import SmokeInputsFile
 from modelstack.lint.rules.smoke.outputs import SmokeOutputs
 from modelstack.lint.rules.traffic.profile import TrafficCounts, TrafficSource
+from modelstack.monitor.rules import MONITORING_RULES
 from modelstack.providers import PROVIDERS
 
 __all__ = ["ALL_RULES", "RULES_BY_ID"]
@@ -71,6 +73,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     TrafficSource,
     TrafficCounts,
     *event_rules(),
+    *MONITORING_RULES,
 )
 
 RULES_BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in ALL_RULES}

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from modelstack.errors import SmokeTestError
 from modelstack.providers.aws_lambda.events import build_events, events_environment
+from modelstack.providers.aws_lambda.monitoring import monitoring_resources
 from modelstack.providers.aws_lambda.policies import (
     ASSUME_ROLE_POLICY,
     ECR_LIFECYCLE_POLICY,
@@ -123,6 +124,7 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
         endpoint = _function_url(parent, name, spec, function, alias)
     _alarms(parent, name, spec, function, tags)
     build_events(parent, name, spec, alias=alias, role=role)
+    monitoring_resources(parent, name, spec, function.name, tags)
 
     return ServiceOutputs(
         endpoint=endpoint,

@@ -79,6 +79,11 @@ class AwsLambdaProvider(PulumiCloudProvider[AwsLambdaTarget]):
 
         return CloudWatchErrorRate(target.region, min_requests)
 
+    def monitoring(self, target: AwsLambdaTarget) -> Any:
+        from modelstack.providers.aws_lambda.monitoring import CloudWatchMetrics
+
+        return CloudWatchMetrics(target)
+
     def deletion_protected(self, target: AwsLambdaTarget) -> bool:
         return False
 

@@ -23,6 +23,7 @@ import pulumi_gcp as gcp
 
 from modelstack.errors import SmokeTestError
 from modelstack.providers.gcp_cloud_run.events import build_events
+from modelstack.providers.gcp_cloud_run.monitoring import monitoring_resources
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 from modelstack.pulumi.gate import smoke_gate
 from modelstack.pulumi.image import ImageRef
@@ -279,7 +280,7 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
             opts=child,
         )
     build_events(parent, name, spec, service=service, runtime_account=service_account)
-
+    monitoring_resources(parent, name, spec, service_name)
     candidate_address = service.traffic_statuses.apply(
         lambda statuses: _then(
             revision, lambda candidate: _candidate_address(service_name, candidate, statuses)

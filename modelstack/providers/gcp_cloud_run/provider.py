@@ -70,6 +70,11 @@ class CloudRunProvider(PulumiCloudProvider[CloudRunTarget]):
 
         return CloudMonitoringErrorRate(target.project, min_requests)
 
+    def monitoring(self, target: CloudRunTarget) -> Any:
+        from modelstack.providers.gcp_cloud_run.monitoring import CloudMonitoringMetrics
+
+        return CloudMonitoringMetrics(target)
+
     def deletion_protected(self, target: CloudRunTarget) -> bool:
         return target.deletion_protection
 

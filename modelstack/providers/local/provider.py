@@ -90,6 +90,11 @@ class LocalProvider(Provider[LocalTarget]):
             )
         raise UsageError(f"cannot smoke-test a candidate on provider {self.name!r}")
 
+    def monitoring(self, target: LocalTarget) -> Any:
+        from modelstack.providers.local.monitoring import LocalMetrics
+
+        return LocalMetrics(target)
+
     def serving_address(
         self, manifest: Manifest, target: LocalTarget, outputs: Mapping[str, Any]
     ) -> dict[str, Any] | None:
