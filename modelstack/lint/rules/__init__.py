@@ -13,6 +13,7 @@ Rule ids encode the area; severity is each rule's own (see the README table):
 | MS6xx  | rollout                                                   |
 | MS7xx  | evaluation: data sets, metrics and gates                  |
 | MS8xx  | traffic profiles (the cost model)                         |
+| MS910-MS929 | routing (`modelstack/routing/lint/`)                 |
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from modelstack.lint.rules.smoke.inputs_file import SmokeInputsFile
 from modelstack.lint.rules.smoke.outputs import SmokeOutputs
 from modelstack.lint.rules.traffic.profile import TrafficCounts, TrafficSource
 from modelstack.providers import PROVIDERS
+from modelstack.routing.lint import ROUTING_RULES
 
 __all__ = ["ALL_RULES", "RULES_BY_ID"]
 
@@ -62,6 +64,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     MetricFitsTask,
     TrafficSource,
     TrafficCounts,
+    *ROUTING_RULES,
 )
 
 RULES_BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in ALL_RULES}
