@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from conftest import identity_model_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from routing_models import softmax_model_bytes
 
 from modelstack.lint.diagnostic import Diagnostic
 from modelstack.lint.engine import LintOptions, lint_file
 
-SHA = hashlib.sha256(identity_model_bytes()).hexdigest()
+SHA = hashlib.sha256(softmax_model_bytes()).hexdigest()
 
 
 def manifest(name: str, routing: str = "", outputs: str = "") -> str:
@@ -20,7 +20,7 @@ def manifest(name: str, routing: str = "", outputs: str = "") -> str:
     if outputs:
         signature = (
             "  signature:\n"
-            "    inputs: [{name: x, datatype: FP32, shape: [-1, 4]}]\n"
+            "    inputs: [{name: x, datatype: FP32, shape: [-1, 3]}]\n"
             f"    outputs: [{outputs}]\n"
         )
     return (
@@ -34,7 +34,7 @@ def manifest(name: str, routing: str = "", outputs: str = "") -> str:
 def bundle(root: Path, name: str, text: str) -> Path:
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.onnx").write_bytes(identity_model_bytes())
+    (folder / "model.onnx").write_bytes(softmax_model_bytes())
     path = folder / "modelstack.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -46,7 +46,7 @@ def routed(tier_ref: str = "../large/modelstack.yaml#local", extra: str = "") ->
         "  tiers:\n"
         f"    large: {{to: {tier_ref}}}\n"  # line of `to:` is the one after `tiers:`
         "  escalate:\n"
-        "    - {to: large, output: y, when: {max_prob_below: 0.8}}\n" + extra
+        "    - {to: large, output: probabilities, when: {max_prob_below: 0.8}}\n" + extra
     )
 
 
@@ -83,11 +83,13 @@ def test_a_target_the_tier_does_not_have(tmp_path: Path) -> None:
 
 def test_escalate_output_must_exist_and_be_probabilities(tmp_path: Path) -> None:
     bundle(tmp_path, "large", manifest("large"))
-    missing = bundle(tmp_path, "a", manifest("a", routed().replace("output: y", "output: p")))
+    missing = bundle(
+        tmp_path, "a", manifest("a", routed().replace("output: probabilities", "output: p"))
+    )
     (found,) = [d for d in lint_file(missing) if d.rule_id == "MS913"]
-    assert "has no output 'p' (outputs: y)" in found.message
+    assert "has no output 'p' (outputs: probabilities, label)" in found.message
     assert found.path == "routing.escalate.0.output"
-    labels = manifest("b", routed(), outputs="{name: y, datatype: INT64, shape: [-1]}")
+    labels = manifest("b", routed(), outputs="{name: probabilities, datatype: INT64, shape: [-1]}")
     options = LintOptions(model_checks=False)  # the declared signature, not the model's
     (found,) = [
         d for d in lint_file(bundle(tmp_path, "b", labels), options) if d.rule_id == "MS913"
@@ -123,7 +125,9 @@ def test_lint_of_routing_imports_nothing_heavy(tmp_path: Path) -> None:
     import sys
 
     bundle(
-        tmp_path, "large", manifest("large", outputs="{name: y, datatype: FP32, shape: [-1, 4]}")
+        tmp_path,
+        "large",
+        manifest("large", outputs="{name: probabilities, datatype: FP32, shape: [-1, 3]}"),
     )
     path = bundle(tmp_path, "small", manifest("small", routed()))
     code = (

@@ -16,28 +16,13 @@ from typing import Any
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from routing_models import softmax_model
 
 from modelstack_runtime import RuntimeServer
 from modelstack_runtime.codec import encode_json_request, read_response
 from modelstack_runtime.config import load_config
 
 RoutingFactory = Callable[..., RuntimeServer]
-
-
-def softmax_model() -> onnx.ModelProto:
-    """probabilities = softmax(x) (FP32 [N, 3]); label = argmax."""
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])
-    p = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 3])
-    label = helper.make_tensor_value_info("label", TensorProto.INT64, ["N"])
-    nodes = [
-        helper.make_node("Softmax", ["x"], ["probabilities"], axis=1),
-        helper.make_node("ArgMax", ["probabilities"], ["label"], axis=1, keepdims=0),
-    ]
-    graph = helper.make_graph(nodes, "softmax", [x], [p, label])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
 
 
 def _server(directory: Path, name: str, **config: Any) -> RuntimeServer:
