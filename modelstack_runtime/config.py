@@ -59,6 +59,8 @@ class RuntimeConfig:
     """Raw inputs of a graph compiled with pre-processing (`modelstack_runtime.processing`)."""
     monitoring: Mapping[str, Any] | None = None
     """The drift reference profile (``drift.DriftProfile``), written by the build."""
+    routing: Mapping[str, Any] | None = None
+    """The `routing` object (see ``routing_config``): None serves the model alone."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "execution_providers", tuple(self.execution_providers))
@@ -119,6 +121,8 @@ class RuntimeConfig:
             data["warmup_request"] = dict(self.warmup_request)
         if self.monitoring is not None:
             data["monitoring"] = dict(self.monitoring)
+        if self.routing is not None:
+            data["routing"] = dict(self.routing)
         return data
 
 
@@ -158,6 +162,7 @@ _TYPES: Final[dict[str, tuple[tuple[type, ...], str, bool]]] = {
     "allow_non_finite": ((bool,), "boolean", False),
     "processing": ((dict,), "object", True),
     "monitoring": ((dict,), "object", True),
+    "routing": ((dict,), "object", True),
 }
 
 

@@ -50,6 +50,7 @@ from modelstack_runtime.validation import check_finite, validate_inputs, validat
 
 if TYPE_CHECKING:
     from modelstack_runtime.model import Model
+    from modelstack_runtime.routing import Router
     from modelstack_runtime.tracing import Span
 
 __all__ = ["ACCESS_LOGGER", "DataPlane", "load_dataplane", "set_access_sink"]
@@ -119,6 +120,7 @@ class DataPlane:
             self._emf = emf_directives(emf_namespace, ["model"], EMF_REQUEST_METRICS)
         if model is not None:
             self._ready.set()
+        self._router = _router(config)
 
     # --- health and metadata ---------------------------------------------------------------
 
@@ -130,6 +132,13 @@ class DataPlane:
     @property
     def model(self) -> Model | None:
         return self._model
+
+    def close(self) -> None:
+        """Close what the data plane holds open: a router's kept-alive tier connections, and
+        the spans monitoring still holds in a batch (exported now)."""
+        if self._router is not None:
+            self._router.close()
+        self.monitoring.close()
 
     def live(self) -> bool:
         return True
@@ -167,30 +176,45 @@ class DataPlane:
         *,
         version: str | None = None,
         request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
         span: Span | None = None,
     ) -> tuple[bytes, dict[str, str]]:
-        """Answer one infer request body; returns the response body and its headers."""
+        """Answer one infer request body; returns the response body and its headers.
+
+        `headers` (lowercase names) matter only to routing: its rules and forwarded headers.
+        """
 
         def run() -> _Done[tuple[bytes, dict[str, str]]]:
             self.check_request_size(len(body))
             _check_content_type(content_type, header_length)
             model = self._require_model(name, version)
+            if self._router is not None:
+                return self._routed(model, body, header_length, headers or {})
             request = decode_request(
                 body, header_length, max_json_values=self.config.max_json_values
             )
             outputs, binary, began, ended = self._run(model, request)
-            payload, length = encode_response(
-                model.name, model.version, request.id, outputs, binary
-            )
-            if length is None:
-                return _Done(request.id, (payload, dict(_JSON_HEADERS)), began, ended, len(payload))
-            headers = {
-                "Content-Type": "application/octet-stream",
-                HEADER_LENGTH_HEADER: str(length),
-            }
-            return _Done(request.id, (payload, headers), began, ended, len(payload))
+            payload, headers_out = _encoded(model, request, outputs, binary)
+            return _Done(request.id, (payload, headers_out), began, ended, len(payload))
 
         return self._observed(name, request_id, len(body), run, span)
+
+    def _routed(
+        self, model: Model, body: bytes, header_length: int | None, headers: Mapping[str, str]
+    ) -> _Done[tuple[bytes, dict[str, str]]]:
+        """A routed service's answer: its own model's, or a tier's (timed only when run here)."""
+        assert self._router is not None
+        times: list[float] = []
+
+        def run(model: Model, request: InferRequest) -> tuple[dict[str, np.ndarray], list[str]]:
+            outputs, binary, began, ended = self._run(model, request)
+            times[:] = (began, ended)
+            return outputs, binary
+
+        request_id, answer = self._router.infer(model, run, _encoded, body, header_length, headers)
+        if not times:  # a tier answered without this model running
+            times[:] = (time.perf_counter(),) * 2
+        return _Done(request_id, answer, times[0], times[1], len(answer[0]))
 
     def infer_object(
         self, name: str, request: Any, *, request_id: str | None = None, nbytes: int | None = None
@@ -292,10 +316,6 @@ class DataPlane:
             emf = emf_request_fields(int(status), infer_s, nbytes, response_bytes)
         self._log(request_id, name, status, start, nbytes, error, emf)
 
-    def close(self) -> None:
-        """Export what monitoring still holds (spans in a batch)."""
-        self.monitoring.close()
-
     def _check_name(self, name: str, version: str | None) -> None:
         config = self.config
         if name != config.model_name:
@@ -353,6 +373,25 @@ def _emit_line(line: str) -> None:
         sink(line)
     else:
         access_log.info(line)
+
+
+def _encoded(
+    model: Model, request: InferRequest, outputs: dict[str, np.ndarray], binary: list[str]
+) -> tuple[bytes, dict[str, str]]:
+    payload, length = encode_response(model.name, model.version, request.id, outputs, binary)
+    if length is None:
+        return payload, dict(_JSON_HEADERS)
+    return payload, {"Content-Type": "application/octet-stream", HEADER_LENGTH_HEADER: str(length)}
+
+
+def _router(config: RuntimeConfig) -> Router | None:
+    """The router of a routed service (imported only then), else None."""
+    if config.routing is None:
+        return None
+    from modelstack_runtime.routing import Router
+    from modelstack_runtime.routing_config import routing_config
+
+    return Router(routing_config(config.routing), max_json_values=config.max_json_values)
 
 
 def _check_content_type(content_type: str | None, header_length: int | None) -> None:

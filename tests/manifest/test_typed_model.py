@@ -49,6 +49,7 @@ from modelstack.processing.spec import (
     ResizeSpec,
     preprocess_from_dict,
 )
+from modelstack.routing.spec import RoutingSpec, Tier, routing_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA: dict[str, Any] = json.loads((ROOT / "schemas/modelstack.v1.schema.json").read_text())
@@ -89,6 +90,8 @@ SCHEMA_OF: dict[type, str] = {
     ResizeSpec: f"{PRE}/properties/image/properties/resize",
     FieldSpec: f"{PRE}/properties/record/properties/fields/items",
     PostprocessSpec: "#/properties/model/properties/postprocess",
+    RoutingSpec: "#/properties/routing",
+    Tier: "#/properties/routing/properties/tiers/additionalProperties",
 }
 
 
@@ -181,6 +184,7 @@ evaluation:
       sha256: 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc'
 traffic: {requests_per_month: 1000}
 monitoring: {reference: {path: r.npz}}
+routing: {tiers: {big: {to: b/modelstack.yaml#local}}}
 """ % ("ab" * 32)
 
 
@@ -248,6 +252,9 @@ def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
         PostprocessSpec: manifest.model.postprocess,
         **_monitoring_objects(manifest),
     }
+    routing = routing_of(manifest)
+    assert routing is not None
+    objects |= {RoutingSpec: routing, Tier: routing.tiers["big"]}
     assert set(objects) == set(SCHEMA_OF)
     checked = 0
     for cls, obj in objects.items():

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 import wire_reference as ref
-from conftest import expected_linear
 from httputil import GOOD_X
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from runtime_models import expected_linear
 
 from modelstack_runtime import (
     RuntimeServer,

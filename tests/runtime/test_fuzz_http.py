@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import linear_model, write_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from runtime_models import linear_model, write_config
 from test_process import REPO, _free_port, _wait_ready
 
 BUDGET_S = float(os.environ.get("MODELSTACK_FUZZ_SECONDS", "60"))

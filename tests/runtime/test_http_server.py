@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import expected_linear, linear_model, write_config
 from httputil import GOOD_X, Client
+from runtime_models import expected_linear, linear_model, write_config
 
 from modelstack_runtime import (
     RuntimeConfig,

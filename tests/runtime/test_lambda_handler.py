@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import expected_linear, linear_model, write_config
 from httputil import GOOD_X
+from runtime_models import expected_linear, linear_model, write_config
 
 import modelstack_runtime.lambda_handler as lambda_module
 from modelstack_runtime import (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import expected_linear
+from runtime_models import expected_linear
 
 from modelstack_runtime import (
     BadRequest,

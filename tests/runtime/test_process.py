@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import linear_model, write_config
 from httputil import GOOD_X, Client
+from runtime_models import linear_model, write_config
 
 from modelstack_runtime import decode_response, encode_json_request
 

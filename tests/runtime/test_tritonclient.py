@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import expected_linear
 from httputil import GOOD_X
+from runtime_models import expected_linear
 
 from modelstack_runtime import RuntimeServer
 

@@ -13,6 +13,7 @@ Rule ids encode the area; severity is each rule's own (see the README table):
 | MS6xx  | rollout                                                   |
 | MS7xx  | evaluation: data sets, metrics and gates                  |
 | MS8xx  | traffic profiles (the cost model)                         |
+| MS91x  | routing: tiers, rules, splits (`modelstack/routing/lint/`) |
 | MS93x  | events: queues, buckets, schedules (`modelstack/events/`) |
 | MS96x  | monitoring: reference data, window, thresholds            |
 """
@@ -44,6 +45,7 @@ from modelstack.lint.rules.smoke.outputs import SmokeOutputs
 from modelstack.lint.rules.traffic.profile import TrafficCounts, TrafficSource
 from modelstack.monitor.rules import MONITORING_RULES
 from modelstack.providers import PROVIDERS
+from modelstack.routing.lint import ROUTING_RULES
 
 __all__ = ["ALL_RULES", "RULES_BY_ID"]
 
@@ -74,6 +76,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     TrafficCounts,
     *event_rules(),
     *MONITORING_RULES,
+    *ROUTING_RULES,
 )
 
 RULES_BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in ALL_RULES}

@@ -11,7 +11,7 @@ import pytest
 from modelstack_runtime import RuntimeServer, load_config
 from modelstack_runtime.events.config import EVENTS_CONFIG_ENV
 from modelstack_runtime.events.gcp_clients import OBJECT_DIR_ENV
-from tests.runtime.conftest import linear_model, write_config
+from tests.runtime.runtime_models import linear_model, write_config
 
 EVENTS = {
     "sources": [

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from modelstack_runtime import RuntimeServer
 from modelstack_runtime.errors import BadRequest, InferenceError
 from modelstack_runtime.events.eventarc import FINALIZED, parse_cloud_event
-from tests.runtime.conftest import expected_linear
 from tests.runtime.httputil import Client
+from tests.runtime.runtime_models import expected_linear
 
 PATH = "/_events/eventarc/catalog"
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [0.0, 0.0, 0.0, 9.0]]

@@ -12,8 +12,8 @@ from modelstack_runtime import RuntimeServer, encode_json_request
 from modelstack_runtime.events.config import EVENTS_CONFIG_ENV
 from modelstack_runtime.events.gcp_clients import DirectoryObjects
 from tests.events.gcp.envelopes import push_body, record
-from tests.runtime.conftest import expected_linear
 from tests.runtime.httputil import Client
+from tests.runtime.runtime_models import expected_linear
 
 PATH = "/_events/pubsub/transactions"
 ROW = [5.1, 3.5, 1.4, 0.2]
