@@ -21,6 +21,7 @@ from modelstack.providers.aws_lambda.policies import (
     ECR_LIFECYCLE_POLICY,
     execution_policy,
 )
+from modelstack.providers.aws_lambda.routing_grants import lambda_routing_grants
 from modelstack.providers.aws_lambda.target import AwsLambdaTarget, ProvisionedConcurrency
 from modelstack.pulumi.gate import smoke_gate
 from modelstack.pulumi.naming import LAMBDA_ALIAS, aws_tags, fit
@@ -70,6 +71,7 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
         ),
         opts=child,
     )
+    environment = {**target.environment, **lambda_routing_grants(parent, name, spec, role)}
     function = aws.lambda_.Function(
         f"{name}-function",
         name=function_name,
@@ -85,7 +87,7 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
         timeout=target.timeout_s,
         architectures=[target.architecture],
         ephemeral_storage={"size": target.ephemeral_storage_mb},
-        environment={"variables": dict(target.environment)} if target.environment else None,
+        environment={"variables": environment} if environment else None,
         reserved_concurrent_executions=target.reserved_concurrency,
         tracing_config={"mode": "Active"} if target.tracing else None,
         kms_key_arn=target.kms_key_arn,

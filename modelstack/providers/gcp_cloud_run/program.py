@@ -17,6 +17,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from modelstack.errors import SmokeTestError
+from modelstack.providers.gcp_cloud_run.routing_grants import cloud_run_routing_grants
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 from modelstack.pulumi.gate import smoke_gate
 from modelstack.pulumi.naming import fit, gcp_labels, revision_name, service_account_id
@@ -189,6 +190,7 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
             opts=child,
         )
         service_account = account.email
+    cloud_run_routing_grants(parent, name, spec, service_account)
 
     service_name = fit(spec.base, 49)
     template = _template(spec, service_account, sa_key, labels)

@@ -18,6 +18,7 @@ from routerkit import FakeFunctionRuntime, lambda_routes, port_of, running_route
 from tiermodel import expected, write_tier_config
 
 from modelstack.image.containers import free_port
+from modelstack.providers.gcp_cloud_run.routing_grants_wif import credential_config
 from modelstack_runtime import load_config
 from modelstack_runtime.dataplane import load_dataplane
 from modelstack_runtime.lambda_handler import LambdaAdapter
@@ -38,23 +39,6 @@ HEADERS = {
     "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     "cookie": "session=secret",
 }
-
-
-def credential_config(audience: str) -> dict[str, Any]:
-    """An AWS external-account credential configuration, as the deployment writes it."""
-    return {
-        "type": "external_account",
-        "audience": audience,
-        "subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",
-        "token_url": "https://sts.googleapis.com/v1/token",
-        "credential_source": {
-            "environment_id": "aws1",
-            "regional_cred_verification_url": (
-                "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
-            ),
-        },
-        "universe_domain": "googleapis.com",
-    }
 
 
 def infer_request(model: str = "iris") -> TierRequest:
