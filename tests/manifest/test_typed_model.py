@@ -32,6 +32,7 @@ from modelstack.manifest.model import (
 )
 from modelstack.manifest.source import parse_source
 from modelstack.manifest.traffic import TrafficSpec
+from modelstack.routing.spec import RoutingSpec, Tier, routing_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA: dict[str, Any] = json.loads((ROOT / "schemas/modelstack.v1.schema.json").read_text())
@@ -58,6 +59,8 @@ SCHEMA_OF: dict[type, str] = {
     EvaluationSpec: "#/properties/evaluation",
     TrafficSpec: "#/$defs/traffic",
     Expectation: f"{SMOKE}/properties/expected_outputs/additionalProperties",
+    RoutingSpec: "#/properties/routing",
+    Tier: "#/properties/routing/properties/tiers/additionalProperties",
 }
 
 
@@ -149,6 +152,7 @@ evaluation:
       path: d.csv
       sha256: 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc'
 traffic: {requests_per_month: 1000}
+routing: {tiers: {big: {to: b/modelstack.yaml#local}}}
 """ % ("ab" * 32)
 
 
@@ -183,6 +187,9 @@ def test_values_from_a_minimal_document_are_the_schema_defaults() -> None:
         EvaluationSpec: manifest.evaluation,
         TrafficSpec: manifest.traffic,
     }
+    routing = routing_of(manifest)
+    assert routing is not None
+    objects |= {RoutingSpec: routing, Tier: routing.tiers["big"]}
     assert set(objects) == set(SCHEMA_OF)
     checked = 0
     for cls, obj in objects.items():
