@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from modelstack.errors import ManifestError
 
 if TYPE_CHECKING:
     from modelstack.manifest.model import Manifest, Target
+    from modelstack.routing.spec import RoutingSpec
 
 __all__ = ["CloudTier", "cloud_tiers"]
 
@@ -47,11 +48,10 @@ class CloudTier:
         return re.sub(r"[^a-z0-9-]+", "-", self.name.lower()).strip("-")
 
 
-def _routing_of(manifest: Manifest) -> Any:
-    import importlib
+def _routing_of(manifest: Manifest) -> RoutingSpec | None:
+    from modelstack.routing.spec import parse_routing
 
-    spec = importlib.import_module("modelstack.routing.spec")
-    return spec.parse_routing(manifest.source.data.get("routing"), manifest.directory)
+    return parse_routing(manifest.source.data.get("routing"), manifest.directory)
 
 
 def cloud_tiers(manifest: Manifest) -> tuple[CloudTier, ...]:

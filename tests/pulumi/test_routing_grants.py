@@ -195,3 +195,50 @@ def test_an_entry_without_routing_gets_no_grants(deploy: Any) -> None:
     assert [r.name for r in d.of_type("RolePolicy")] == ["svc-role-policy"]
     environment = d.one("lambda/function:Function").inputs.get("environment") or {}
     assert lambda_grants.TIERS_ENV not in environment.get("variables", {})
+
+
+def routed_entry(tmp_path: Path, tiers: str) -> Path:
+    """A copy of examples/iris routed to `tiers` (YAML under routing.tiers)."""
+    manifest = copy_example("iris", tmp_path / "entry") / "modelstack.yaml"
+    escalate = "  escalate:\n" + "".join(
+        f"    - {{to: {name}, output: probabilities, when: {{max_prob_below: 0.8}}}}\n"
+        for name in ("large", "gpu")
+        if f"{name}:" in tiers
+    )
+    with manifest.open("a", encoding="utf-8") as out:
+        out.write(f"routing:\n  tiers:\n{tiers}{escalate}")
+    return manifest
+
+
+def test_plan_of_a_routed_lambda_entry_grants_both_tiers(deploy: Any, tmp_path: Path) -> None:
+    renamed_copy("iris", "iris-large", tmp_path / "large")
+    tiers = (
+        "    large: {to: ../large/modelstack.yaml#prod, timeout_ms: 1500}\n"
+        f"    gpu: {{to: {DIGITS}#gpu}}\n"
+    )
+    d = deploy(manifest=routed_entry(tmp_path, tiers), image=ECR_IMAGE)
+    routing = next(r for r in d.of_type("RolePolicy") if r.name == "svc-routing-policy")
+    assert json.loads(routing.inputs["policy"])["Statement"][0]["Resource"] == [
+        f"arn:aws:lambda:eu-west-1:{MOCK_ACCOUNT}:function:iris-large-prod:live"
+    ]
+    assert routing.parent_name == "svc"
+    assert len(d.of_type("WorkloadIdentityPoolProvider")) == 1
+    variables = d.one("lambda/function:Function").inputs["environment"]["variables"]
+    tiers_env = json.loads(variables[lambda_grants.TIERS_ENV])
+    assert sorted(tiers_env) == ["gpu", "large"]
+    assert tiers_env["large"]["timeout_ms"] == 1500 and tiers_env["gpu"]["timeout_ms"] == 2000
+
+
+def test_plan_of_a_routed_cloud_run_entry_grants_run_invoker(deploy: Any, tmp_path: Path) -> None:
+    entry = renamed_copy("digits-gpu", "digits-small", tmp_path / "small")
+    with entry.open("a", encoding="utf-8") as out:
+        out.write(
+            f"routing:\n  tiers:\n    gpu: {{to: {DIGITS}#gpu}}\n  escalate:\n"
+            "    - {to: gpu, output: probabilities, when: {max_prob_below: 0.8}}\n"
+        )
+    d = deploy(manifest=entry, image=GCP_IMAGE)
+    member = next(r for r in d.of_type("ServiceIamMember") if "routing" in r.name)
+    assert member.inputs["name"] == "digits-gpu"
+    assert member.inputs["member"] == (
+        "serviceAccount:digits-small-gpu-run@vision-prod-4821.iam.gserviceaccount.com"
+    )
