@@ -55,6 +55,8 @@ class RuntimeConfig:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     max_connections: int = 64
     allow_non_finite: bool = False
+    routing: Mapping[str, Any] | None = None
+    """The `routing` object (see ``routing_config``): None serves the model alone."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "execution_providers", tuple(self.execution_providers))
@@ -113,6 +115,8 @@ class RuntimeConfig:
         data["execution_providers"] = list(self.execution_providers)
         if self.warmup_request is not None:
             data["warmup_request"] = dict(self.warmup_request)
+        if self.routing is not None:
+            data["routing"] = dict(self.routing)
         return data
 
 
@@ -150,6 +154,7 @@ _TYPES: Final[dict[str, tuple[tuple[type, ...], str, bool]]] = {
     "max_concurrency": ((int,), "integer", False),
     "max_connections": ((int,), "integer", False),
     "allow_non_finite": ((bool,), "boolean", False),
+    "routing": ((dict,), "object", True),
 }
 
 

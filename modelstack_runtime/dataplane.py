@@ -42,6 +42,7 @@ from modelstack_runtime.validation import check_finite, validate_inputs, validat
 
 if TYPE_CHECKING:
     from modelstack_runtime.model import Model
+    from modelstack_runtime.routing import Router
 
 __all__ = ["ACCESS_LOGGER", "DataPlane", "load_dataplane", "set_access_sink"]
 
@@ -92,6 +93,7 @@ class DataPlane:
         self._version_json = json_string(config.model_version)
         if model is not None:
             self._ready.set()
+        self._router = _router(config)
 
     # --- health and metadata ---------------------------------------------------------------
 
@@ -103,6 +105,11 @@ class DataPlane:
     @property
     def model(self) -> Model | None:
         return self._model
+
+    def close(self) -> None:
+        """Close what the data plane holds open (a router's kept-alive tier connections)."""
+        if self._router is not None:
+            self._router.close()
 
     def live(self) -> bool:
         return True
@@ -140,27 +147,26 @@ class DataPlane:
         *,
         version: str | None = None,
         request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[bytes, dict[str, str]]:
-        """Answer one infer request body; returns the response body and its headers."""
+        """Answer one infer request body; returns the response body and its headers.
+
+        `headers` (lowercase names) matter only to routing: its rules and forwarded headers.
+        """
 
         def run() -> tuple[str | None, tuple[bytes, dict[str, str]]]:
             self.check_request_size(len(body))
             _check_content_type(content_type, header_length)
             model = self._require_model(name, version)
+            if self._router is not None:
+                return self._router.infer(
+                    model, self._run, _encoded, body, header_length, headers or {}
+                )
             request = decode_request(
                 body, header_length, max_json_values=self.config.max_json_values
             )
             outputs, binary = self._run(model, request)
-            payload, length = encode_response(
-                model.name, model.version, request.id, outputs, binary
-            )
-            if length is None:
-                return request.id, (payload, dict(_JSON_HEADERS))
-            headers = {
-                "Content-Type": "application/octet-stream",
-                HEADER_LENGTH_HEADER: str(length),
-            }
-            return request.id, (payload, headers)
+            return request.id, _encoded(model, request, outputs, binary)
 
         return self._observed(name, request_id, len(body), run)
 
@@ -281,6 +287,25 @@ class DataPlane:
             sink(line)
         else:
             access_log.info(line)
+
+
+def _encoded(
+    model: Model, request: InferRequest, outputs: dict[str, np.ndarray], binary: list[str]
+) -> tuple[bytes, dict[str, str]]:
+    payload, length = encode_response(model.name, model.version, request.id, outputs, binary)
+    if length is None:
+        return payload, dict(_JSON_HEADERS)
+    return payload, {"Content-Type": "application/octet-stream", HEADER_LENGTH_HEADER: str(length)}
+
+
+def _router(config: RuntimeConfig) -> Router | None:
+    """The router of a routed service (imported only then), else None."""
+    if config.routing is None:
+        return None
+    from modelstack_runtime.routing import Router
+    from modelstack_runtime.routing_config import routing_config
+
+    return Router(routing_config(config.routing), max_json_values=config.max_json_values)
 
 
 def _check_content_type(content_type: str | None, header_length: int | None) -> None:

@@ -175,7 +175,9 @@ class RuntimeServer:
         if self._thread is not None:
             self._thread.join()
         self.httpd.server_close()
-        return self.httpd.wait_idle(grace_s)
+        idle = self.httpd.wait_idle(grace_s)
+        self.dataplane.close()
+        return idle
 
     def __enter__(self) -> RuntimeServer:
         self.start()

@@ -100,6 +100,7 @@ def _infer(dp: DataPlane, p: Mapping[str, str], h: Mapping[str, str], b: bytes) 
         h.get("content-type"),
         version=p.get("version"),
         request_id=h.get("x-request-id"),
+        headers=h,
     )
     return Reply(HTTPStatus.OK, body, headers)
 
