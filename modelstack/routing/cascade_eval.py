@@ -51,14 +51,15 @@ def answering(
     dataset: int,
     rows: int,
 ) -> list[tuple[str, ...]]:
-    """For each row of data set `dataset`, the models it visits: `self` first, then each tier
-    it is escalated to; the last one answers it."""
+    """For each row of data set `dataset`, the models it visits: `self` first, then the tier of
+    each rule that holds on the answer so far, until one does not; the last one answers it."""
     paths: list[tuple[str, ...]] = []
     for i in range(rows):
         path = [SELF]
         for rule in rules:
-            if decide(rule, _row(models[path[-1]].outputs[dataset], i)):
-                path.append(rule.to)
+            if not decide(rule, _row(models[path[-1]].outputs[dataset], i)):
+                break  # as the runtime: the first rule that does not hold ends the cascade
+            path.append(rule.to)
         paths.append(tuple(path))
     return paths
 

@@ -7,8 +7,8 @@ one more request costs). The latency priced is the target's `traffic.duration_ms
 `modelstack cost --measure` recorded. A model that cannot be priced (a local target, no
 latency) has no cost, and the reason says why; the cascade's cost is then unknown.
 
-Expected cost per 1,000 requests = 1000 x (entry's cost + sum over tiers of the share of
-requests that reach the tier x the tier's cost).
+Expected cost per 1,000 requests = 1000 x (entry's cost + sum over tiers of the tier's calls
+per entry request x the tier's cost).
 """
 
 from __future__ import annotations

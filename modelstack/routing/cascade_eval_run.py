@@ -161,12 +161,13 @@ def _point(
         paths = answering(rules, run.models, decide, index, dataset.rows)
         for path in paths:
             answered[path[-1]] += 1
-            for name in set(path):
-                reached[name] += 1  # a request escalated twice pays both hops
+            for name in path[1:]:
+                reached[name] += 1  # every hop is a request to that tier
         merged.append(merge_outputs(run.models, [p[-1] for p in paths], index))
     metrics, _ = score(run.spec, run.signature, merged, run.datasets)
     rows = sum(d.rows for d in run.datasets)
     tiers = {n: (run.costs[n], reached[n] / rows) for n in run.models if n != SELF}
+    # `reached` per tier: hops per entry request (a tier escalated to twice is paid twice)
     cost = cascade_cost_per_1k(run.costs[SELF], tiers) if rows else None
     return CascadePoint(threshold, rows, answered, metrics, cost)
 

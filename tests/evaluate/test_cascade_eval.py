@@ -276,3 +276,16 @@ def test_the_cascade_decides_with_the_runtimes_own_function(
     assert json.loads(out)["cascade"]["escalated"] == 10
     assert seen[0] == ("max_prob_below", 0.8, [CONFIDENT[0]])  # one row at a time
     assert len(seen) == 10
+
+
+def test_a_rule_that_does_not_hold_ends_the_cascade_as_in_the_runtime(
+    cascade: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    second = "    - {to: large, output: probabilities, when: {max_prob_below: 0.99}}\n"
+    cascade.write_text(cascade.read_text(encoding="utf-8") + second, encoding="utf-8")
+    code, out, _ = run(["evaluate", str(cascade), "--format", "json"], capsys)
+    point = json.loads(out)["cascade"]
+    # The confident rows stop at the first rule, though they meet the second on their own.
+    assert code == 0 and point["answered"] == {"self": 6, "large": 4}
+    own, tier = unit_costs(cascade)  # the four pay two hops each to the tier
+    assert point["cost_per_1k_usd"] == pytest.approx(1000 * (own + 0.8 * tier))
