@@ -15,9 +15,10 @@ name to address, written by the deployment). Each address has a ``kind``:
   ``service_account`` for the tier's URL.
 
 boto3 and google-auth are imported only when a tier of that kind exists. Every hop is bounded:
-``timeout_ms`` per tier, and a tier's answer above ``MODELSTACK_ROUTING_MAX_REPLY_BYTES``
-(default :data:`DEFAULT_MAX_REPLY_BYTES`) is refused before it is read further. Any failure to
-reach a tier, or a fault answer (5xx) from it, raises :class:`TierFailure` with a short reason.
+``timeout_ms`` per tier, and a tier's answer above the routing config's ``max_response_bytes``
+is refused before it is read further. Failures follow the local forwarder's contract
+(``routing_forward``): a tier that cannot be reached, or answers with a fault (5xx), raises
+``TierFailure`` with a short reason; :class:`CloudForwarder` answers as ``Forwarder.infer``.
 """
 
 from __future__ import annotations
@@ -35,19 +36,18 @@ from http import HTTPStatus
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
-from modelstack_runtime.errors import ConfigError, InferenceError
+from modelstack_runtime.codec import HEADER_LENGTH_HEADER
+from modelstack_runtime.errors import ConfigError
+from modelstack_runtime.routing_forward import FORWARDED_HEADERS, TierFailure, TierRefused
 
 __all__ = [
-    "DEFAULT_MAX_REPLY_BYTES",
-    "FORWARDED_HEADERS",
     "IAM_CREDENTIALS_URL",
-    "MAX_REPLY_ENV",
     "TIERS_ENV",
+    "CloudForwarder",
     "FederatedIdTokens",
     "HttpTierTransport",
     "LambdaTierTransport",
     "MetadataIdTokens",
-    "TierFailure",
     "TierReply",
     "TierRequest",
     "TierTransport",
@@ -57,31 +57,17 @@ __all__ = [
 ]
 
 TIERS_ENV: Final = "MODELSTACK_ROUTING_TIERS"
-MAX_REPLY_ENV: Final = "MODELSTACK_ROUTING_MAX_REPLY_BYTES"
-DEFAULT_MAX_REPLY_BYTES: Final = 64 * 1024 * 1024
 IAM_CREDENTIALS_URL: Final = "https://iamcredentials.googleapis.com"
-FORWARDED_HEADERS: Final = (
-    "content-type",
-    "inference-header-content-length",
-    "x-request-id",
-    "traceparent",
-    "tracestate",
-)
-"""Request headers that travel to the tier unchanged; no other header (cookies, credentials)
-leaves the entry."""
 _TOKEN_MARGIN_S: Final = 300.0
 """An ID token is renewed this long before it expires."""
 
 
-class TierFailure(InferenceError):
-    """A tier could not be reached or answered with a fault; ``reason`` is short."""
+def _failure(tier: str, reason: str) -> TierFailure:
+    return TierFailure(f"tier {tier!r}: {reason}")
 
-    status = HTTPStatus.SERVICE_UNAVAILABLE
 
-    def __init__(self, tier: str, reason: str) -> None:
-        super().__init__(f"tier {tier!r} failed: {reason}")
-        self.tier = tier
-        self.reason = reason
+def _oversize(tier: str, limit: int) -> TierFailure:
+    return _failure(tier, f"its answer is over max_response_bytes ({limit})")
 
 
 @dataclass(frozen=True)
@@ -94,6 +80,7 @@ class TierRequest:
     method: str = "POST"
 
     def forwarded_headers(self) -> dict[str, str]:
+        """Only these travel on (no cookies, no credentials of the client)."""
         return {k: v for k, v in self.headers.items() if k.lower() in FORWARDED_HEADERS}
 
 
@@ -112,18 +99,9 @@ class TierTransport(Protocol):
     def send(self, request: TierRequest) -> TierReply: ...
 
 
-def max_reply_bytes(environ: Mapping[str, str] = os.environ) -> int:
-    raw = environ.get(MAX_REPLY_ENV)
-    if raw is None:
-        return DEFAULT_MAX_REPLY_BYTES
-    if not raw.isdigit() or int(raw) <= 0:
-        raise ConfigError(f"{MAX_REPLY_ENV} must be a positive number of bytes, not {raw[:40]!r}")
-    return int(raw)
-
-
 def _checked(tier: str, status: int, headers: dict[str, str], body: bytes) -> TierReply:
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-        raise TierFailure(tier, f"the tier answered {status}")
+        raise _failure(tier, f"answered {status}")
     return TierReply(status, headers, body)
 
 
@@ -185,14 +163,14 @@ class LambdaTierTransport:
             payload = response["Payload"].read(self.max_reply + 1)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "error")
-            raise TierFailure(self.name, f"lambda.invoke: {code}") from exc
+            raise _failure(self.name, f"lambda.invoke: {code}") from exc
         except BotoCoreError as exc:
-            raise TierFailure(self.name, f"lambda.invoke: {type(exc).__name__}") from exc
+            raise _failure(self.name, f"lambda.invoke: {type(exc).__name__}") from exc
         if len(payload) > self.max_reply:
-            raise TierFailure(self.name, f"the answer is over {MAX_REPLY_ENV}={self.max_reply}")
+            raise _oversize(self.name, self.max_reply)
         if response.get("FunctionError"):
             kind = _error_type(payload)
-            raise TierFailure(self.name, f"function error {kind}")
+            raise _failure(self.name, f"function error {kind}")
         return self._reply(payload)
 
     def _reply(self, payload: bytes) -> TierReply:
@@ -207,7 +185,7 @@ class LambdaTierTransport:
                 else body.encode("utf-8")
             )
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-            raise TierFailure(self.name, "the tier's answer is not a proxy reply") from None
+            raise _failure(self.name, "the tier's answer is not a proxy reply") from None
         return _checked(self.name, status, headers, data)
 
 
@@ -336,7 +314,7 @@ class HttpTierTransport:
             if self.tokens is not None:
                 headers["authorization"] = f"Bearer {self.tokens.token()}"
         except Exception as exc:  # google-auth raises its own errors, OSError, ValueError
-            raise TierFailure(self.name, f"no ID token ({type(exc).__name__})") from exc
+            raise _failure(self.name, f"no ID token ({type(exc).__name__})") from exc
         path = self.parts.path.rstrip("/") + request.path
         connection = self._connection()
         try:
@@ -344,14 +322,18 @@ class HttpTierTransport:
             response = connection.getresponse()
             length = response.getheader("content-length")
             if length is not None and length.isdigit() and int(length) > self.max_reply:
-                raise TierFailure(self.name, f"the answer is over {MAX_REPLY_ENV}={self.max_reply}")
+                raise _failure(
+                    self.name, f"its answer is over max_response_bytes ({self.max_reply})"
+                )
             body = response.read(self.max_reply + 1)
             if len(body) > self.max_reply:
-                raise TierFailure(self.name, f"the answer is over {MAX_REPLY_ENV}={self.max_reply}")
+                raise _failure(
+                    self.name, f"its answer is over max_response_bytes ({self.max_reply})"
+                )
             reply_headers = {k.lower(): v for k, v in response.getheaders()}
         except (OSError, http.client.HTTPException) as exc:
             reason = f"{type(exc).__name__} calling {self.parts.hostname}"
-            raise TierFailure(self.name, reason) from exc
+            raise _failure(self.name, reason) from exc
         finally:
             connection.close()
         return _checked(self.name, response.status, reply_headers, body)
@@ -384,7 +366,9 @@ def transport_for(name: str, address: Mapping[str, Any], *, max_reply: int) -> T
     return HttpTierTransport(name, url, tokens, timeout_s=timeout_s, max_reply=max_reply)
 
 
-def transports_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, TierTransport]:
+def transports_from_env(
+    environ: Mapping[str, str] = os.environ, *, max_reply: int
+) -> dict[str, TierTransport]:
     """The transports of the tiers named in ``MODELSTACK_ROUTING_TIERS`` (none when unset)."""
     raw = environ.get(TIERS_ENV)
     if not raw:
@@ -395,5 +379,38 @@ def transports_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Ti
         raise ConfigError(f"{TIERS_ENV} is not JSON") from None
     if not isinstance(addresses, dict) or not all(isinstance(a, dict) for a in addresses.values()):
         raise ConfigError(f"{TIERS_ENV} must be a JSON object of tier name to address object")
-    limit = max_reply_bytes(environ)
-    return {name: transport_for(name, a, max_reply=limit) for name, a in addresses.items()}
+    return {name: transport_for(name, a, max_reply=max_reply) for name, a in addresses.items()}
+
+
+class CloudForwarder:
+    """``Forwarder.infer``'s contract for tiers reached through a cloud transport: the tier's
+    200 answer (body, headers); a 4xx raises TierRefused when `client_errors`, else (like any
+    other failure) TierFailure."""
+
+    def __init__(self, transports: Mapping[str, TierTransport], models: Mapping[str, str]) -> None:
+        self.transports = dict(transports)
+        self.models = dict(models)
+        """Tier name -> the model name it serves (the v2 path's)."""
+
+    def __contains__(self, tier: object) -> bool:
+        return tier in self.transports
+
+    def infer(
+        self, tier: str, body: bytes, headers: Mapping[str, str], *, client_errors: bool
+    ) -> tuple[bytes, dict[str, str]]:
+        path = f"/v2/models/{self.models.get(tier, tier)}/infer"
+        reply = self.transports[tier].send(TierRequest(path, body, headers))
+        if reply.status == HTTPStatus.OK:
+            kept = ("content-type", HEADER_LENGTH_HEADER.lower())
+            return reply.body, {k: v for k, v in reply.headers.items() if k in kept}
+        if 400 <= reply.status < 500 and client_errors:
+            raise TierRefused(_error_text(tier, reply.body), HTTPStatus(reply.status))
+        raise _failure(tier, f"answered {reply.status}")
+
+
+def _error_text(tier: str, body: bytes) -> str:
+    try:
+        message = json.loads(body[:4096]).get("error", "")
+    except (ValueError, AttributeError):
+        message = ""
+    return f"tier {tier!r}: {message}" if message else f"tier {tier!r} refused it"

@@ -98,6 +98,7 @@ def test_a_lambda_tier_gets_invoke_on_exactly_its_alias(
     assert json.loads(env[lambda_grants.TIERS_ENV]) == {
         "large": {
             "kind": "aws-lambda",
+            "model_name": "iris-large",
             "function_name": "iris-large-prod",
             "qualifier": "live",
             "region": "eu-west-1",
@@ -173,7 +174,7 @@ def test_a_cloud_run_tier_of_a_lambda_entry_is_federated(monitor: RecordingMonit
         "location": "us-central1",
     }
     address = json.loads(env[lambda_grants.TIERS_ENV])["gpu"]
-    assert address["kind"] == "cloud-run-federated"
+    assert address["kind"] == "cloud-run-federated" and address["model_name"] == "digits"
     assert address["url"] == f"https://digits-gpu-{MOCK_PROJECT_NUMBER}.us-central1.run.app"
     assert address["service_account"] == email
     config = address["credential_config"]

@@ -54,6 +54,7 @@ def _lambda_address(tier: CloudTier) -> dict[str, Any]:
     assert isinstance(target, AwsLambdaTarget)
     return {
         "kind": "aws-lambda",
+        "model_name": tier.manifest.name,
         "function_name": fit(tier.base, 64),
         "qualifier": LAMBDA_ALIAS,
         "region": target.region,

@@ -132,6 +132,7 @@ def federate_lambda_role(
     return pulumi.Output.all(provider.name, account.email).apply(
         lambda values: {
             "kind": "cloud-run-federated",
+            "model_name": tier.manifest.name,
             "url": service_url(service_name, values[0].split("/")[1], target.region),
             "service_account": values[1],
             "credential_config": credential_config(f"//iam.googleapis.com/{values[0]}"),

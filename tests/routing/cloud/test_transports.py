@@ -22,9 +22,10 @@ from modelstack.providers.gcp_cloud_run.routing_grants_wif import credential_con
 from modelstack_runtime import load_config
 from modelstack_runtime.dataplane import load_dataplane
 from modelstack_runtime.lambda_handler import LambdaAdapter
+from modelstack_runtime.routing_forward import TierFailure, TierRefused
 from modelstack_runtime.routing_transports import (
     TIERS_ENV,
-    TierFailure,
+    CloudForwarder,
     TierRequest,
     proxy_event,
     transport_for,
@@ -62,7 +63,7 @@ def lambda_tier(tmp_path: Path, aws_env: None) -> Iterator[tuple[dict[str, Any],
             "function_name": "fn.local",
             "qualifier": "live",
             "region": "eu-west-1",
-            "timeout_ms": 5000,
+            "timeout_ms": 30000,
             "endpoint_url": f"http://127.0.0.1:{port_of(server)}",
         }
         yield address, runtime
@@ -93,8 +94,7 @@ def test_an_answer_over_the_limit_is_a_tier_failure_naming_the_setting(lambda_ti
     address, _ = lambda_tier
     with pytest.raises(TierFailure) as failed:
         transport_for("large", address, max_reply=64).send(infer_request())
-    assert "MODELSTACK_ROUTING_MAX_REPLY_BYTES=64" in failed.value.reason
-    assert failed.value.status == 503
+    assert str(failed.value) == "tier 'large': its answer is over max_response_bytes (64)"
 
 
 def test_a_function_error_is_a_tier_failure(tmp_path: Path, aws_env: None) -> None:
@@ -109,7 +109,7 @@ def test_a_function_error_is_a_tier_failure(tmp_path: Path, aws_env: None) -> No
                    "endpoint_url": f"http://127.0.0.1:{port_of(server)}"}  # fmt: skip
         with pytest.raises(TierFailure) as failed:
             transport_for("large", address, max_reply=1 << 20).send(infer_request())
-    assert failed.value.reason == "function error RuntimeError"
+    assert str(failed.value) == "tier 'large': function error RuntimeError"
 
 
 def test_an_unknown_function_and_an_unreachable_endpoint_are_tier_failures(
@@ -169,7 +169,7 @@ def test_cloud_run_hop_sends_a_metadata_id_token_for_the_tier_url(
 def test_a_fault_from_the_tier_is_a_tier_failure(tier: RecordingTier) -> None:
     tier.status = 500
     transport = transport_for("gpu", {"kind": "http", "url": tier.url}, max_reply=4096)
-    with pytest.raises(TierFailure, match="the tier answered 500"):
+    with pytest.raises(TierFailure, match="tier 'gpu': answered 500"):
         transport.send(infer_request())
 
 
@@ -210,8 +210,24 @@ def test_federated_hop_exchanges_aws_credentials_for_an_id_token(
     assert claims == {**claims, "sub": address["service_account"], "aud": tier.url}
 
 
-def test_transports_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transports_from_the_environment() -> None:
     tiers = {"large": {"kind": "http", "url": "http://127.0.0.1:9/"}}
-    transports = transports_from_env({TIERS_ENV: json.dumps(tiers)})
+    transports = transports_from_env({TIERS_ENV: json.dumps(tiers)}, max_reply=10)
     assert list(transports) == ["large"]
-    assert transports_from_env({}) == {}
+    assert transports_from_env({}, max_reply=10) == {}
+
+
+def test_the_cloud_forwarder_keeps_the_forwarders_contract(lambda_tier: Any) -> None:
+    address, _ = lambda_tier
+    forwarder = CloudForwarder(
+        {"large": transport_for("large", address, max_reply=1 << 20)}, {"large": "iris"}
+    )
+    body, headers = forwarder.infer("large", infer_request().body, HEADERS, client_errors=False)
+    assert json.loads(body)["model_name"] == "iris"
+    assert headers == {"content-type": "application/json"}
+    bad = b'{"inputs": [{"name": "nope", "datatype": "FP32", "shape": [1], "data": [1]}]}'
+    with pytest.raises(TierRefused) as refused:
+        forwarder.infer("large", bad, HEADERS, client_errors=True)
+    assert refused.value.status == 400 and "missing input 'float_input'" in str(refused.value)
+    with pytest.raises(TierFailure, match="tier 'large': answered 400"):
+        forwarder.infer("large", bad, HEADERS, client_errors=False)
