@@ -89,6 +89,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         output=args.output,
         stack=args.stack,
         backend=args.backend,
+        sweep=args.sweep,
     )
 
 

@@ -300,6 +300,12 @@ def _evaluation_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         help="with --against a cloud target: the Pulumi state backend (default: "
         "$PULUMI_BACKEND_URL, else .modelstack/pulumi beside the manifest)",
     )
+    p.add_argument(
+        "--sweep",
+        metavar="CONDITION=START:STOP[:STEP]",
+        help="a routed manifest: also evaluate the cascade at each threshold of its first "
+        "escalation rule, such as max_prob_below=0.5:0.99 (STEP default 0.05)",
+    )
 
     p = sub.add_parser(
         "optimize",

@@ -99,6 +99,12 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "traffics",
     ),
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": ("role", "member"),
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": ("workloadIdentityPoolId", "project"),
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": (
+        "aws.accountId",
+        "attributeCondition",
+    ),
+    "gcp:serviceaccount/iAMMember:IAMMember": ("role", "member"),
 }
 """Per resource type, the inputs (engine names, dotted paths) shown by `plan`."""
 

@@ -29,6 +29,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 __all__ = [
     "MOCK_ACCOUNT",
+    "MOCK_PROJECT_NUMBER",
     "RecordedResource",
     "RecordingMocks",
     "RecordingMonitor",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 MOCK_ACCOUNT = "123456789012"
+MOCK_PROJECT_NUMBER = "000000000000"
 
 
 def normalise(value: Any) -> Any:
@@ -80,6 +82,10 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     region = inputs.get("region", "us-east-1")
     physical = inputs.get("name", name)
     arn = f"arn:aws:mock:{region}:{MOCK_ACCOUNT}:{physical}"
+    pool = (
+        f"projects/{MOCK_PROJECT_NUMBER}/locations/global/workloadIdentityPools/"
+        f"{inputs.get('workloadIdentityPoolId')}"
+    )
     table: dict[str, dict[str, Any]] = {
         "aws:lambda/function:Function": {
             "arn": f"arn:aws:lambda:{region}:{MOCK_ACCOUNT}:function:{physical}",
@@ -101,6 +107,10 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         },
         "gcp:serviceaccount/account:Account": {
             "email": f"{inputs.get('accountId')}@{inputs.get('project')}.iam.gserviceaccount.com",
+        },
+        "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": {"name": pool},
+        "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": {
+            "name": f"{pool}/providers/{inputs.get('workloadIdentityPoolProviderId')}",
         },
         "gcp:artifactregistry/repository:Repository": {
             "registryUri": f"{inputs.get('location')}-docker.pkg.dev/{inputs.get('project')}"

@@ -23,6 +23,7 @@ from modelstack.providers.aws_lambda.policies import (
     ECR_LIFECYCLE_POLICY,
     execution_policy,
 )
+from modelstack.providers.aws_lambda.routing_grants import lambda_routing_grants
 from modelstack.providers.aws_lambda.target import AwsLambdaTarget, ProvisionedConcurrency
 from modelstack.pulumi.gate import smoke_gate
 from modelstack.pulumi.naming import LAMBDA_ALIAS, aws_tags, fit
@@ -72,6 +73,7 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
         ),
         opts=child,
     )
+    environment = {**target.environment, **lambda_routing_grants(parent, name, spec, role)}
     function = aws.lambda_.Function(
         f"{name}-function",
         name=function_name,
@@ -87,7 +89,7 @@ def build_lambda(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Servi
         timeout=target.timeout_s,
         architectures=[target.architecture],
         ephemeral_storage={"size": target.ephemeral_storage_mb},
-        environment=events_environment(spec, target.environment),
+        environment=events_environment(spec, environment),
         reserved_concurrent_executions=target.reserved_concurrency,
         tracing_config={"mode": "Active"} if target.tracing else None,
         kms_key_arn=target.kms_key_arn,

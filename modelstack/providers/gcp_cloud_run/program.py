@@ -24,6 +24,7 @@ import pulumi_gcp as gcp
 from modelstack.errors import SmokeTestError
 from modelstack.providers.gcp_cloud_run.events import build_events
 from modelstack.providers.gcp_cloud_run.monitoring import monitoring_resources
+from modelstack.providers.gcp_cloud_run.routing_grants import cloud_run_routing_grants
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
 from modelstack.pulumi.gate import smoke_gate
 from modelstack.pulumi.image import ImageRef
@@ -236,6 +237,7 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
             opts=child,
         )
         service_account = account.email
+    cloud_run_routing_grants(parent, name, spec, service_account)
 
     service_name = fit(spec.base, 49)
     template = _template(spec, service_account, sa_key, labels)
