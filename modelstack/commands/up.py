@@ -20,7 +20,7 @@ from modelstack.deploy.release import Release, settings_digest
 from modelstack.deploy.rollout import Interrupted, recover, roll_out
 from modelstack.deploy.state import StateStore
 from modelstack.deploy.summary import write_github_summary, write_json_summary
-from modelstack.errors import ModelstackError
+from modelstack.errors import ModelstackError, UsageError
 from modelstack.manifest import load_manifest
 from modelstack.manifest.model import Manifest, Target
 from modelstack.manifest.targets import select_target
@@ -31,6 +31,19 @@ from modelstack.smoke.snapshot import save_snapshot, snapshot_path
 
 if TYPE_CHECKING:
     from modelstack.evaluate.runner import EvaluationResult
+
+
+def _refuse_routing(manifest: Manifest) -> None:
+    """A routed service cannot be deployed yet: refuse it rather than serve it unrouted."""
+    if manifest.source.data.get("routing") is None:
+        return
+    where = manifest.source.span(["routing"], key=True).start(manifest.source.file)
+    raise UsageError(
+        f"{where}: `up` cannot deploy a service with a routing: section yet "
+        "(its tiers are not deployed first, and the runtime's hops to them are not wired), "
+        "so it would serve this model alone. `lint`, `plan` and `evaluate` (with --sweep) "
+        "handle routing: today; remove the section to deploy this model on its own."
+    )
 
 
 def up(
@@ -47,6 +60,7 @@ def up(
     rolled back), 2 usage error, 3 infrastructure error, 130 interrupted (rolled back)."""
     manifest = load_manifest(manifest_path)
     chosen = select_target(manifest, target, default="local")
+    _refuse_routing(manifest)
     confirm(
         f"deploy {manifest.name} {manifest.metadata.version} to {chosen.name}",
         yes,
