@@ -5,6 +5,7 @@ Lint (MS910-MS929) and the local target's `up`, `destroy` and `status` walk the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +26,30 @@ class LoadedTier:
 
 
 def load_tier(tier: Tier) -> LoadedTier:
-    """The tier's manifest, or why it cannot be read (never raises for a bad tier)."""
+    """The tier's manifest, or why it cannot be read (never raises for a bad tier).
+
+    Each manifest file is read once while it is unchanged, however many rules and manifests
+    name it (the cache is keyed by its path, size and modification time).
+    """
+    path = tier.manifest_path
+    try:
+        stat = path.stat()
+    except OSError:
+        stat = None
+    if stat is None or not path.is_file():
+        return LoadedTier(tier, None, f"tier '{tier.name}': no manifest at {path}")
+    manifest, error = _load(path.resolve(), stat.st_size, stat.st_mtime_ns)
+    return LoadedTier(tier, manifest, None if error is None else f"tier '{tier.name}': {error}")
+
+
+@functools.lru_cache(maxsize=64)
+def _load(path: Path, size: int, mtime_ns: int) -> tuple[Manifest | None, str | None]:
     from modelstack.manifest import load_manifest
 
-    path = tier.manifest_path
-    if not path.is_file():
-        return LoadedTier(tier, None, f"tier '{tier.name}': no manifest at {path}")
     try:
-        return LoadedTier(tier, load_manifest(path))
+        return load_manifest(path), None
     except ManifestError as exc:
-        first = str(exc).splitlines()[0]
-        return LoadedTier(tier, None, f"tier '{tier.name}': {first}")
+        return None, str(exc).splitlines()[0]
 
 
 def tiers_of(spec: RoutingSpec) -> Iterator[LoadedTier]:
