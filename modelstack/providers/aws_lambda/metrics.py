@@ -45,6 +45,15 @@ def metric_queries(function_name: str, version: str, period_s: int) -> list[dict
     ]
 
 
+def cloudwatch_client(region: str) -> Any:
+    """A boto3 CloudWatch client for `region` (boto3 comes with the `aws` extra)."""
+    try:
+        import boto3
+    except ImportError:
+        raise MissingDependencyError("reading CloudWatch metrics", "aws") from None
+    return boto3.client("cloudwatch", region_name=region)
+
+
 class CloudWatchErrorRate:
     """Reads a Lambda candidate's error rate; `client` is a boto3 CloudWatch client."""
 
@@ -55,11 +64,7 @@ class CloudWatchErrorRate:
 
     def _cloudwatch(self) -> Any:
         if self._client is None:
-            try:
-                import boto3
-            except ImportError:
-                raise MissingDependencyError("reading CloudWatch metrics", "aws") from None
-            self._client = boto3.client("cloudwatch", region_name=self.region)
+            self._client = cloudwatch_client(self.region)
         return self._client
 
     def read(self, address: Mapping[str, Any], start: datetime, end: datetime) -> ErrorRate:

@@ -9,7 +9,8 @@ import os
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Final
 
-from modelstack.errors import InfrastructureError, MissingDependencyError
+from modelstack.errors import InfrastructureError
+from modelstack.providers.aws_lambda.metrics import cloudwatch_client
 
 if TYPE_CHECKING:
     import pulumi
@@ -74,11 +75,7 @@ class CloudWatchMetrics:
 
     def _cloudwatch(self) -> Any:
         if self._client is None:
-            try:
-                import boto3
-            except ImportError:
-                raise MissingDependencyError("reading CloudWatch metrics", "aws") from None
-            self._client = boto3.client("cloudwatch", region_name=self.target.region)
+            self._client = cloudwatch_client(self.target.region)
         return self._client
 
     def read(self, manifest: Manifest, since_s: float) -> Readings:

@@ -31,6 +31,15 @@ def _point_count(point: Any) -> int:
     return int(value.int64_value or value.double_value or 0)
 
 
+def metric_service_client() -> Any:
+    """A Cloud Monitoring MetricServiceClient (google-cloud-monitoring: the `gcp` extra)."""
+    try:
+        from google.cloud import monitoring_v3
+    except ImportError:
+        raise MissingDependencyError("reading Cloud Monitoring metrics", "gcp") from None
+    return monitoring_v3.MetricServiceClient()
+
+
 class CloudMonitoringErrorRate:
     """Reads a Cloud Run candidate's error rate; `client` is a MetricServiceClient."""
 
@@ -41,11 +50,7 @@ class CloudMonitoringErrorRate:
 
     def _monitoring(self) -> Any:
         if self._client is None:
-            try:
-                from google.cloud import monitoring_v3
-            except ImportError:
-                raise MissingDependencyError("reading Cloud Monitoring metrics", "gcp") from None
-            self._client = monitoring_v3.MetricServiceClient()
+            self._client = metric_service_client()
         return self._client
 
     def _request(self, service: str, revision: str, start: datetime, end: datetime) -> Any:

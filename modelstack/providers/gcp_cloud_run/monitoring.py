@@ -9,7 +9,8 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Final
 
-from modelstack.errors import InfrastructureError, MissingDependencyError
+from modelstack.errors import InfrastructureError
+from modelstack.providers.gcp_cloud_run.metrics import metric_service_client
 
 if TYPE_CHECKING:
     import pulumi
@@ -158,11 +159,7 @@ class CloudMonitoringMetrics:
 
     def _monitoring(self) -> Any:
         if self._client is None:
-            try:
-                from google.cloud import monitoring_v3
-            except ImportError:
-                raise MissingDependencyError("reading Cloud Monitoring metrics", "gcp") from None
-            self._client = monitoring_v3.MetricServiceClient()
+            self._client = metric_service_client()
         return self._client
 
     def _series(self, metric_filter: str, aligner: str, seconds: int,
