@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from modelstack.errors import UsageError
+from modelstack.events.image import event_packages
 from modelstack.image.dockerfile import (
     APP_DIR,
     CA_FILE,
@@ -162,7 +163,13 @@ def render_context(
     files: dict[str, bytes | Path] = {
         "Dockerfile": render_dockerfile(flavour, options).encode("utf-8"),
         "requirements.txt": render_requirements(
-            flavour, base, (*manifest.build.python_packages, *processing_packages)
+            flavour,
+            base,
+            (
+                *manifest.build.python_packages,
+                *processing_packages,
+                *event_packages(manifest, flavour, base),
+            ),
         ).encode("utf-8"),
         **model_files,
         RUNTIME_CONFIG: (json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n").encode(),

@@ -64,9 +64,7 @@ def test_tritonclient_sends_an_image_as_bytes_and_gets_label_strings(
     manifest, record = built
     port = free_port()
     env = {"HOST": "127.0.0.1", "PORT": str(port)}
-    with run_container(
-        client, str(record["tag"]), environment=env, name_prefix="ms-processing"
-    ):
+    with run_container(client, str(record["tag"]), environment=env, name_prefix="ms-processing"):
         triton = httpclient.InferenceServerClient(url=f"127.0.0.1:{port}")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

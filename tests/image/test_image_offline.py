@@ -268,3 +268,23 @@ def test_only_image_relevant_manifest_edits_change_the_tag(iris: Manifest, tmp_p
     assert tag() == original
     path.write_text(text.replace("version: 1.0.0", "version: 1.0.1"))
     assert tag() != original
+
+
+def test_a_lambda_image_with_events_on_another_base_pins_the_aws_sdk(tmp_path: Path) -> None:
+    path = copy_iris(tmp_path / "iris")
+    text = path.read_text(encoding="utf-8")
+    text += "events:\n  - {name: q, queue: {}, output: {bucket: out-b}}\n"
+    path.write_text(text, encoding="utf-8")
+    manifest = load_manifest(path)
+    with_events = render_context(
+        manifest, "prod", flavour_for(manifest.targets["prod"]), prepare_local(manifest),
+        base_image=BASE,
+    )  # fmt: skip
+    requirements = with_events.files["requirements.txt"].decode()  # type: ignore[union-attr]
+    assert "\nboto3==" in requirements and "awslambdaric==" in requirements
+    path.write_text(text.replace("events:", "unused_events:").split("unused_events:")[0])
+    plain = load_manifest(path)
+    without = render_context(
+        plain, "prod", flavour_for(plain.targets["prod"]), prepare_local(plain), base_image=BASE
+    )
+    assert "boto3" not in without.files["requirements.txt"].decode()  # type: ignore[union-attr]
