@@ -53,8 +53,9 @@ def up(
     manifest = load_manifest(manifest_path)
     chosen = select_target(manifest, target, default="local")
     tiers = deploy_order(manifest)
-    for manifest_, target_ in [*((n.manifest, n.target) for n in tiers), (manifest, chosen)]:
-        routing_object(manifest_, target_)  # a graph that cannot be wired fails before a deploy
+    for node in tiers:  # a graph that cannot be wired fails before anything is deployed
+        routing_object(node.manifest, node.target)
+    routing_object(manifest, chosen)
     graph = f" after its tiers {', '.join(n.path for n in tiers)}" if tiers else ""
     confirm(
         f"deploy {manifest.name} {manifest.metadata.version} to {chosen.name}{graph}",
@@ -70,6 +71,9 @@ def up(
             summary["tiers"].append(_up_tier(node, build, backend, entry=manifest.name))
         _deploy(manifest, chosen, stack, build, backend, summary)
         return 0
+    except ModelstackError as exc:  # a tier's: the entry's own filled in its summary already
+        summary.setdefault("error", str(exc))
+        raise
     finally:
         summary.setdefault("result", "failed")
         if fmt == "json":
