@@ -68,7 +68,9 @@ def up(
         summary["tiers"] = []
     try:
         for node in tiers:
-            summary["tiers"].append(_up_tier(node, build, backend, entry=manifest.name))
+            tier_summary = {"tier": node.path, "model": node.manifest.name}
+            summary["tiers"].append(tier_summary)  # before the deploy: a failed one is listed
+            _up_tier(node, build, backend, tier_summary, entry=manifest.name)
         _deploy(manifest, chosen, stack, build, backend, summary)
         return 0
     except ModelstackError as exc:  # a tier's: the entry's own filled in its summary already
@@ -82,11 +84,16 @@ def up(
 
 
 def _up_tier(
-    node: GraphNode, options: BuildOptions, backend: str | None, *, entry: str
-) -> dict[str, Any]:
-    """One tier's own full `up`; its error, naming the tier, stops the graph's deploy."""
+    node: GraphNode,
+    options: BuildOptions,
+    backend: str | None,
+    summary: dict[str, Any],
+    *,
+    entry: str,
+) -> None:
+    """One tier's own full `up`, filling `summary`; its error, naming the tier, stops the
+    graph's deploy."""
     print(f"==> {node.describe()}: {node.manifest.path}", file=sys.stderr)
-    summary: dict[str, Any] = {"tier": node.path, "model": node.manifest.name}
     summary["target"] = node.target.name
     try:
         _deploy(node.manifest, node.target, None, options, backend, summary)
@@ -96,7 +103,6 @@ def _up_tier(
             f"keeps serving: {exc}",
         )
         raise
-    return summary
 
 
 def _deploy(
