@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelstack.errors import SmokeTestError, UsageError
+from modelstack.errors import ManifestError, SmokeTestError, UsageError
 from modelstack.manifest import load_manifest
 from modelstack.manifest.model import Manifest
 from modelstack.smoke.clients import InProcessClient
@@ -59,7 +59,7 @@ def _routing(manifest: Manifest) -> dict[str, Any] | None:
 
     try:
         return tier_routing(manifest)
-    except UsageError as exc:
+    except (UsageError, ManifestError) as exc:
         print(f"testing {manifest.name} without its tiers: {exc}", file=sys.stderr)
         return None
 

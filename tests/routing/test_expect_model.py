@@ -132,3 +132,12 @@ def test_ms915_fires_exactly_when_the_name_is_not_a_graph_model(name: str) -> No
         entry = bundle(root, "small", manifest("small", routed()) + cases(("c", 1.0, name)))
         found = [d for d in lint_file(entry, LintOptions()) if d.rule_id == "MS915"]
         assert bool(found) == (name not in ("small", "large"))
+
+
+def test_test_of_a_routed_service_whose_tier_cannot_be_read_runs_the_model_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = bundle(tmp_path, "small", manifest("small", routed()) + cases(("own", 3.0, "small")))
+    assert main(["test", str(entry)]) == 0  # no tier manifest at ../large
+    err = capsys.readouterr().err
+    assert "testing small without its tiers: " in err and "tier 'large': no manifest at" in err
