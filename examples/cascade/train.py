@@ -168,8 +168,9 @@ def main() -> None:
     write_npz(out / "small" / "smoke.npz", pixels=x_test[picks])
     write_npz(out / "small" / "unsure.npz", pixels=x_test[unsure[:1]])
     write_npz(out / "large" / "smoke.npz", pixels=x_test[picks])
-    print(f"smoke digits: {[int(y_test[i]) for i in picks]}, unsure digit: {int(y_test[unsure[0]])} "
-          f"(small model's top probability {small_p[unsure[0]].max():.3f})")  # fmt: skip
+    first = int(unsure[0])
+    print(f"smoke digits: {[int(y_test[i]) for i in picks]}, unsure digit: {int(y_test[first])} "
+          f"(small model's top probability {small_p[first].max():.3f})")  # fmt: skip
     for path in sorted(out.glob("*/*.onnx")) + sorted(out.glob("*/*.npz")):
         data = path.read_bytes()
         name = path.relative_to(out)
