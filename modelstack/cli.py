@@ -176,7 +176,12 @@ def _destroy(args: argparse.Namespace) -> int:
     from modelstack.commands.destroy import destroy
 
     return destroy(
-        args.manifest, target=args.target, stack=args.stack, yes=args.yes, backend=args.backend
+        args.manifest,
+        target=args.target,
+        stack=args.stack,
+        yes=args.yes,
+        backend=args.backend,
+        with_tiers=args.with_tiers,
     )
 
 

@@ -394,6 +394,11 @@ def _deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     common(p)
     p.add_argument("--yes", "-y", action="store_true", help="do not ask first")
+    p.add_argument(
+        "--with-tiers",
+        action="store_true",
+        help="a routed service: remove its tiers too, after it (default: they keep running)",
+    )
 
     p = sub.add_parser(
         "history",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,15 @@ def runtime_config(
     optimized_model_path: str | None = None,
     concurrency: int | None = None,
     disable_prepacking: bool = False,
+    routing: Mapping[str, Any] | None = None,
 ) -> RuntimeConfig:
     """The runtime settings the manifest asks for, serving the model at `model_path`.
 
     `disable_prepacking` is the build's measured choice (`image.fast_start`).
     `concurrency` is how many requests the platform sends one instance at once (Cloud Run's
     `concurrency`); the runtime admits that many infer requests and answers 503 past it.
+    `routing` is the routed service's `routing` object with its tiers' addresses
+    (`modelstack.routing.deploy_graph.routing_object`); None serves the model alone.
     """
     runtime = manifest.runtime
     return RuntimeConfig(
@@ -58,4 +62,5 @@ def runtime_config(
         max_request_bytes=runtime.max_request_bytes,
         max_concurrency=DEFAULT_MAX_CONCURRENCY if concurrency is None else concurrency,
         processing=runtime_processing(manifest),
+        routing=None if routing is None else dict(routing),
     )

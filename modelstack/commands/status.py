@@ -1,4 +1,5 @@
-"""`modelstack status`: what a target serves, as its deploy state records it."""
+"""`modelstack status`: what a target serves, as its deploy state records it; for a routed
+service also its graph (each tier's target, serving version, address and health)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from modelstack.deploy.state import StateStore
 from modelstack.deploy.summary import describe_metrics
 from modelstack.manifest import load_manifest
 from modelstack.manifest.targets import select_target
+from modelstack.routing.graph_status import format_graph, graph_report
 
 
 def status(
@@ -30,6 +32,9 @@ def status(
         "last_smoke": state.last_smoke,
         "evaluation": state.stable.evaluation if state.stable else None,
     }
+    graph = graph_report(manifest, chosen, stack)
+    if graph is not None:
+        report["routing"] = graph
     if fmt == "json":
         print(json.dumps(report, indent=2, sort_keys=True))
         return 0
@@ -52,6 +57,8 @@ def status(
     if state.last_smoke:
         passed = sum(1 for r in state.last_smoke if r.get("passed"))
         print(f"  last smoke tests: {passed}/{len(state.last_smoke)} passed")
+    for line in format_graph(graph) if graph is not None else ():
+        print(line)
     return 0
 
 

@@ -20,30 +20,18 @@ from modelstack.deploy.release import Release, settings_digest
 from modelstack.deploy.rollout import Interrupted, recover, roll_out
 from modelstack.deploy.state import StateStore
 from modelstack.deploy.summary import write_github_summary, write_json_summary
-from modelstack.errors import ModelstackError, UsageError
+from modelstack.errors import ModelstackError
 from modelstack.manifest import load_manifest
 from modelstack.manifest.model import Manifest, Target
 from modelstack.manifest.targets import select_target
 from modelstack.prompts import confirm
 from modelstack.providers import provider_for
+from modelstack.routing.deploy_graph import GraphNode, deploy_order, routing_object
 from modelstack.signals import interrupts_as_keyboard
 from modelstack.smoke.snapshot import save_snapshot, snapshot_path
 
 if TYPE_CHECKING:
     from modelstack.evaluate.runner import EvaluationResult
-
-
-def _refuse_routing(manifest: Manifest) -> None:
-    """A routed service cannot be deployed yet: refuse it rather than serve it unrouted."""
-    if manifest.source.data.get("routing") is None:
-        return
-    where = manifest.source.span(["routing"], key=True).start(manifest.source.file)
-    raise UsageError(
-        f"{where}: `up` cannot deploy a service with a routing: section yet "
-        "(its tiers are not deployed first, and the runtime's hops to them are not wired), "
-        "so it would serve this model alone. `lint`, `plan` and `evaluate` (with --sweep) "
-        "handle routing: today; remove the section to deploy this model on its own."
-    )
 
 
 def up(
@@ -57,32 +45,73 @@ def up(
     backend: str | None = None,
 ) -> int:
     """Exit 0 deployed (or nothing to do), 1 a check or smoke test failed (traffic untouched or
-    rolled back), 2 usage error, 3 infrastructure error, 130 interrupted (rolled back)."""
+    rolled back), 2 usage error, 3 infrastructure error, 130 interrupted (rolled back).
+
+    A routed manifest's tiers are deployed first, each with its own full `up`, tiers of a tier
+    before it; a tier that fails stops the run before the entry is touched.
+    """
     manifest = load_manifest(manifest_path)
     chosen = select_target(manifest, target, default="local")
-    _refuse_routing(manifest)
+    tiers = deploy_order(manifest)
+    for manifest_, target_ in [*((n.manifest, n.target) for n in tiers), (manifest, chosen)]:
+        routing_object(manifest_, target_)  # a graph that cannot be wired fails before a deploy
+    graph = f" after its tiers {', '.join(n.path for n in tiers)}" if tiers else ""
     confirm(
-        f"deploy {manifest.name} {manifest.metadata.version} to {chosen.name}",
+        f"deploy {manifest.name} {manifest.metadata.version} to {chosen.name}{graph}",
         yes,
         skip=not provider_for(chosen).is_cloud,
     )
+    build = options or BuildOptions()
+    summary: dict[str, Any] = {"command": "up", "model": manifest.name, "target": chosen.name}
+    if tiers:
+        summary["tiers"] = []
+    try:
+        for node in tiers:
+            summary["tiers"].append(_up_tier(node, build, backend, entry=manifest.name))
+        _deploy(manifest, chosen, stack, build, backend, summary)
+        return 0
+    finally:
+        summary.setdefault("result", "failed")
+        if fmt == "json":
+            write_json_summary(summary)
+        write_github_summary(summary)
+
+
+def _up_tier(
+    node: GraphNode, options: BuildOptions, backend: str | None, *, entry: str
+) -> dict[str, Any]:
+    """One tier's own full `up`; its error, naming the tier, stops the graph's deploy."""
+    print(f"==> {node.describe()}: {node.manifest.path}", file=sys.stderr)
+    summary: dict[str, Any] = {"tier": node.path, "model": node.manifest.name}
+    summary["target"] = node.target.name
+    try:
+        _deploy(node.manifest, node.target, None, options, backend, summary)
+    except ModelstackError as exc:
+        exc.args = (
+            f"{node.describe()} failed, so {entry} was not deployed and what served before "
+            f"keeps serving: {exc}",
+        )
+        raise
+    return summary
+
+
+def _deploy(
+    manifest: Manifest,
+    chosen: Target,
+    stack: str | None,
+    options: BuildOptions,
+    backend: str | None,
+    summary: dict[str, Any],
+) -> None:
+    """One service's `up`, its routing wired to tiers deployed already; fills `summary`."""
     progress = Progress()
     store = StateStore(manifest.directory, chosen.name, stack)
-    summary: dict[str, Any] = {"command": "up", "model": manifest.name, "target": chosen.name}
     try:
         with store.locked(), interrupts_as_keyboard():
-            result = _up(
-                manifest,
-                chosen,
-                store,
-                progress,
-                options or BuildOptions(),
-                stack,
-                backend,
-                summary,
-            )
+            routing = routing_object(manifest, chosen)
+            result = _up(manifest, chosen, store, progress, options, stack, backend, summary,
+                         routing)  # fmt: skip
         summary["result"] = result
-        return 0
     except ModelstackError as exc:
         progress.abort(str(exc))
         summary.update(
@@ -95,10 +124,6 @@ def up(
         raise
     finally:
         summary["steps"] = progress.summary()
-        summary.setdefault("result", "failed")
-        if fmt == "json":
-            write_json_summary(summary)
-        write_github_summary(summary)
 
 
 def _up(
@@ -110,10 +135,11 @@ def _up(
     stack: str | None,
     backend: str | None,
     summary: dict[str, Any],
+    routing: dict[str, Any] | None = None,
 ) -> str:
     preflight(target)
     check_manifest(manifest, progress)
-    bundle = test_locally(manifest, progress)
+    bundle = test_locally(manifest, progress, routing=routing)
     evaluation = _evaluate(manifest, store, progress, summary)
     engine = engine_for(manifest, target, stack=stack, backend=backend, on_output=progress.note)
     state = recover(engine, store, progress)

@@ -74,14 +74,16 @@ def check_manifest(manifest: Manifest, progress: Progress) -> None:
     progress.done(f"{len(diagnostics)} warning(s)" if diagnostics else "clean")
 
 
-def test_locally(manifest: Manifest, progress: Progress) -> LocalBundle:
-    """Step 2: every smoke test on onnxruntime in this process."""
+def test_locally(
+    manifest: Manifest, progress: Progress, *, routing: dict[str, Any] | None = None
+) -> LocalBundle:
+    """Step 2: every smoke test on onnxruntime in this process (`routing`: through the tiers)."""
     from modelstack.smoke.clients import InProcessClient
     from modelstack.smoke.runner import run_smoke_tests
     from modelstack_runtime.dataplane import load_dataplane
 
     progress.start("local smoke tests")
-    bundle = prepare_local(manifest)
+    bundle = prepare_local(manifest, routing=routing)
     report = run_smoke_tests(
         bundle.cases, InProcessClient(load_dataplane(bundle.config), manifest.name)
     )

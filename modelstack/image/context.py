@@ -150,6 +150,7 @@ def render_context(
     config = runtime_config(
         manifest, model_name, bundle.cases, optimized_model_path=optimized,
         concurrency=concurrency, disable_prepacking=fast.prepacking.disable,
+        routing=bundle.config.routing,
     )  # fmt: skip
     config = with_reference_profile(manifest, bundle, config)
     labels = image_labels(manifest, target_name, flavour.name, base)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from modelstack.errors import ModelError
 from modelstack.manifest.model import Manifest
@@ -24,8 +26,11 @@ class LocalBundle:
     config: RuntimeConfig
 
 
-def prepare_local(manifest: Manifest) -> LocalBundle:
-    """Verify the model (containment, sha256, onnx.checker) and decode the smoke cases."""
+def prepare_local(manifest: Manifest, *, routing: Mapping[str, Any] | None = None) -> LocalBundle:
+    """Verify the model (containment, sha256, onnx.checker) and decode the smoke cases.
+
+    `routing` (the runtime's `routing` object) makes the config route to the deployed tiers.
+    """
     try:
         resolve_in_bundle(manifest.directory, manifest.model.path)
     except ModelError as exc:  # say where the path came from
@@ -35,4 +40,4 @@ def prepare_local(manifest: Manifest) -> LocalBundle:
     if processed is not None:  # serve the compiled pre/post-processing graph instead
         path, signature = processed.path, processed.signature
     cases = load_cases(manifest, signature.inputs)
-    return LocalBundle(signature, cases, runtime_config(manifest, path, cases))
+    return LocalBundle(signature, cases, runtime_config(manifest, path, cases, routing=routing))

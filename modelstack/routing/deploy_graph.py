@@ -1,0 +1,142 @@
+"""A routed service's deployment graph: its tiers in the order `up` deploys them (each tier
+before whatever routes to it), and where each tier answers once it is deployed.
+
+`up` deploys `deploy_order(...)` one node at a time and then the entry; `destroy` walks the
+same list backwards after the entry; `status` shows it. Nothing here imports anything heavy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeAlias
+
+from modelstack.errors import ManifestError, UsageError
+from modelstack.manifest.model import Manifest, Target
+from modelstack.providers import provider_for
+from modelstack.routing.graph import load_tier
+from modelstack.routing.runtime_json import DeployedTier, runtime_routing
+from modelstack.routing.spec import Tier, routing_of
+
+__all__ = ["MAX_TIER_DEPTH", "GraphNode", "deploy_order", "routing_object", "tier_address"]
+
+Key: TypeAlias = tuple[Path, str]
+"""A tier's manifest file and target name: a tier named twice in a graph is deployed once."""
+MAX_TIER_DEPTH: Final = 16
+"""How deep tiers may route to further tiers (a longer chain is refused as a likely cycle)."""
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One tier of the graph: the tier's manifest and the target it is deployed to."""
+
+    path: str
+    """The chain of tier names from the entry, such as `large` or `large/xl`."""
+    tier: Tier
+    manifest: Manifest
+    target: Target
+
+    @property
+    def key(self) -> Key:
+        return (self.manifest.path.resolve(), self.target.name)
+
+    def describe(self) -> str:
+        return f"tier '{self.path}' ({self.manifest.name} on {self.target.name})"
+
+
+def deploy_order(manifest: Manifest) -> list[GraphNode]:
+    """Every tier below `manifest`, each manifest-and-target once, tiers of a tier before it
+    (depth first, in the order `routing.tiers` lists them); [] for a manifest without routing.
+
+    ManifestError names a tier whose manifest or target cannot be read, and a cycle.
+    """
+    order: list[GraphNode] = []
+    placed: set[Key] = set()
+
+    def visit(current: Manifest, trail: list[str], names: list[str], above: set[Key]) -> None:
+        spec = routing_of(current)
+        if spec is None:
+            return
+        for tier in spec.tiers.values():
+            node = _node("/".join([*trail, tier.name]), tier, current)
+            if node.key in above or node.key[0] == entry:
+                chain = " -> ".join([*names, node.manifest.name])
+                raise ManifestError(
+                    f"{current.path}: routing tiers form a cycle ({chain}); "
+                    "a tier must not route back to a service above it"
+                )
+            if len(trail) + 1 > MAX_TIER_DEPTH:
+                raise ManifestError(
+                    f"{current.path}: routing tiers nest deeper than {MAX_TIER_DEPTH} levels "
+                    f"at {node.describe()}; shorten the chain"
+                )
+            if node.key in placed:
+                continue
+            visit(node.manifest, [*trail, tier.name], [*names, node.manifest.name],
+                  above | {node.key})  # fmt: skip
+            placed.add(node.key)
+            order.append(node)
+
+    entry = manifest.path.resolve()
+    visit(manifest, [], [manifest.name], set())
+    return order
+
+
+def _node(path: str, tier: Tier, parent: Manifest) -> GraphNode:
+    loaded = load_tier(tier)
+    where = parent.source.position(("routing", "tiers", tier.name, "to"))
+    if loaded.manifest is None:
+        raise ManifestError(f"{where}: {loaded.error}; fix the tier's manifest or its path")
+    target = loaded.manifest.targets.get(tier.target)
+    if target is None:
+        known = ", ".join(sorted(loaded.manifest.targets)) or "none"
+        raise ManifestError(
+            f"{where}: tier '{tier.name}': {loaded.manifest.path} has no target "
+            f"'{tier.target}' (its targets: {known}); name one after '#'"
+        )
+    return GraphNode(path, tier, loaded.manifest, target)
+
+
+def tier_address(node: GraphNode) -> DeployedTier:
+    """Where `node` answers v2 HTTP once deployed; known before it is, for a local tier.
+
+    UsageError for a tier no entry can reach yet: a cloud tier, or a local Lambda-flavoured one
+    (the entry forwards v2 HTTP requests).
+    """
+    provider = provider_for(node.target)
+    if provider.is_cloud:
+        raise UsageError(
+            f"{node.describe()} runs on {provider.name}: a routed service reaches tiers on "
+            "this machine's local targets only so far; route to a local target of that manifest"
+        )
+    address: Mapping[str, Any] = provider.serving_address(node.manifest, node.target, {}) or {}
+    if address.get("protocol") != "http":
+        raise UsageError(
+            f"{node.describe()} serves the Lambda Invoke API, and the entry forwards v2 HTTP "
+            f"requests; give target '{node.target.name}' of {node.manifest.path} `flavour: http`"
+        )
+    return DeployedTier(url=str(address["url"]), model_name=node.manifest.name)
+
+
+def routing_object(manifest: Manifest, target: Target) -> dict[str, Any] | None:
+    """The runtime config's `routing` object for `manifest` served on `target`, its tiers'
+    addresses filled in; None for a manifest without routing.
+
+    UsageError for a cloud target: a cloud entry cannot be given its tiers' addresses yet.
+    """
+    spec = routing_of(manifest)
+    if spec is None:
+        return None
+    provider = provider_for(target)
+    if provider.is_cloud:
+        where = manifest.source.span(["routing"], key=True).start(manifest.source.file)
+        raise UsageError(
+            f"{where}: target '{target.name}' runs on {provider.name}, and a routed service "
+            "is deployed to local targets only so far (a cloud entry cannot be given its tiers' "
+            "addresses yet); deploy it with --target set to a local target"
+        )
+    deployed = {
+        name: tier_address(_node(name, tier, manifest)) for name, tier in spec.tiers.items()
+    }
+    return runtime_routing(spec, deployed)
