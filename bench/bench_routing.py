@@ -143,8 +143,8 @@ def without_section(text: str, key: str) -> str:
     return "".join(kept)
 
 
-def held_out() -> tuple[list[bytes], np.ndarray]:
-    """One v2 request body per held-out digit, and the true digits."""
+def held_out() -> tuple[list[bytes], np.ndarray, np.ndarray]:
+    """One v2 request body per held-out digit, the pixels and the true digits."""
     arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(EXAMPLE / "small" / "eval.npz") as archive:
         for member in ("pixels", "label"):
@@ -165,7 +165,26 @@ def held_out() -> tuple[list[bytes], np.ndarray]:
         ).encode()
         for row in arrays["pixels"]
     ]
-    return bodies, arrays["label"]
+    return bodies, arrays["pixels"], arrays["label"]
+
+
+def offline_escalated(manifest: Path, pixels: np.ndarray) -> set[int]:
+    """The rows `modelstack evaluate` escalates: the entry's model in this process, each row
+    decided by the runtime's own function."""
+    import onnxruntime as ort
+
+    from modelstack.manifest import load_manifest
+    from modelstack.routing.spec import routing_of
+    from modelstack_runtime.routing import should_escalate
+
+    spec = routing_of(load_manifest(manifest))
+    assert spec is not None
+    rule = spec.escalate[0]
+    model = str(manifest.parent / "model.onnx")
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    output = np.asarray(session.run([rule.output], {"pixels": pixels})[0])
+    rows = range(len(output))
+    return {i for i in rows if should_escalate(rule.condition, rule.threshold, output[i : i + 1])}
 
 
 # --- the client ------------------------------------------------------------------------------
@@ -251,7 +270,7 @@ def measure_accuracy(
     return Accuracy(answers[0], answers[1], labels)
 
 
-def accuracy_rows(result: Accuracy, names: dict[str, str]) -> list[Row]:
+def accuracy_rows(result: Accuracy, names: dict[str, str], offline: set[int]) -> list[Row]:
     rows = len(result.labels)
     cascade, large = result.accuracy(result.cascade), result.accuracy(result.large)
     gap = (cascade - large) * 100
@@ -274,6 +293,14 @@ def accuracy_rows(result: Accuracy, names: dict[str, str]) -> list[Row]:
             "",
             f"<= {MAX_ESCALATED:.0%}",
             ok(escalated / rows <= MAX_ESCALATED),
+        ),
+        (
+            "rows escalated other than those `modelstack evaluate` escalates",
+            str(len(offline.symmetric_difference(result.escalated))),
+            "",
+            "",
+            "0",
+            ok(offline == set(result.escalated)),
         ),
         (
             "answers whose model_name disagrees with `escalated`",
@@ -360,6 +387,48 @@ def latency_rows(label: str, what: tuple[str, str], measured: Pairs, goal: bool)
     ]
 
 
+def dataplane_row(services: Services, bodies: list[bytes], rounds: int) -> Row:
+    """Where a request that stays pays for routing: the same data planes in this process (no
+    HTTP, no router), with and without the `routing` object, in alternating blocks."""
+    from modelstack.manifest import load_manifest
+    from modelstack.routing.runtime_json import DeployedTier, runtime_routing
+    from modelstack.routing.spec import routing_of
+    from modelstack.smoke.local import prepare_local
+    from modelstack_runtime.dataplane import load_dataplane
+
+    entry, plain = load_manifest(services.small), load_manifest(services.plain)
+    spec = routing_of(entry)
+    assert spec is not None
+    tier = DeployedTier(f"http://127.0.0.1:{services.ports['large']}", services.names["large"])
+    routing = runtime_routing(spec, {"large": tier})
+    planes = {
+        entry.name: load_dataplane(prepare_local(entry, routing=routing).config),
+        plain.name: load_dataplane(prepare_local(plain).config),
+    }
+    medians: dict[str, list[float]] = {name: [] for name in planes}
+    started = time.perf_counter()
+    for index in range(2 * rounds):
+        if time.perf_counter() - started > MAX_PHASE_S:
+            break
+        for name in list(planes)[:: 1 if index % 2 == 0 else -1]:
+            times = []
+            for body in bodies[:500]:
+                began = time.perf_counter()
+                planes[name].infer(name, body, None, "application/json", headers={})
+                times.append(time.perf_counter() - began)
+            medians[name].append(statistics.median(times))
+    routed, alone = (statistics.median(medians[n]) for n in planes)
+    return (
+        f"not escalated, the data plane alone in this process (median of "
+        f"{len(medians[entry.name])} blocks of {min(len(bodies), 500)})",
+        f"{routed * 1e6:.0f} µs",
+        f"{alone * 1e6:.0f} µs (without routing)",
+        f"{routed / alone:.2f}x",
+        "",
+        "",
+    )
+
+
 def warm_up(clients: list[Client], body: bytes, count: int = 50) -> None:
     for _ in range(count):
         for client in clients:
@@ -373,10 +442,10 @@ def measure(services: Services, pairs: int, rounds: int) -> tuple[list[Row], lis
     plain = Client(ports["plain"], names["plain"])
     notes: list[str] = []
     try:
-        bodies, labels = held_out()
+        bodies, pixels, labels = held_out()
         warm_up([cascade, large, plain], bodies[0])
         result = measure_accuracy(cascade, large, bodies, labels)
-        rows = accuracy_rows(result, names)
+        rows = accuracy_rows(result, names, offline_escalated(services.small, pixels))
 
         def stays(answer: Answer) -> None:
             if answer.escalated:
@@ -390,6 +459,7 @@ def measure(services: Services, pairs: int, rounds: int) -> tuple[list[Row], lis
             kept,
             goal=True,
         )
+        rows.append(dataplane_row(services, stayed, rounds))
         escalated = [bodies[i] for i in result.escalated]
         if escalated:
             hops = interleave(cascade, large, escalated, min(pairs, 10 * len(escalated)), 1)
