@@ -1,13 +1,16 @@
-"""`modelstack test`: run every smoke test locally on onnxruntime, in one session."""
+"""`modelstack test`: run every smoke test locally on onnxruntime, in one session (a routed
+service's through its tiers as deployed on this machine)."""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
-from modelstack.errors import SmokeTestError
+from modelstack.errors import SmokeTestError, UsageError
 from modelstack.manifest import load_manifest
+from modelstack.manifest.model import Manifest
 from modelstack.smoke.clients import InProcessClient
 from modelstack.smoke.local import prepare_local
 from modelstack.smoke.report import format_report, junit_error_report
@@ -28,13 +31,17 @@ def test(manifest_path: str, fmt: str = "text", output: str | None = None) -> in
     try:
         manifest = load_manifest(manifest_path)
         suite = manifest.name
-        bundle = prepare_local(manifest)
+        bundle = prepare_local(manifest, routing=_routing(manifest))
         if not bundle.cases:
             raise SmokeTestError(
                 f"{manifest_path}: no smoke_tests to run; add some to the manifest"
             )
         dataplane, warmed = _load(manifest_path, bundle.config)
-        report = run_smoke_tests(bundle.cases, InProcessClient(dataplane, manifest.name))
+        client = InProcessClient(dataplane, manifest.name)
+        try:
+            report = run_smoke_tests(bundle.cases, client)
+        finally:
+            client.close()
     except Exception as exc:
         if fmt == "junit":
             _emit(junit_error_report(suite, exc), output)
@@ -44,6 +51,17 @@ def test(manifest_path: str, fmt: str = "text", output: str | None = None) -> in
     if output and fmt != "text":
         print(format_report(report, "text", manifest.name))
     return 0 if report.passed and warmed else 1
+
+
+def _routing(manifest: Manifest) -> dict[str, Any] | None:
+    """A routed manifest's tiers as deployed on this machine, or None (the model alone)."""
+    from modelstack.routing.deploy_graph import tier_routing
+
+    try:
+        return tier_routing(manifest)
+    except UsageError as exc:
+        print(f"testing {manifest.name} without its tiers: {exc}", file=sys.stderr)
+        return None
 
 
 def _load(manifest_path: str, config: RuntimeConfig) -> tuple[DataPlane, bool]:

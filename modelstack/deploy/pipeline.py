@@ -84,9 +84,11 @@ def test_locally(
 
     progress.start("local smoke tests")
     bundle = prepare_local(manifest, routing=routing)
-    report = run_smoke_tests(
-        bundle.cases, InProcessClient(load_dataplane(bundle.config), manifest.name)
-    )
+    client = InProcessClient(load_dataplane(bundle.config), manifest.name)
+    try:
+        report = run_smoke_tests(bundle.cases, client)
+    finally:
+        client.close()
     if not report.passed:
         raise SmokeTestError(
             "smoke tests failed locally:\n" + format_report(report, "text", manifest.name)

@@ -142,6 +142,8 @@ class SmokeTest:
     expected_outputs: dict[str, Expectation] = field(default_factory=dict)
     max_latency_ms: float | None = None
     description: str = ""
+    expect_model: str | None = None
+    """The v2 model_name that must answer (a routed service's own or a tier's)."""
 
     @property
     def path(self) -> PathKey:
@@ -279,6 +281,7 @@ def smoke_test_from_dict(index: int, d: dict[str, Any]) -> SmokeTest:
         expected_outputs={k: _expectation(v) for k, v in d.get("expected_outputs", {}).items()},
         max_latency_ms=d.get("max_latency_ms"),
         description=d.get("description", ""),
+        expect_model=d.get("expect_model"),
     )
 
 

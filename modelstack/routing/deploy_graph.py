@@ -19,7 +19,14 @@ from modelstack.routing.graph import load_tier
 from modelstack.routing.runtime_json import DeployedTier, runtime_routing
 from modelstack.routing.spec import Tier, routing_of
 
-__all__ = ["MAX_TIER_DEPTH", "GraphNode", "deploy_order", "routing_object", "tier_address"]
+__all__ = [
+    "MAX_TIER_DEPTH",
+    "GraphNode",
+    "deploy_order",
+    "routing_object",
+    "tier_address",
+    "tier_routing",
+]
 
 Key: TypeAlias = tuple[Path, str]
 """A tier's manifest file and target name: a tier named twice in a graph is deployed once."""
@@ -125,8 +132,7 @@ def routing_object(manifest: Manifest, target: Target) -> dict[str, Any] | None:
 
     UsageError for a cloud target: a cloud entry cannot be given its tiers' addresses yet.
     """
-    spec = routing_of(manifest)
-    if spec is None:
+    if routing_of(manifest) is None:
         return None
     provider = provider_for(target)
     if provider.is_cloud:
@@ -136,6 +142,16 @@ def routing_object(manifest: Manifest, target: Target) -> dict[str, Any] | None:
             "is deployed to local targets only so far (a cloud entry cannot be given its tiers' "
             "addresses yet); deploy it with --target set to a local target"
         )
+    return tier_routing(manifest)
+
+
+def tier_routing(manifest: Manifest) -> dict[str, Any] | None:
+    """The `routing` object with each tier's address, whichever target serves the entry (as
+    `modelstack test` runs it in this process); None without routing; UsageError for a tier
+    that cannot be reached from this machine (`tier_address`)."""
+    spec = routing_of(manifest)
+    if spec is None:
+        return None
     deployed = {
         name: tier_address(_node(name, tier, manifest)) for name, tier in spec.tiers.items()
     }

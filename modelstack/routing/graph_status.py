@@ -45,10 +45,10 @@ def graph_report(manifest: Manifest, target: Target, stack: str | None) -> dict[
 def _service(manifest: Manifest, target: Target, stack: str | None) -> dict[str, Any]:
     state = StateStore(manifest.directory, target.name, stack).load()
     provider = provider_for(target)
-    address = state.endpoint
-    if not address and not provider.is_cloud:
+    address: str | None = state.endpoint or None
+    if address is None and not provider.is_cloud:
         found = provider.serving_address(manifest, target, {}) or {}
-        address = found.get("url")
+        address = str(found["url"]) if "url" in found else None
     stable = state.stable
     return {
         "model": manifest.name,

@@ -14,14 +14,14 @@ import numpy as np
 from modelstack.processing.raw_inputs import holds_raw_bytes
 from modelstack_runtime.codec import (
     HEADER_LENGTH_HEADER,
-    decode_response,
     encode_binary_request,
     encode_json_request,
+    read_response,
 )
 from modelstack_runtime.dataplane import DataPlane
 from modelstack_runtime.errors import InferenceError
 
-__all__ = ["HttpClient", "InProcessClient", "InferenceClient", "InferenceFailed"]
+__all__ = ["HttpClient", "InProcessClient", "InferenceClient", "InferenceFailed", "answered_by"]
 
 
 class InferenceFailed(Exception):
@@ -40,12 +40,22 @@ class InferenceClient(Protocol):
         ...
 
 
+def answered_by(client: InferenceClient) -> str | None:
+    """The v2 `model_name` of the client's last answer; None for a client that cannot tell.
+
+    A client that reads it keeps it in its `answered_by` attribute after each `infer`.
+    """
+    name = getattr(client, "answered_by", None)
+    return name if isinstance(name, str) else None
+
+
 class InProcessClient:
     """Runs requests through a `DataPlane` in this process (as `modelstack test` does)."""
 
     def __init__(self, dataplane: DataPlane, model_name: str) -> None:
         self.dataplane = dataplane
         self.model_name = model_name
+        self.answered_by: str | None = None
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         length: int | None = None
@@ -58,13 +68,16 @@ class InProcessClient:
         except InferenceError as exc:
             raise InferenceFailed(f"{int(exc.status)} {exc}") from None
         reply_length = headers.get(HEADER_LENGTH_HEADER)
-        return decode_response(payload, int(reply_length) if reply_length else None)
+        response = read_response(payload, int(reply_length) if reply_length else None)
+        self.answered_by = response.model_name
+        return response.outputs
 
     def describe(self) -> str:
         return "onnxruntime in this process"
 
     def close(self) -> None:
-        pass
+        """Close the data plane's kept-alive connections (a routed service's to its tiers)."""
+        self.dataplane.close()
 
 
 class HttpClient:
@@ -85,6 +98,7 @@ class HttpClient:
         self.binary = binary
         self.timeout_s = timeout_s
         self.extra_headers = dict(headers or {})
+        self.answered_by: str | None = None
         self._scheme, self._netloc = parts.scheme, parts.netloc
         self._prefix = parts.path.rstrip("/")
         self._connection: http.client.HTTPConnection | None = None
@@ -120,7 +134,9 @@ class HttpClient:
         if response.status != 200:
             raise InferenceFailed(f"HTTP {response.status}: {_error_text(payload)}")
         header_length = response.getheader(HEADER_LENGTH_HEADER)
-        return decode_response(payload, int(header_length) if header_length else None)
+        answer = read_response(payload, int(header_length) if header_length else None)
+        self.answered_by = answer.model_name
+        return answer.outputs
 
     def close(self) -> None:
         if self._connection is not None:

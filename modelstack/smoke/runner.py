@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from modelstack.smoke.cases import SmokeCase
-from modelstack.smoke.clients import InferenceClient, InferenceFailed
+from modelstack.smoke.clients import InferenceClient, InferenceFailed, answered_by
 from modelstack.smoke.compare import Mismatch, compare_outputs
 
 __all__ = ["CaseResult", "SmokeReport", "run_smoke_tests"]
@@ -64,15 +64,30 @@ def run_smoke_tests(cases: Sequence[SmokeCase], client: InferenceClient) -> Smok
 def _run_case(case: SmokeCase, client: InferenceClient) -> CaseResult:
     budget = case.test.max_latency_ms
     timings: list[float] = []
+    wrong_model: str | None = None
     try:
         for _ in range(LATENCY_RUNS if budget is not None else 1):
             start = time.perf_counter()
             outputs = client.infer(case.inputs)
             timings.append((time.perf_counter() - start) * 1000)
+            wrong_model = wrong_model or _model_problem(case.test.expect_model, client)
     except InferenceFailed as exc:
         latency = timings[-1] if timings else 0.0
         return CaseResult(case.name, False, latency, budget, error=str(exc))
     latency = statistics.median(timings)
     mismatches = tuple(compare_outputs(case.test.expected_outputs, outputs))
     over = budget is not None and latency > budget
-    return CaseResult(case.name, not mismatches and not over, latency, budget, mismatches)
+    passed = not mismatches and not over and wrong_model is None
+    return CaseResult(case.name, passed, latency, budget, mismatches, error=wrong_model)
+
+
+def _model_problem(expected: str | None, client: InferenceClient) -> str | None:
+    """Why the answer breaks `expect_model`, or None when it keeps it (or there is none)."""
+    if expected is None:
+        return None
+    actual = answered_by(client)
+    if actual is None:
+        return f"expect_model '{expected}': {client.describe()} does not say which model answered"
+    if actual != expected:
+        return f"expect_model '{expected}': the answer came from model '{actual}'"
+    return None

@@ -36,6 +36,7 @@ class LambdaInvokeClient:
         self.function_name = function_name
         self.qualifier = qualifier
         self.endpoint_url = endpoint_url
+        self.answered_by: str | None = None
         self._client = _boto3_lambda(region, endpoint_url, local)
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -54,6 +55,7 @@ class LambdaInvokeClient:
         if response.get("FunctionError") or (isinstance(result, dict) and "error" in result):
             detail = result.get("error") or result.get("errorMessage") or result
             raise InferenceFailed(f"the function answered with an error: {detail}")
+        self.answered_by = str(result.get("model_name", "")) or None
         return decode_request_object({"inputs": result["outputs"]}).inputs
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from modelstack.processing.lambda_events import binary_invocation, binary_reply
 from modelstack.processing.raw_inputs import holds_raw_bytes
 from modelstack.providers.local.invocations import InvocationBroker, InvocationFailed
 from modelstack.smoke.clients import InferenceFailed
-from modelstack_runtime.codec import decode_response, encode_json_request
+from modelstack_runtime.codec import encode_json_request, read_response
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,6 +31,7 @@ class LambdaRuntimeClient:
         self.broker = broker
         self.model_name = model_name
         self.timeout_s = timeout_s
+        self.answered_by: str | None = None
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         raw = holds_raw_bytes(inputs)  # an encoded image: send a binary function-URL event
@@ -40,6 +41,7 @@ class LambdaRuntimeClient:
         except (InvocationFailed, TimeoutError) as exc:
             raise InferenceFailed(str(exc)) from None
         if raw:
+            self.answered_by = None  # a binary reply does not say which model answered
             return binary_reply(body)
         try:
             document = json.loads(body)
@@ -48,9 +50,11 @@ class LambdaRuntimeClient:
         if isinstance(document, dict) and "error" in document:
             raise InferenceFailed(f"{document.get('status', '?')} {document['error']}")
         try:
-            return decode_response(body)
+            answer = read_response(body)
         except Exception as exc:  # the runtime codec raises its own error types
             raise InferenceFailed(f"unreadable response from the function: {exc}") from None
+        self.answered_by = answer.model_name
+        return answer.outputs
 
     def describe(self) -> str:
         return f"Lambda function '{self.broker.function_name}' (local runtime API)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from modelstack.lint.rule import Rule
+from modelstack.routing.lint.expect_model import ExpectModel
 from modelstack.routing.lint.outputs import EscalateOutput
 from modelstack.routing.lint.tiers import RoutingCycle, RoutingSpecValid, TierManifest, TierTarget
 
@@ -14,4 +15,5 @@ ROUTING_RULES: tuple[type[Rule], ...] = (
     TierTarget,
     EscalateOutput,
     RoutingCycle,
+    ExpectModel,
 )

@@ -1,4 +1,4 @@
-"""MS910-MS913, MS915: the routing section names tiers that exist, and no tier routes back."""
+"""MS910-MS912, MS914: the routing section names tiers that exist, and no tier routes back."""
 
 from __future__ import annotations
 
