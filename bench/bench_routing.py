@@ -97,6 +97,9 @@ def prepare(root: Path, prefix: str) -> Services:
         text = sub_once(r"(?m)^(    port: )\d+$", rf"\g<1>{ports[index]}", text)
         schema = (REPO / "schemas" / "modelstack.v1.schema.json").as_uri()
         text = re.sub(r"\$schema=\S+", f"$schema={schema}", text)
+        text = re.sub(
+            r"(?m)^(\s+expect_model: )cascade-(small|large)\b", rf"\g<1>{prefix}-\2", text
+        )
         if role == "plain":
             text = without_section(text, "routing")
             text = re.sub(r"(?m)^\s+expect_model: .*\n", "", text)  # no tier answers here

@@ -132,11 +132,18 @@ def test_train_py_makes_the_checked_in_files_byte_for_byte(tmp_path: Path) -> No
         assert (out / relative).read_bytes() == checked_in.read_bytes(), relative
 
 
-def test_the_smoke_tests_pass(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for name in ("small", "large"):
-        code, out, err = run(["test", str(example / name / "modelstack.yaml")], capsys)
-        assert code == 0, out + err
-        assert " 0 failed" in out
+def test_the_smoke_tests_pass_and_the_unsure_digit_needs_the_large_model(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["test", str(example / "large" / "modelstack.yaml")], capsys)
+    assert code == 0 and "1 passed, 0 failed" in out, out + err
+    # With no large tier deployed the small model answers everything: the sure digits pass,
+    # the unsure one fails its expect_model, so it can pass only once it escalates.
+    code, out, _ = run(["test", str(entry(example))], capsys)
+    assert code == 1
+    assert re.search(r"PASS\s+zero-and-seven", out)
+    assert re.search(r"FAIL\s+an-unsure-eight", out)
+    assert "expect_model 'cascade-large': the answer came from model 'cascade-small'" in out
 
 
 def test_the_aws_cascade_plans_once_the_tier_names_the_aws_target(
