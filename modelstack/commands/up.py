@@ -53,8 +53,9 @@ def up(
     manifest = load_manifest(manifest_path)
     chosen = select_target(manifest, target, default="local")
     tiers = deploy_order(manifest)
-    for manifest_, target_ in [*((n.manifest, n.target) for n in tiers), (manifest, chosen)]:
-        routing_object(manifest_, target_)  # a graph that cannot be wired fails before a deploy
+    for node in tiers:  # a graph that cannot be wired fails before anything is deployed
+        routing_object(node.manifest, node.target)
+    routing_object(manifest, chosen)
     graph = f" after its tiers {', '.join(n.path for n in tiers)}" if tiers else ""
     confirm(
         f"deploy {manifest.name} {manifest.metadata.version} to {chosen.name}{graph}",
@@ -67,9 +68,14 @@ def up(
         summary["tiers"] = []
     try:
         for node in tiers:
-            summary["tiers"].append(_up_tier(node, build, backend, entry=manifest.name))
+            tier_summary = {"tier": node.path, "model": node.manifest.name}
+            summary["tiers"].append(tier_summary)  # before the deploy: a failed one is listed
+            _up_tier(node, build, backend, tier_summary, entry=manifest.name)
         _deploy(manifest, chosen, stack, build, backend, summary)
         return 0
+    except ModelstackError as exc:  # a tier's: the entry's own filled in its summary already
+        summary.setdefault("error", str(exc))
+        raise
     finally:
         summary.setdefault("result", "failed")
         if fmt == "json":
@@ -78,11 +84,16 @@ def up(
 
 
 def _up_tier(
-    node: GraphNode, options: BuildOptions, backend: str | None, *, entry: str
-) -> dict[str, Any]:
-    """One tier's own full `up`; its error, naming the tier, stops the graph's deploy."""
+    node: GraphNode,
+    options: BuildOptions,
+    backend: str | None,
+    summary: dict[str, Any],
+    *,
+    entry: str,
+) -> None:
+    """One tier's own full `up`, filling `summary`; its error, naming the tier, stops the
+    graph's deploy."""
     print(f"==> {node.describe()}: {node.manifest.path}", file=sys.stderr)
-    summary: dict[str, Any] = {"tier": node.path, "model": node.manifest.name}
     summary["target"] = node.target.name
     try:
         _deploy(node.manifest, node.target, None, options, backend, summary)
@@ -92,7 +103,6 @@ def _up_tier(
             f"keeps serving: {exc}",
         )
         raise
-    return summary
 
 
 def _deploy(

@@ -229,9 +229,13 @@ def test_a_failed_tier_rollout_leaves_the_graph_serving(
     graph.write("ra-large", version="2.0.0", label=2)  # its smoke test now fails
     try:
         capsys.readouterr()
-        assert up(graph.manifest("ra-small")) == 1
-        err = capsys.readouterr().err
-        assert "tier 'large' (ra-large on local) failed, so ra-small was not deployed" in err
+        assert up(graph.manifest("ra-small"), "--format", "json") == 1
+        captured = capsys.readouterr()
+        named = "tier 'large' (ra-large on local) failed, so ra-small was not deployed"
+        assert named in captured.err
+        summary = json.loads(captured.out)
+        assert summary["result"] == "failed" and named in summary["error"]
+        assert [(t["tier"], t["result"]) for t in summary["tiers"]] == [("large", "failed")]
     finally:
         graph.manifest("ra-large").write_text(good)
     assert StateStore(graph.root / "ra-large", "local").load().stable.model_version == "1.0.0"
@@ -248,6 +252,20 @@ def test_a_tier_that_is_down_falls_back_or_fails(graph: Graph) -> None:
     assert parameters["tier_failure"]
     status, body = infer(graph, "ra-strict", **{"x-tier": "down"})
     assert status == 503 and "down" in body["error"]
+
+
+def test_destroy_removes_the_entry_and_names_the_tiers_it_keeps(
+    graph: Graph, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["destroy", str(graph.manifest("ra-strict")), "--yes"]) == 0
+    err = capsys.readouterr().err
+    assert "destroyed ra-strict on local" in err
+    assert "its tiers keep running: tier 'large' (ra-large on local)" in err
+    assert "--with-tiers" in err
+    assert infer(graph, "ra-small", a=2.05)[1]["model_name"] == "ra-large"  # still serving
+    with pytest.raises(OSError):  # nothing listens where the entry was
+        infer(graph, "ra-strict")
 
 
 def container_logs(model: str) -> bytes:

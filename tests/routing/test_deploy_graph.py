@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_lint_routing import bundle, manifest, routed
 
 from modelstack.errors import ManifestError, UsageError
@@ -96,3 +99,41 @@ def test_a_cloud_tier_and_a_lambda_flavoured_tier_are_usage_errors(tmp_path: Pat
 
 def _local() -> LocalTarget:
     return LocalTarget(name="local")
+
+
+@st.composite
+def dags(draw: st.DrawFn) -> dict[str, list[str]]:
+    """Up to 5 tiers t0..t4 below the entry, each routing only to higher-numbered ones."""
+    count = draw(st.integers(min_value=1, max_value=5))
+    names = [f"t{i}" for i in range(count)]
+    edges = {
+        name: draw(st.lists(st.sampled_from(names[i + 1 :]), unique=True)) if i + 1 < count else []
+        for i, name in enumerate(names)
+    }
+    edges["entry"] = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+    return edges
+
+
+@settings(max_examples=12, deadline=None)
+@given(dags())
+def test_every_reachable_tier_is_deployed_once_after_its_own_tiers(
+    edges: dict[str, list[str]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for name, below in edges.items():
+            bundle(root, name, manifest(name, tiers(*below) if below else ""))
+        order = [
+            n.manifest.name for n in deploy_order(load_manifest(root / "entry" / "modelstack.yaml"))
+        ]
+
+    reachable: set[str] = set()
+    stack = list(edges["entry"])
+    while stack:
+        name = stack.pop()
+        if name not in reachable:
+            reachable.add(name)
+            stack += edges[name]
+    assert sorted(order) == sorted(reachable)  # each reachable tier, once
+    for position, name in enumerate(order):
+        assert set(edges[name]) <= set(order[:position])  # its own tiers came first
