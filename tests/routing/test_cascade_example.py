@@ -163,3 +163,26 @@ def test_the_aws_cascade_plans_once_the_tier_names_the_aws_target(
     code, out, _ = run(["evaluate", str(manifest), "--target", "aws", "--format", "json"], capsys)
     cost = json.loads(out)["cascade"]["cost_per_1k_usd"]
     assert code == 0 and cost is not None and cost > 0
+
+
+def test_the_benchmark_copies_lint_clean_and_plain_has_no_routing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/bench_routing.py edits copies of the example by pattern; they must stay valid."""
+    monkeypatch.syspath_prepend(str(EXAMPLES.parent / "bench"))
+    import bench_routing
+
+    services = bench_routing.prepare(tmp_path, "t")
+    code, out, err = run(["lint", str(services.small), str(services.large),
+                          str(services.plain)], capsys)  # fmt: skip
+    assert code == 0, out + err
+    plain = yaml.safe_load(services.plain.read_text(encoding="utf-8"))
+    entry_copy = yaml.safe_load(services.small.read_text(encoding="utf-8"))
+    assert "routing" not in plain and "routing" in entry_copy
+    assert plain["metadata"]["name"] == "t-plain"
+    assert all("expect_model" not in case for case in plain["smoke_tests"])
+    assert [c["expect_model"] for c in entry_copy["smoke_tests"]] == ["t-small", "t-large"]
+    ports = {m["targets"]["local"]["port"] for m in (plain, entry_copy)}
+    assert ports == {services.ports["plain"], services.ports["small"]} and len(ports) == 2
+    escalated = bench_routing.offline_escalated(services.small, bench_routing.held_out()[1])
+    assert len(escalated) == 70  # the rows `modelstack evaluate` escalates
