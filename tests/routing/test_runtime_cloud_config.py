@@ -1,0 +1,75 @@
+"""Where a tier answers: the environment's address wins over the file's url; neither is an error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from modelstack_runtime.errors import ConfigError
+from modelstack_runtime.routing_config import TIERS_ENV, routing_config
+
+NAMES = st.sampled_from(["large", "gpu", "b", "tier-2"])
+WHERE = st.sampled_from(["file", "env", "both", "none"])
+
+
+def _config(where: dict[str, str]) -> tuple[dict[str, object], dict[str, str]]:
+    tiers = {
+        n: {"url": f"http://127.0.0.1:{9000 + i}", "model_name": f"file-{n}", "timeout_ms": 100}
+        for i, (n, w) in enumerate(where.items())
+        if w in ("file", "both")
+    }
+    env = {
+        n: {
+            "kind": "aws-lambda",
+            "model_name": f"env-{n}",
+            "function_name": n,
+            "region": "eu-west-1",
+            "timeout_ms": 700,
+        }
+        for n, w in where.items()
+        if w in ("env", "both")
+    }
+    route = [{"to": n, "kind": "header", "name": "x-tier", "equals": n} for n in where]
+    return {"tiers": tiers, "route": route}, {TIERS_ENV: json.dumps(env)} if env else {}
+
+
+@given(st.dictionaries(NAMES, WHERE, min_size=1))
+def test_each_tier_is_addressed_by_exactly_one_rule(where: dict[str, str]) -> None:
+    data, environ = _config(where)
+    missing = [n for n, w in where.items() if w == "none"]
+    if missing:
+        with pytest.raises(ConfigError, match=f"tier {missing[0]!r} without a url or an address"):
+            routing_config(data, environ)
+        return
+    config = routing_config(data, environ)
+    for name, w in where.items():
+        if w == "file":
+            assert name in config.tiers and name not in config.addressed
+            assert config.tiers[name].model_name == f"file-{name}"
+        else:  # the environment's address, also over a url in the file
+            assert name in config.addressed and name not in config.tiers
+            tier = config.addressed[name]
+            assert (tier.model_name, tier.timeout_ms, tier.kind) == (
+                f"env-{name}",
+                700,
+                "aws-lambda",
+            )
+
+
+def test_the_files_model_name_and_timeout_serve_an_address_without_them() -> None:
+    data = {"tiers": {"large": {"model_name": "digits-large", "timeout_ms": 300}}}
+    environ = {TIERS_ENV: json.dumps({"large": {"kind": "cloud-run", "url": "https://x.run.app"}})}
+    tier = routing_config(data, environ).addressed["large"]
+    assert (tier.model_name, tier.timeout_ms) == ("digits-large", 300)
+
+
+def test_a_file_tier_without_url_and_without_address_is_refused_by_name() -> None:
+    data = {
+        "tiers": {"large": {"model_name": "digits-large"}},
+        "escalate": [{"to": "large", "output": "p", "condition": "max_prob_below", "threshold": 1}],
+    }
+    with pytest.raises(ConfigError, match=f"'large' without a url or an address.*{TIERS_ENV}"):
+        routing_config(data, {})
