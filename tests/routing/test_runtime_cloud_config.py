@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import onnx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from routing_models import softmax_model
 
 from modelstack_runtime.errors import ConfigError
 from modelstack_runtime.routing_config import TIERS_ENV, routing_config
@@ -73,3 +79,24 @@ def test_a_file_tier_without_url_and_without_address_is_refused_by_name() -> Non
     }
     with pytest.raises(ConfigError, match=f"'large' without a url or an address.*{TIERS_ENV}"):
         routing_config(data, {})
+
+
+def test_the_server_refuses_to_start_naming_the_tier_and_exits_2(tmp_path: Path) -> None:
+    onnx.save(softmax_model(), str(tmp_path / "model.onnx"))
+    escalate = [{"to": "large", "output": "p", "condition": "max_prob_below", "threshold": 1}]
+    config = {"model_name": "s", "model_version": "1", "model_path": "model.onnx"}
+    config["routing"] = {"tiers": {}, "escalate": escalate}
+    (tmp_path / "runtime.json").write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if k != TIERS_ENV}
+    env.update(MODELSTACK_RUNTIME_CONFIG=str(tmp_path / "runtime.json"), PORT="0")
+    done = subprocess.run(
+        [sys.executable, "-m", "modelstack_runtime"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "tier 'large' without a url or an address" in done.stderr
+    assert "Traceback" not in done.stderr
