@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from routing_models import softmax_model
 
 from modelstack_runtime.errors import ConfigError
-from modelstack_runtime.routing_config import TIERS_ENV, routing_config
+from modelstack_runtime.routing_config import TIERS_ENV, routing_config, tier_addresses
 
 NAMES = st.sampled_from(["large", "gpu", "b", "tier-2"])
 WHERE = st.sampled_from(["file", "env", "both", "none"])
@@ -63,6 +63,31 @@ def test_each_tier_is_addressed_by_exactly_one_rule(where: dict[str, str]) -> No
                 700,
                 "aws-lambda",
             )
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(st.one_of(st.text(max_size=40), JSON.map(json.dumps)))
+def test_any_environment_value_is_addresses_or_a_config_error(value: str) -> None:
+    try:
+        addresses = tier_addresses({TIERS_ENV: value})
+    except ConfigError as exc:
+        assert TIERS_ENV in str(exc)
+        return
+    assert isinstance(addresses, dict) and all(isinstance(a, dict) for a in addresses.values())
+    try:
+        config = routing_config({"tiers": {}}, {TIERS_ENV: value})
+    except ConfigError as exc:  # an address's timeout_ms out of range, or not a number
+        assert "timeout_ms" in str(exc) or "invalid" in str(exc)
+        return
+    assert set(config.addressed) == set(addresses) and not config.tiers
 
 
 def test_the_files_model_name_and_timeout_serve_an_address_without_them() -> None:
