@@ -51,7 +51,7 @@ from modelstack_runtime.validation import check_finite, validate_inputs, validat
 if TYPE_CHECKING:
     from modelstack_runtime.model import Model
     from modelstack_runtime.routing import Router
-    from modelstack_runtime.tracing import Span
+    from modelstack_runtime.tracing import Span, Tracer
 
 __all__ = ["ACCESS_LOGGER", "DataPlane", "load_dataplane", "set_access_sink"]
 
@@ -120,7 +120,7 @@ class DataPlane:
             self._emf = emf_directives(emf_namespace, ["model"], EMF_REQUEST_METRICS)
         if model is not None:
             self._ready.set()
-        self._router = _router(config)
+        self._router = _router(config, self.monitoring.tracer)
 
     # --- health and metadata ---------------------------------------------------------------
 
@@ -189,7 +189,7 @@ class DataPlane:
             _check_content_type(content_type, header_length)
             model = self._require_model(name, version)
             if self._router is not None:
-                return self._routed(model, body, header_length, headers or {})
+                return self._routed(model, body, header_length, headers or {}, span)
             request = decode_request(
                 body, header_length, max_json_values=self.config.max_json_values
             )
@@ -200,7 +200,12 @@ class DataPlane:
         return self._observed(name, request_id, len(body), run, span)
 
     def _routed(
-        self, model: Model, body: bytes, header_length: int | None, headers: Mapping[str, str]
+        self,
+        model: Model,
+        body: bytes,
+        header_length: int | None,
+        headers: Mapping[str, str],
+        span: Span | None = None,
     ) -> _Done[tuple[bytes, dict[str, str]]]:
         """A routed service's answer: its own model's, or a tier's (timed only when run here)."""
         assert self._router is not None
@@ -211,7 +216,10 @@ class DataPlane:
             times[:] = (began, ended)
             return outputs, binary
 
-        request_id, answer = self._router.infer(model, run, _encoded, body, header_length, headers)
+        trace = None if span is None else span.context
+        request_id, answer = self._router.infer(
+            model, run, _encoded, body, header_length, headers, trace
+        )
         if not times:  # a tier answered without this model running
             times[:] = (time.perf_counter(),) * 2
         return _Done(request_id, answer, times[0], times[1], len(answer[0]))
@@ -223,6 +231,15 @@ class DataPlane:
 
         def run() -> _Done[dict[str, Any]]:
             model = self._require_model(name, None)
+            if self._router is not None:  # routed exactly as the HTTP path is
+                from modelstack_runtime.routing import answer_object, request_body
+
+                body = request_body(request)
+                self.check_request_size(len(body))
+                ids = {} if request_id is None else {"x-request-id": request_id}
+                done = self._routed(model, body, None, ids)
+                routed = answer_object(*done.result)
+                return _Done(done.request_id, routed, done.infer_start, done.infer_end)
             decoded = decode_request_object(request)
             outputs, _, began, ended = self._run(model, decoded)
             answer = response_object(model.name, model.version, decoded.id, outputs)
@@ -384,14 +401,16 @@ def _encoded(
     return payload, {"Content-Type": "application/octet-stream", HEADER_LENGTH_HEADER: str(length)}
 
 
-def _router(config: RuntimeConfig) -> Router | None:
+def _router(config: RuntimeConfig, tracer: Tracer | None = None) -> Router | None:
     """The router of a routed service (imported only then), else None."""
     if config.routing is None:
         return None
     from modelstack_runtime.routing import Router
     from modelstack_runtime.routing_config import routing_config
 
-    return Router(routing_config(config.routing), max_json_values=config.max_json_values)
+    return Router(
+        routing_config(config.routing), max_json_values=config.max_json_values, tracer=tracer
+    )
 
 
 def _check_content_type(content_type: str | None, header_length: int | None) -> None:

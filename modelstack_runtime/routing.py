@@ -3,13 +3,18 @@
 The service's own model is the first tier and runs in-process; only a request that a `route`
 rule matches, that the `split` sends to another variant, or whose answer meets an `escalate`
 condition is forwarded, as it came (body, `x-request-id`, `traceparent`), to a tier's v2
-endpoint (`routing_forward.Forwarder`). Every answer carries the answering model's
-`model_name`/`model_version` and the parameters `escalated`, `routed_by` and, when a tier
-failed and `on_tier_failure` is `fallback`, `tier_failure`.
+endpoint: over HTTP (`routing_forward.Forwarder`) or, for a tier whose address the environment's
+``MODELSTACK_ROUTING_TIERS`` gives, through a cloud transport (`routing_transports`); see
+`routing_hops` for which, and `routing_config` for the rule that picks a tier's address.
+Every answer carries the answering model's `model_name`/`model_version` and the parameters
+`escalated`, `routed_by` and, when a tier failed and `on_tier_failure` is `fallback`,
+`tier_failure`.
 
 The decisions (`should_escalate`, `pick_route`, `pick_variant`) are pure functions. The
 configuration is the runtime config's `routing` object, written by `modelstack` from the
 manifest's `routing:` section and the tiers' URLs; this module never imports `modelstack`.
+The HTTP path (`DataPlane.infer`, also behind the Lambda function-URL and API events) and the
+Lambda direct invocation (`DataPlane.infer_object`) both answer through :class:`Router`.
 """
 
 from __future__ import annotations
@@ -17,14 +22,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelstack_runtime.codec import HEADER_LENGTH_HEADER, InferRequest, decode_request
 from modelstack_runtime.errors import ConfigError
 from modelstack_runtime.routing_config import EscalateRule, RouteRule, RoutingConfig, Split
-from modelstack_runtime.routing_forward import Forwarder, TierFailure, TierUnavailable
+from modelstack_runtime.routing_forward import TierFailure, TierUnavailable
+from modelstack_runtime.routing_hops import Hops
+
+if TYPE_CHECKING:
+    from modelstack_runtime.tracing import TraceContext, Tracer
 
 __all__ = [
     "Router",
@@ -145,13 +154,16 @@ def _text(value: Any) -> str:
 class Router:
     """Decides where one request goes and answers it, with the routing parameters added."""
 
-    def __init__(self, config: RoutingConfig, *, max_json_values: int) -> None:
+    def __init__(
+        self, config: RoutingConfig, *, max_json_values: int, tracer: Tracer | None = None
+    ) -> None:
         self.config = config
-        self.forwarder = Forwarder(config)
+        self.hops = Hops(config, tracer)
+        self.forwarder = self.hops.http
         self._max_json_values = max_json_values
 
     def close(self) -> None:
-        self.forwarder.close()
+        self.hops.close()
 
     def infer(
         self,
@@ -161,24 +173,25 @@ class Router:
         body: bytes,
         header_length: int | None,
         headers: Mapping[str, str],
+        trace: TraceContext | None = None,
     ) -> tuple[str | None, tuple[bytes, dict[str, str]]]:
-        """Answer one infer request: (request id, (body, headers))."""
+        """Answer one infer request: (request id, (body, headers)); `trace`: its span's."""
         request = decode_request(body, header_length, max_json_values=self._max_json_values)
         parameters = _lazy_parameters(body, header_length)
         config = self.config
         tier = pick_route(config.route, len(body), request, headers, parameters)
         if tier is not None:
             return request.id, self._forwarded(
-                tier, "route", body, headers, model, run, encode, request
+                tier, "route", body, headers, model, run, encode, request, trace
             )
         variant = self._variant(config.split, headers, parameters)
         if variant is not None:
             return request.id, self._forwarded(
-                variant, "split", body, headers, model, run, encode, request
+                variant, "split", body, headers, model, run, encode, request, trace
             )
         outputs, binary = run(model, request)
         answer = encode(model, request, outputs, binary)
-        return request.id, self._cascade(answer, outputs, body, headers)
+        return request.id, self._cascade(answer, outputs, body, headers, trace)
 
     def _variant(
         self,
@@ -208,9 +221,12 @@ class Router:
         run: RunModel,
         encode: Encode,
         request: InferRequest,
+        trace: TraceContext | None,
     ) -> tuple[bytes, dict[str, str]]:
         try:
-            payload, reply_headers = self.forwarder.infer(tier, body, headers, client_errors=True)
+            payload, reply_headers = self.hops.infer(
+                tier, body, headers, client_errors=True, trace=trace
+            )
         except TierFailure as failure:
             if self.config.on_tier_failure == "fail":
                 raise TierUnavailable(f"routing: tier {tier!r} failed: {failure}") from None
@@ -226,6 +242,7 @@ class Router:
         outputs: Mapping[str, np.ndarray],
         body: bytes,
         headers: Mapping[str, str],
+        trace: TraceContext | None,
     ) -> tuple[bytes, dict[str, str]]:
         escalated = False
         rules = self.config.escalate
@@ -233,7 +250,7 @@ class Router:
             if not _rule_holds(rule, outputs):
                 break
             try:
-                answer = self.forwarder.infer(rule.to, body, headers, client_errors=False)
+                answer = self.hops.infer(rule.to, body, headers, client_errors=False, trace=trace)
             except TierFailure as failure:
                 if self.config.on_tier_failure == "fail":
                     raise TierUnavailable(f"routing: tier {rule.to!r} failed: {failure}") from None
@@ -300,3 +317,31 @@ def with_parameters(
     if length_text is not None:
         out[HEADER_LENGTH_HEADER] = str(len(new_head))
     return new_head + payload[head_end:], out
+
+
+def request_body(request: Any) -> bytes:
+    """A Lambda direct invocation's request object as the v2 JSON body the router forwards."""
+    if isinstance(request, dict):
+        request = {k: v for k, v in request.items() if k != "model_name"}
+    return json.dumps(request, separators=(",", ":")).encode()
+
+
+def answer_object(payload: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+    """A routed answer as the JSON response dict of a direct invocation (binary tensors too)."""
+    from modelstack_runtime.codec import read_response, response_object
+
+    length_text = headers.get(HEADER_LENGTH_HEADER)
+    length = None if length_text is None else int(length_text)
+    try:
+        head = json.loads(payload if length is None else payload[:length])
+        if length is None and isinstance(head, dict):
+            return head
+        response = read_response(payload, length)
+    except ValueError:
+        raise TierUnavailable("routing: the answer is not a v2 response") from None
+    answer = response_object(
+        response.model_name, str(response.model_version or ""), response.id, response.outputs
+    )
+    if isinstance(head.get("parameters"), dict):
+        answer["parameters"] = head["parameters"]
+    return answer

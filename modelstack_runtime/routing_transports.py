@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from modelstack_runtime.codec import HEADER_LENGTH_HEADER
 from modelstack_runtime.errors import ConfigError
+from modelstack_runtime.routing_config import TIERS_ENV, tier_addresses
 from modelstack_runtime.routing_forward import FORWARDED_HEADERS, TierFailure, TierRefused
 
 __all__ = [
@@ -56,8 +57,8 @@ __all__ = [
     "transports_from_env",
 ]
 
-TIERS_ENV: Final = "MODELSTACK_ROUTING_TIERS"
 IAM_CREDENTIALS_URL: Final = "https://iamcredentials.googleapis.com"
+_LENGTH_KEY: Final = HEADER_LENGTH_HEADER.lower()
 _TOKEN_MARGIN_S: Final = 300.0
 """An ID token is renewed this long before it expires."""
 
@@ -342,6 +343,9 @@ class HttpTierTransport:
 def transport_for(name: str, address: Mapping[str, Any], *, max_reply: int) -> TierTransport:
     """The transport for one tier's address."""
     kind = address.get("kind")
+    if kind not in ("aws-lambda", "cloud-run", "cloud-run-federated", "http"):
+        known = "aws-lambda, cloud-run, cloud-run-federated or http"
+        raise ConfigError(f"routing tier {name!r}: unknown kind {str(kind)[:40]!r}; use {known}")
     timeout_s = int(address.get("timeout_ms", 2000)) / 1000
     try:
         if kind == "aws-lambda":
@@ -357,10 +361,8 @@ def transport_for(name: str, address: Mapping[str, Any], *, max_reply: int) -> T
                 timeout_s,
                 str(address.get("iam_url") or IAM_CREDENTIALS_URL),
             )
-        elif kind == "http":
+        else:  # http
             return HttpTierTransport(name, url, None, timeout_s=timeout_s, max_reply=max_reply)
-        else:
-            raise ConfigError(f"routing tier {name!r}: unknown kind {str(kind)[:40]!r}")
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"routing tier {name!r}: incomplete address ({exc})") from None
     return HttpTierTransport(name, url, tokens, timeout_s=timeout_s, max_reply=max_reply)
@@ -370,15 +372,7 @@ def transports_from_env(
     environ: Mapping[str, str] = os.environ, *, max_reply: int
 ) -> dict[str, TierTransport]:
     """The transports of the tiers named in ``MODELSTACK_ROUTING_TIERS`` (none when unset)."""
-    raw = environ.get(TIERS_ENV)
-    if not raw:
-        return {}
-    try:
-        addresses = json.loads(raw)
-    except ValueError:
-        raise ConfigError(f"{TIERS_ENV} is not JSON") from None
-    if not isinstance(addresses, dict) or not all(isinstance(a, dict) for a in addresses.values()):
-        raise ConfigError(f"{TIERS_ENV} must be a JSON object of tier name to address object")
+    addresses = tier_addresses(environ)
     return {name: transport_for(name, a, max_reply=max_reply) for name, a in addresses.items()}
 
 
@@ -401,8 +395,9 @@ class CloudForwarder:
         path = f"/v2/models/{self.models.get(tier, tier)}/infer"
         reply = self.transports[tier].send(TierRequest(path, body, headers))
         if reply.status == HTTPStatus.OK:
-            kept = ("content-type", HEADER_LENGTH_HEADER.lower())
-            return reply.body, {k: v for k, v in reply.headers.items() if k in kept}
+            # the names `Forwarder` answers with, which `routing.with_parameters` reads
+            kept = {"content-type": "Content-Type", _LENGTH_KEY: HEADER_LENGTH_HEADER}
+            return reply.body, {kept[k]: v for k, v in reply.headers.items() if k in kept}
         if 400 <= reply.status < 500 and client_errors:
             raise TierRefused(_error_text(tier, reply.body), HTTPStatus(reply.status))
         raise _failure(tier, f"answered {reply.status}")

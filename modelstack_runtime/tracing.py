@@ -4,9 +4,12 @@ A request's ``traceparent`` header is parsed strictly (W3C Trace Context level 1
 ``00``, 32 and 16 lower-case hex digits, neither all zeros, two hex flag digits); an invalid
 one is ignored, as the specification asks. The answer carries a ``traceparent`` with the same
 trace id and this server's span id, and :func:`outgoing_headers` gives the one for any further
-hop. Spans are exported only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
-``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set and the OpenTelemetry SDK with its OTLP/HTTP
-exporter is installed (the ``otel`` extra); otherwise nothing of OpenTelemetry is imported.
+hop. A routed request's hop to a tier gets its own client span (``route <tier>``, from
+:meth:`Tracer.hop`) whose context the tier receives; without export there is no such span and
+the request's own ``traceparent`` goes on unchanged. Spans are exported only when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set and the
+OpenTelemetry SDK with its OTLP/HTTP exporter is installed (the ``otel`` extra); otherwise
+nothing of OpenTelemetry is imported.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENDPOINT_ENVS",
+    "Hop",
     "NoTracer",
     "Span",
     "TraceContext",
@@ -83,8 +87,21 @@ class Span(Protocol):
                status: int) -> None: ...  # fmt: skip
 
 
+class Hop(Protocol):
+    """A client span around one call to another service (a routed request's tier)."""
+
+    @property
+    def context(self) -> TraceContext: ...
+
+    def end(self, status: int | None, error: str | None = None) -> None: ...
+
+
 class Tracer(Protocol):
     def start(self, parent: TraceContext | None) -> Span | None: ...
+
+    def hop(self, name: str, parent: TraceContext, attributes: Mapping[str, str]) -> Hop | None:
+        """A span for a call made while answering `parent`'s request; None without export."""
+        ...
 
     def shutdown(self) -> None: ...
 
@@ -109,6 +126,9 @@ class NoTracer:
         if parent is None:
             return None
         return _Propagated(TraceContext(parent.trace_id, _new_span_id(), parent.flags))
+
+    def hop(self, name: str, parent: TraceContext, attributes: Mapping[str, str]) -> Hop | None:
+        return None
 
     def shutdown(self) -> None:
         return None
@@ -142,6 +162,38 @@ class _OtelSpan:
         self._span.end(end_time=wall + int(end * 1e9))
 
 
+def _own_context(span: Any) -> TraceContext:
+    ids = span.get_span_context()
+    return TraceContext(f"{ids.trace_id:032x}", f"{ids.span_id:016x}", f"{ids.trace_flags:02x}")
+
+
+def _parent_context(parent: TraceContext) -> Any:
+    from opentelemetry import trace
+
+    remote = trace.SpanContext(
+        int(parent.trace_id, 16), int(parent.span_id, 16), is_remote=True,
+        trace_flags=trace.TraceFlags(int(parent.flags, 16)),
+    )  # fmt: skip
+    return trace.set_span_in_context(trace.NonRecordingSpan(remote))
+
+
+class _OtelHop:
+    __slots__ = ("_span", "context")
+
+    def __init__(self, span: Any) -> None:
+        self._span = span
+        self.context = _own_context(span)
+
+    def end(self, status: int | None, error: str | None = None) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
+        if status is not None:
+            self._span.set_attribute("http.response.status_code", status)
+        if error is not None:
+            self._span.set_status(Status(StatusCode.ERROR, error))
+        self._span.end()
+
+
 class OtelTracer:
     """Spans through the OpenTelemetry SDK, batched to the OTLP/HTTP exporter."""
 
@@ -163,21 +215,22 @@ class OtelTracer:
     def start(self, parent: TraceContext | None) -> Span | None:
         from opentelemetry import trace
 
-        context = None
-        if parent is not None:
-            remote = trace.SpanContext(
-                int(parent.trace_id, 16), int(parent.span_id, 16), is_remote=True,
-                trace_flags=trace.TraceFlags(int(parent.flags, 16)),
-            )  # fmt: skip
-            context = trace.set_span_in_context(trace.NonRecordingSpan(remote))
+        context = None if parent is None else _parent_context(parent)
         wall = time.time_ns()
         span = self._tracer.start_span(
             "infer " + self._model, context=context, kind=trace.SpanKind.SERVER,
             start_time=wall,
         )  # fmt: skip
-        ids = span.get_span_context()
-        own = TraceContext(f"{ids.trace_id:032x}", f"{ids.span_id:016x}", f"{ids.trace_flags:02x}")
-        return _OtelSpan(span, self._tracer, own, wall)
+        return _OtelSpan(span, self._tracer, _own_context(span), wall)
+
+    def hop(self, name: str, parent: TraceContext, attributes: Mapping[str, str]) -> Hop | None:
+        from opentelemetry import trace
+
+        span = self._tracer.start_span(
+            name, context=_parent_context(parent), kind=trace.SpanKind.CLIENT,
+            attributes=dict(attributes),
+        )  # fmt: skip
+        return _OtelHop(span)
 
     def shutdown(self) -> None:
         self._provider.shutdown()  # exports what is still batched

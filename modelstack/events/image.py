@@ -8,12 +8,10 @@ nothing: their Pub/Sub and Cloud Storage clients use the standard library.
 from __future__ import annotations
 
 from modelstack.image.flavours import Flavour, is_aws_lambda_base
+from modelstack.image.runtime_requirements import AWS_SDK_REQUIREMENTS, requirement_lines
 from modelstack.manifest.model import Manifest
-from modelstack.resources import data_path
 
 __all__ = ["AWS_SDK_REQUIREMENTS", "event_packages"]
-
-AWS_SDK_REQUIREMENTS = "requirements-events-aws.txt"
 
 
 def event_packages(manifest: Manifest, flavour: Flavour, base_image: str) -> tuple[str, ...]:
@@ -22,5 +20,4 @@ def event_packages(manifest: Manifest, flavour: Flavour, base_image: str) -> tup
         return ()
     if flavour.protocol != "lambda" or is_aws_lambda_base(base_image):
         return ()
-    text = data_path("templates", AWS_SDK_REQUIREMENTS).read_text(encoding="utf-8")
-    return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
+    return requirement_lines(AWS_SDK_REQUIREMENTS)

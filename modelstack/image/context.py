@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Final
 
 from modelstack.errors import UsageError
-from modelstack.events.image import event_packages
 from modelstack.image.dockerfile import (
     APP_DIR,
     CA_FILE,
@@ -37,6 +36,7 @@ from modelstack.image.dockerfile import (
 from modelstack.image.fast_start import FastStart, evaluation_feeds, prepare_fast_start
 from modelstack.image.flavours import Flavour
 from modelstack.image.labels import LABEL_PREFIX, image_labels, provenance_labels
+from modelstack.image.runtime_requirements import runtime_packages
 from modelstack.image.tags import content_tag
 from modelstack.manifest.model import Manifest
 from modelstack.monitor.profile import with_reference_profile
@@ -169,7 +169,7 @@ def render_context(
             (
                 *manifest.build.python_packages,
                 *processing_packages,
-                *event_packages(manifest, flavour, base),
+                *runtime_packages(manifest, target_name, flavour, base),
             ),
         ).encode("utf-8"),
         **model_files,

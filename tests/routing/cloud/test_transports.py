@@ -224,7 +224,7 @@ def test_the_cloud_forwarder_keeps_the_forwarders_contract(lambda_tier: Any) -> 
     )
     body, headers = forwarder.infer("large", infer_request().body, HEADERS, client_errors=False)
     assert json.loads(body)["model_name"] == "iris"
-    assert headers == {"content-type": "application/json"}
+    assert headers == {"Content-Type": "application/json"}
     bad = b'{"inputs": [{"name": "nope", "datatype": "FP32", "shape": [1], "data": [1]}]}'
     with pytest.raises(TierRefused) as refused:
         forwarder.infer("large", bad, HEADERS, client_errors=True)
