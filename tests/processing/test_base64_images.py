@@ -75,3 +75,27 @@ def test_a_base64_bomb_is_refused_by_its_decoded_header() -> None:
     processing = Processing(images=(ImageInput("image", max_pixels=100),))
     with pytest.raises(BadRequest, match="30x30 = 900 pixels, over the limit of 100"):
         processing.feed({"image": as_bytes_tensor(base64.b64encode(data))})
+
+
+def test_tritonclient_sends_the_base64_in_json_and_gets_label_strings(catalog: Path) -> None:
+    import numpy as np
+    import tritonclient.http as httpclient
+
+    from modelstack_runtime import RuntimeServer
+
+    data = (catalog.parent / "images" / "seven.png").read_bytes()
+    server = RuntimeServer(prepare_local(load_manifest(catalog)).config)
+    server.start()
+    server.load()
+    try:
+        client = httpclient.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+        image = httpclient.InferInput("image", [1], "BYTES")
+        image.set_data_from_numpy(
+            np.array([base64.b64encode(data)], dtype=object), binary_data=False
+        )
+        labels = httpclient.InferRequestedOutput("labels", binary_data=False)
+        result = client.infer(NAME, [image], outputs=[labels])
+        client.close()
+    finally:
+        server.stop(grace_s=5.0)
+    assert result.as_numpy("labels").tolist() == [["seven", "eight", "nine"]]  # JSON: str
