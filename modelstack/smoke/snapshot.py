@@ -18,7 +18,7 @@ import numpy as np
 
 from modelstack.atomic_write import write_atomically
 from modelstack.manifest.model import Manifest, smoke_test_from_dict
-from modelstack.processing.raw_inputs import holds_raw_bytes
+from modelstack.processing.raw_inputs import holds_raw_bytes, in_base64
 from modelstack.smoke.cases import SmokeCase
 from modelstack_runtime.codec import decode_request_object, encode_json_request
 from modelstack_runtime.errors import InferenceError
@@ -59,20 +59,16 @@ def load_snapshot(path: Path) -> list[SmokeCase] | None:
 
 def _kept(inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
     raw = sorted(name for name, array in inputs.items() if holds_raw_bytes({name: array}))
-    plain = {name: _mapped(array, base64.b64encode) if name in raw else array
-             for name, array in inputs.items()}  # fmt: skip
+    plain = {name: in_base64(array) if name in raw else array for name, array in inputs.items()}
     return {"request": json.loads(encode_json_request(plain)), "base64": raw}
 
 
 def _inputs(entry: Mapping[str, Any]) -> dict[str, np.ndarray]:
     inputs = dict(decode_request_object(entry["request"]).inputs)
     for name in entry.get("base64", []):
-        inputs[name] = _mapped(inputs[name], lambda b: base64.b64decode(b, validate=True))
+        decoded = np.empty(inputs[name].shape, dtype=object)
+        for index, item in np.ndenumerate(inputs[name]):
+            text = item if isinstance(item, bytes) else str(item).encode()
+            decoded[index] = base64.b64decode(text, validate=True)
+        inputs[name] = decoded
     return inputs
-
-
-def _mapped(array: np.ndarray, change: Any) -> np.ndarray:
-    out = np.empty(array.shape, dtype=object)
-    for index, item in np.ndenumerate(array):
-        out[index] = change(item if isinstance(item, bytes) else str(item).encode())
-    return out
