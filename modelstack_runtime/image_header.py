@@ -32,7 +32,10 @@ def read_header(name: str, data: bytes) -> ImageHeader:
         return _png(name, data)
     if data.startswith(_JPEG):
         return _jpeg(name, data)
-    raise BadRequest(f"input {name!r}: not a JPEG or PNG image (the first bytes are {data[:8]!r})")
+    raise BadRequest(
+        f"input {name!r}: not a JPEG or PNG image (the first bytes are {data[:8]!r}); send the "
+        "file's bytes, or in JSON its base64"
+    )
 
 
 def _png(name: str, data: bytes) -> ImageHeader:

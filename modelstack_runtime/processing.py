@@ -3,10 +3,16 @@
 The runtime config's `processing` setting (written at build time) says which inputs carry an
 encoded image, their formats and pixel limit, and whether the graph needs the
 onnxruntime-extensions operator library (for `DecodeImage`); the library is registered only then.
+
+An image arrives as the file's bytes (the binary tensor data extension) or, since JSON cannot
+carry bytes that are not UTF-8, as the file in base64 (a v2 JSON request, a Lambda invocation
+or a queue message). Both are unambiguous: base64 text never starts like a JPEG or a PNG.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +30,9 @@ __all__ = ["DECODE_FAILED", "ImageInput", "Processing", "extensions_library"]
 
 DECODE_FAILED: Final = "[ImageDecoder]"
 """How onnxruntime-extensions' decoder starts its error for data it cannot decode."""
+
+_BASE64_STARTS: Final = (b"/9j/", b"iVBORw0KGgo")
+"""How the base64 of a JPEG (FF D8 FF) and of a PNG's signature begin."""
 
 _TINY_PNG: Final = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b55"
@@ -114,7 +123,7 @@ class Processing:
 
 def _encoded(image: ImageInput, array: np.ndarray) -> np.ndarray:
     item = array.ravel()[0]
-    data = item if isinstance(item, bytes) else str(item).encode()
+    data = _file_bytes(image.input, item if isinstance(item, bytes) else str(item).encode())
     header = read_header(image.input, data)
     if header.format not in image.formats:
         raise BadRequest(
@@ -129,3 +138,16 @@ def _encoded(image: ImageInput, array: np.ndarray) -> np.ndarray:
             "(model.preprocess.image.max_pixels)"
         )
     return np.frombuffer(data, dtype=np.uint8)
+
+
+def _file_bytes(name: str, data: bytes) -> bytes:
+    """The encoded image: `data` itself, or decoded when it is a JPEG or PNG in base64."""
+    if not data.startswith(_BASE64_STARTS):
+        return data
+    try:
+        return base64.b64decode(data, validate=True)
+    except binascii.Error:
+        raise BadRequest(
+            f"input {name!r}: the image looks like base64 but is not valid base64 (send the "
+            "file's bytes with the binary tensor data extension, or its standard base64)"
+        ) from None

@@ -1,15 +1,18 @@
 """Make the catalog-tagging example: digit images, a small classifier, and its label map.
 
 scikit-learn's digits (8x8, values 0-16) are rendered as 32x32 grayscale images and saved as
-PNG and JPEG with Pillow; a logistic regression is trained on them, as the service will see
-them (decoded, resized to 8x8, scaled to 0-1), and written as a plain ONNX graph that maps
-[N, 1, 8, 8] pixels to [N, 10] logits. Run it from anywhere; it rewrites the files beside it.
+PNG and JPEG with Pillow; a logistic regression is trained on all but the last HELD_OUT of
+them, as the service will see them (decoded, resized to 8x8, scaled to 0-1), and written as a
+plain ONNX graph that maps [N, 1, 8, 8] pixels to [N, 10] logits. The held-out digits become
+the evaluation set: `eval/` images (PNG and JPEG by turns) named in `eval/held-out.jsonl` with
+their label names. Run it from anywhere; it rewrites the files beside it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 HERE = Path(__file__).resolve().parent
 NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SIDE = 32
+HELD_OUT = 150
 
 
 def render(pixels: np.ndarray) -> Image.Image:
@@ -65,12 +69,29 @@ def model(weights: np.ndarray, bias: np.ndarray) -> onnx.ModelProto:
     return proto
 
 
+def write_evaluation(images: list[Image.Image], targets: np.ndarray) -> None:
+    """The held-out digits as image files and a JSON-lines file naming each with its label."""
+    folder = HERE / "eval"
+    folder.mkdir(exist_ok=True)
+    lines = []
+    for row, (image, number) in enumerate(zip(images, targets, strict=True)):
+        fmt, suffix = ("PNG", "png") if row % 2 == 0 else ("JPEG", "jpg")
+        name = f"eval/{row:03d}.{suffix}"
+        (HERE / name).write_bytes(encoded(image, fmt))
+        lines.append(json.dumps({"image": {"file": name}, "labels": NAMES[int(number)]}))
+    (folder / "held-out.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    digest = hashlib.sha256((folder / "held-out.jsonl").read_bytes()).hexdigest()
+    print(f"eval/held-out.jsonl sha256 {digest}")
+
+
 def main() -> None:
     digits = load_digits()
     images = [render(p) for p in digits.data]
     x = np.stack([features(Image.open(io.BytesIO(encoded(i, "PNG")))) for i in images])
-    classifier = LogisticRegression(max_iter=2000).fit(x, digits.target)
-    print(f"training accuracy {classifier.score(x, digits.target):.3f}")
+    train, truth = x[:-HELD_OUT], digits.target[:-HELD_OUT]
+    classifier = LogisticRegression(max_iter=2000).fit(train, truth)
+    print(f"training accuracy {classifier.score(train, truth):.3f}")
+    print(f"held-out accuracy {classifier.score(x[-HELD_OUT:], digits.target[-HELD_OUT:]):.3f}")
     (HERE / "model.onnx").write_bytes(
         model(classifier.coef_.T, classifier.intercept_).SerializeToString()
     )
@@ -81,6 +102,7 @@ def main() -> None:
         number = int(digits.target[index])
         suffix = "png" if fmt == "PNG" else "jpg"
         (folder / f"{NAMES[number]}.{suffix}").write_bytes(encoded(images[index], fmt))
+    write_evaluation(images[-HELD_OUT:], digits.target[-HELD_OUT:])
     digest = hashlib.sha256((HERE / "model.onnx").read_bytes()).hexdigest()
     print(f"model.onnx sha256 {digest}")
 

@@ -12,7 +12,7 @@ import numpy as np
 from modelstack.errors import DatasetError, ModelError
 from modelstack.evaluate.columns import DATASET_SUFFIXES
 from modelstack.evaluate.npzfile import read_npz
-from modelstack.evaluate.tabular import parse_csv, parse_jsonl
+from modelstack.evaluate.tabular import FileRef, parse_csv, parse_jsonl
 from modelstack.manifest.evaluation import DatasetSpec, EvaluationSpec
 from modelstack.manifest.model import Manifest, TensorSpec
 from modelstack.modelfile import ModelSignature, resolve_in_bundle
@@ -73,6 +73,32 @@ def read_columns(
             raise ValueError(f"{relative} is not UTF-8 text (offset {exc.start})") from None
         columns = (parse_csv if suffix == ".csv" else parse_jsonl)(text, spec.max_rows)
     _check_rows(columns, spec.max_rows)
+    return _read_files(bundle, relative, columns, spec.max_bytes - len(data))
+
+
+def _read_files(
+    bundle: Path, relative: str, columns: dict[str, np.ndarray], budget: int
+) -> dict[str, np.ndarray]:
+    """Columns with each `{"file": ...}` replaced by the file's bytes; the files together
+    with the data set itself stay within evaluation.max_bytes."""
+    for name, array in columns.items():
+        if array.dtype != object or not any(isinstance(v, FileRef) for v in array):
+            continue
+        read = np.empty(len(array), dtype=object)
+        for row, ref in enumerate(array):
+            where = f"{relative} line {ref.line}: '{name}' file '{ref.path}'"
+            try:
+                path = resolve_in_bundle(bundle, ref.path, what="data set file")
+            except ModelError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+            if path.stat().st_size > budget:
+                raise ValueError(
+                    f"{where}: the data set and the files it names add up to more than "
+                    "evaluation.max_bytes; raise evaluation.max_bytes or name fewer files"
+                )
+            read[row] = _bounded_bytes(path, ref.path, budget)
+            budget -= len(read[row])
+        columns[name] = read
     return columns
 
 
@@ -103,6 +129,12 @@ def _typed(array: np.ndarray, spec: TensorSpec) -> np.ndarray:
             f"{list(expected)} per row (-1: any size)"
         )
     dtype = numpy_dtype(spec.datatype)
+    if (array.dtype.kind == "O") != (dtype.kind == "O"):
+        held = "strings or files" if array.dtype.kind == "O" else "numbers"
+        raise ValueError(
+            f"'{spec.name}' holds {held}; the model takes {spec.datatype} (a BYTES input "
+            'takes a string or {"file": "path"} per row)'
+        )
     if dtype.kind in "iu" and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
         raise ValueError(f"'{spec.name}' must hold integers ({spec.datatype})")
     return array.astype(dtype, copy=False)

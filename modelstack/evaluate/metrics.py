@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from modelstack.errors import EvaluationError
+
 __all__ = ["FUNCTIONS", "Predictions", "compute"]
 
 
@@ -29,6 +31,8 @@ class Predictions:
     reference: np.ndarray | None
     """The reference outputs stored in the data set."""
     top_k: int = 5
+    ranked: np.ndarray | None = None
+    """The class names answered, best first ([N, k]), when the labels are class names."""
 
 
 def _need(value: np.ndarray | None) -> np.ndarray:
@@ -41,6 +45,9 @@ def _accuracy(p: Predictions) -> float:
 
 
 def _top_k(p: Predictions) -> float:
+    if p.ranked is not None:  # names answered best first: is the true one among the first k?
+        hits = p.ranked[:, : p.top_k] == _need(p.truth)[:, None]
+        return float(np.mean(np.any(hits, axis=-1)))
     scores, truth = _need(p.scores), _need(p.truth)
     k = min(p.top_k, scores.shape[-1])
     top = np.argpartition(-scores, k - 1, axis=-1)[:, :k]
@@ -59,6 +66,11 @@ def _macro_f1(p: Predictions) -> float:
 
 
 def _log_loss(p: Predictions) -> float:
+    if p.ranked is not None:
+        raise EvaluationError(
+            "log_loss needs a probability for every class, and a model answering class names "
+            "answers only its top k; leave log_loss out of evaluation.metrics"
+        )
     scores, truth = _need(p.scores).astype(np.float64), _need(p.truth)
     picked = scores[np.arange(len(truth)), truth]
     return float(-np.mean(np.log(np.clip(picked, 1e-15, 1.0))))

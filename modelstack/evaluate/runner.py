@@ -86,6 +86,13 @@ def in_process_client(manifest: Manifest, bundle: LocalBundle, model_path: Path)
     return InProcessClient(load_dataplane(config), manifest.name)
 
 
+def batch_size(spec: EvaluationSpec, signature: ModelSignature) -> int:
+    """evaluation.batch_size, or fewer rows when an input's first axis is fixed (an image
+    input of a processing graph takes one image a request)."""
+    fixed = [t.shape[0] for t in signature.inputs if t.shape and t.shape[0] > 0]
+    return min([spec.batch_size, *fixed])
+
+
 def evaluate_subjects(
     spec: EvaluationSpec,
     signature: ModelSignature,
@@ -96,7 +103,7 @@ def evaluate_subjects(
     latencies = measure_latency([s.client for s in subjects], datasets[0], spec.latency_runs)
     results = []
     for subject, (p50, p99) in zip(subjects, latencies, strict=True):
-        outputs = [run_outputs(subject.client, d, spec.batch_size) for d in datasets]
+        outputs = [run_outputs(subject.client, d, batch_size(spec, signature)) for d in datasets]
         metrics, per_dataset = score(spec, signature, outputs, datasets)
         results.append(
             ModelScores(

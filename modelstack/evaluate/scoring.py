@@ -110,6 +110,12 @@ def run_outputs(
 
 def _labels(truth: np.ndarray, dataset: str, classes: int | None) -> np.ndarray:
     flat = truth.reshape(len(truth), -1)
+    if truth.dtype == object:
+        if flat.shape[1] != 1 or not all(isinstance(v, str) for v in flat[:, 0]):
+            raise DatasetError(
+                f"data set '{dataset}': labels must be one class index or class name per row"
+            )
+        return flat[:, 0].astype(str)
     if flat.shape[1] != 1 or (truth.dtype.kind == "f" and not np.all(np.mod(truth, 1) == 0)):
         raise DatasetError(f"data set '{dataset}': labels must be one class index per row")
     labels = flat[:, 0].astype(np.int64)
@@ -128,10 +134,14 @@ def _predictions(spec: EvaluationSpec, dataset: Dataset, out: dict[str, np.ndarr
     scores = out.get(spec.scores) if spec.scores else None
     truth = dataset.expected.get(spec.labels) if spec.labels else None
     predicted = out.get(spec.labels) if spec.labels else None
+    ranked = None
     if spec.task == "classification":
         classes = int(scores.shape[-1]) if scores is not None else None
         truth = _labels(truth, dataset.name, classes) if truth is not None else None
-        if scores is not None and (predicted is None or spec.labels not in out):
+        if truth is not None and truth.dtype.kind == "U":
+            ranked = _ranked_names(spec, dataset.name, predicted)
+            predicted = ranked[:, 0]
+        elif scores is not None and (predicted is None or spec.labels not in out):
             predicted = np.argmax(scores, axis=-1)
         predicted = predicted.reshape(-1) if predicted is not None else None
     reference = dataset.expected.get(spec.reference) if spec.reference else None
@@ -141,7 +151,19 @@ def _predictions(spec: EvaluationSpec, dataset: Dataset, out: dict[str, np.ndarr
             f"data set '{dataset.name}': reference '{spec.reference}' has shape "
             f"{list(reference.shape)}, the model's output {list(output.shape)}"
         )
-    return Predictions(predicted, scores, truth, output, reference, spec.top_k)
+    return Predictions(predicted, scores, truth, output, reference, spec.top_k, ranked)
+
+
+def _ranked_names(spec: EvaluationSpec, dataset: str, names: np.ndarray | None) -> np.ndarray:
+    """The class names the model answers, best first, one row per input ([N, k])."""
+    if names is None or names.dtype != object:
+        raise DatasetError(
+            f"data set '{dataset}': the labels are class names, so evaluation.labels must name "
+            f"an output that answers names (BYTES), such as the 'labels' of "
+            f"model.postprocess; '{spec.labels}' is not one"
+        )
+    text = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in names.ravel()]
+    return np.asarray(text, dtype=str).reshape(len(names), -1)
 
 
 def _concat(items: list[np.ndarray | None]) -> np.ndarray | None:
@@ -167,6 +189,7 @@ def score(
         output=_concat([p.output for p in preds]),
         reference=_concat([p.reference for p in preds]),
         top_k=spec.top_k,
+        ranked=_concat([p.ranked for p in preds]),
     )
     return compute(names, merged), per
 

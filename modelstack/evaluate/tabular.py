@@ -1,7 +1,9 @@
 """CSV and JSON-lines data sets: rows of named values, parsed from bounded text.
 
 Errors name the line of the data file. Rows beyond `max_rows` are refused while reading, so a
-huge file never becomes a huge array.
+huge file never becomes a huge array. A `.jsonl` value may also be a string (a class name, or
+text for a BYTES input) or `{"file": "path"}`, a bundle file sent whole as one BYTES element
+(an image for a model with `model.preprocess`); the loader reads those files, bounded.
 """
 
 from __future__ import annotations
@@ -9,13 +11,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from modelstack.evaluate.columns import parse_column
 
-__all__ = ["parse_csv", "parse_jsonl"]
+__all__ = ["FileRef", "parse_csv", "parse_jsonl"]
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """`{"file": path}` in a data set: a bundle file, read by the loader."""
+
+    path: str
+    line: int
 
 
 def _too_many(max_rows: int) -> ValueError:
@@ -87,12 +98,25 @@ def _parse_rows(reader: Any, max_rows: int) -> dict[str, np.ndarray]:
 
 
 def _row_array(value: Any, name: str, line: int) -> np.ndarray:
+    if isinstance(value, dict):
+        if set(value) != {"file"} or not isinstance(value["file"], str) or not value["file"]:
+            raise ValueError(
+                f"line {line}: '{name}' is an object; the only one allowed is "
+                '{"file": "path/in/the/bundle"}'
+            )
+        value = FileRef(value["file"], line)
+    if isinstance(value, (str, FileRef)):
+        scalar = np.empty((), dtype=object)
+        scalar[()] = value
+        return scalar
     try:
         array = np.asarray(value)
     except ValueError:
         raise ValueError(f"line {line}: '{name}' is a ragged list") from None
     if array.dtype.kind not in "biuf":
-        raise ValueError(f"line {line}: '{name}' must hold numbers or booleans")
+        raise ValueError(
+            f'line {line}: \'{name}\' must hold numbers or booleans, a string or {{"file": "path"}}'
+        )
     return array
 
 
@@ -119,6 +143,13 @@ def parse_jsonl(text: str, max_rows: int) -> dict[str, np.ndarray]:
         for name in names:
             array = _row_array(item[name], name, line)
             first = columns[name][0] if columns[name] else array
+            if (array.dtype == object) != (first.dtype == object) or (
+                array.dtype == object and type(array[()]) is not type(first[()])
+            ):
+                raise ValueError(
+                    f"line {line}: '{name}' mixes kinds of value (numbers, strings, files) "
+                    "with earlier lines; keep one kind per name"
+                )
             if array.shape != first.shape:
                 raise ValueError(
                     f"line {line}: '{name}' has shape {list(array.shape)}, "

@@ -1,4 +1,8 @@
-"""Raw smoke-test and evaluation inputs: a bundle file sent whole as one BYTES element."""
+"""Raw smoke-test and evaluation inputs: a bundle file sent whole as one BYTES element.
+
+JSON cannot carry bytes that are not UTF-8; a JSON request (a direct Lambda invocation) sends
+such an element in base64, which the runtime's image inputs take in its place.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from modelstack.smoke.inputs_file import read_inputs_file
 if TYPE_CHECKING:  # lint's MS112 reads the file without importing numpy
     import numpy as np
 
-__all__ = ["file_input", "holds_raw_bytes", "read_file_input"]
+__all__ = ["file_input", "holds_raw_bytes", "in_base64", "json_safe", "read_file_input"]
 
 
 def file_input(bundle: Path, relative: str, where: str) -> np.ndarray:
@@ -50,3 +54,23 @@ def holds_raw_bytes(inputs: Mapping[str, np.ndarray]) -> bool:
                 except UnicodeDecodeError:
                     return True
     return False
+
+
+def in_base64(array: np.ndarray) -> np.ndarray:
+    """`array` (BYTES) with every element in base64."""
+    import base64
+
+    import numpy as np
+
+    out = np.empty(array.shape, dtype=object)
+    for index, item in np.ndenumerate(array):
+        out[index] = base64.b64encode(item if isinstance(item, bytes) else str(item).encode())
+    return out
+
+
+def json_safe(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`inputs` with each tensor JSON cannot carry (raw bytes) in base64."""
+    return {
+        name: in_base64(array) if holds_raw_bytes({name: array}) else array
+        for name, array in inputs.items()
+    }

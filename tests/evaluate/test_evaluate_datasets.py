@@ -97,7 +97,7 @@ def test_csv_errors_name_the_line(text: str, message: str) -> None:
         ('{"x": [1, 2]}\n{"x": [1]}\n', "line 2: 'x' has shape [1], earlier lines [2]"),
         ('{"x": 1}\n{"y": 1}\n', "line 2: names ['y'] differ"),
         ('{"x": [[1], [1, 2]]}\n', "line 1: 'x' is a ragged list"),
-        ('{"x": "a"}\n', "line 1: 'x' must hold numbers"),
+        ('{"x": ["a"]}\n', "line 1: 'x' must hold numbers"),
         ("[1]\n", "line 1: each line must be a JSON object"),
     ],
 )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
 from modelstack.lint import lint_file
 
 MODEL = Path(__file__).resolve().parents[2] / "examples" / "catalog-tagging" / "model.onnx"
-SHA = "b3c898788216a33c1e7a33e1203a7b351d0bfb27bb0445438c058cd371847792"
+SHA = hashlib.sha256(MODEL.read_bytes()).hexdigest()
 
 
 def bundle(tmp_path: Path, model_extra: str) -> Path:

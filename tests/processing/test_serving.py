@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tritonclient.http as httpclient
 from PIL import Image
 from processing_images import as_bytes_tensor, encode, photo
 
@@ -31,7 +32,6 @@ from modelstack_runtime import (
 from modelstack_runtime.errors import BadRequest
 from modelstack_runtime.model import Model
 
-httpclient = pytest.importorskip("tritonclient.http")
 NAME = "catalog-tagging"
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from modelstack.errors import MissingDependencyError
+from modelstack.processing.raw_inputs import json_safe
 from modelstack.smoke.clients import InferenceFailed
 from modelstack_runtime.codec import decode_request_object, encode_json_request
 
@@ -40,7 +41,7 @@ class LambdaInvokeClient:
         self._client = _boto3_lambda(region, endpoint_url, local)
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        payload = encode_json_request(inputs)
+        payload = encode_json_request(json_safe(inputs))  # an image goes in base64
         try:
             response = self._client.invoke(
                 FunctionName=self.function_name, Qualifier=self.qualifier, Payload=payload
