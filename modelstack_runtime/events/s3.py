@@ -24,6 +24,7 @@ from modelstack_runtime.errors import ConfigError, InferenceError, InternalError
 from modelstack_runtime.events.clients import Clients
 from modelstack_runtime.events.config import EventsConfig, SourceConfig
 from modelstack_runtime.events.outputs import ResultWriter
+from modelstack_runtime.events.row_results import encode_rows
 from modelstack_runtime.events.rows import (
     SUFFIXES,
     RowLimits,
@@ -35,7 +36,14 @@ from modelstack_runtime.model import Model
 from modelstack_runtime.tensors import json_entry
 from modelstack_runtime.validation import check_finite, validate_inputs
 
-__all__ = ["MAX_RESCORE_OBJECTS", "handle_rescore", "handle_s3_event", "read_object", "score_rows"]
+__all__ = [
+    "MAX_RESCORE_OBJECTS",
+    "handle_rescore",
+    "handle_s3_event",
+    "read_object",
+    "score_rows",
+    "score_rows_jsonl",
+]
 
 MAX_RESCORE_OBJECTS: Final = 10_000
 """Objects one scheduled rescore reads at most (a larger prefix: split it over schedules)."""
@@ -121,16 +129,42 @@ def score_rows(
     """One v2-style result per row, in order, scoring `rows_per_batch` rows per model call."""
     model = _model(dataplane)
     row = 0
+    for outputs in _scored_batches(dataplane, columns, rows_per_batch):
+        count = next(iter(outputs.values())).shape[0] if outputs else 0
+        for i in range(count):
+            yield _row_result(model, f"{key}#{row}", {n: a[i : i + 1] for n, a in outputs.items()})
+            row += 1
+
+
+def score_rows_jsonl(
+    dataplane: DataPlane, columns: Mapping[str, np.ndarray], *, rows_per_batch: int, key: str
+) -> tuple[bytes, int]:
+    """The `.jsonl` results of every row (the lines `score_rows` gives), and the row count."""
+    model = _model(dataplane)
+    parts: list[bytes] = []
+    row = 0
+    for outputs in _scored_batches(dataplane, columns, rows_per_batch):
+        parts.append(encode_rows(model.name, model.version, key, row, outputs))
+        row += next(iter(outputs.values())).shape[0] if outputs else 0
+    return b"".join(parts), row
+
+
+def _scored_batches(
+    dataplane: DataPlane, columns: Mapping[str, np.ndarray], rows_per_batch: int
+) -> Iterator[dict[str, np.ndarray]]:
+    model = _model(dataplane)
     for batch in batches(columns, rows_per_batch):
         validate_inputs(model.signature, batch)
         if not dataplane.config.allow_non_finite:
             for name, array in batch.items():
                 check_finite(name, array)
         outputs = model.infer(batch)
-        count = next(iter(batch.values())).shape[0]
-        for i in range(count):
-            yield _row_result(model, f"{key}#{row}", {n: a[i : i + 1] for n, a in outputs.items()})
-            row += 1
+        rows = next(iter(batch.values())).shape[0]
+        if any(array.ndim == 0 or array.shape[0] != rows for array in outputs.values()):
+            raise InternalError(
+                f"the model's outputs do not keep one row per input row ({rows} rows in)"
+            )
+        yield outputs
 
 
 def _score_object(
@@ -144,10 +178,10 @@ def _score_object(
     data = read_object(clients.objects, bucket, key, limits=limits)
     model = _model(dataplane)
     columns = read_rows(data, key=key, signature=model.signature, limits=limits)
-    results = list(score_rows(dataplane, columns, rows_per_batch=source.rows_per_batch, key=key))
+    body, rows = score_rows_jsonl(dataplane, columns, rows_per_batch=source.rows_per_batch, key=key)
     writer = ResultWriter(source.output, objects=clients.objects, queues=clients.queues)
-    output = writer.object_results(key, source.prefix, results)
-    return {"bucket": bucket, "key": key, "output": output, "rows": len(results)}
+    output = writer.object_body(key, source.prefix, body)
+    return {"bucket": bucket, "key": key, "output": output, "rows": rows}
 
 
 def _limits(source: SourceConfig) -> RowLimits:
