@@ -5,6 +5,7 @@ the model's inputs by name, first axis = rows, in the datatypes of the model's s
 
 * `.npz`: one array per input name, all with the same first dimension;
 * `.jsonl`: one record per line, `{"input_name": value, ...}` (a value is one row's tensor);
+  lines that all share one numeric layout are parsed by numpy at once (`jsonl_numeric`);
 * `.csv`: a header of input names; an input's row is its cells in column order (repeat a
   name for each element of a vector input, `x,x,x,x`), reshaped to the input's row shape.
 
@@ -30,6 +31,7 @@ import numpy as np
 
 from modelstack_runtime.datatypes import numpy_dtype
 from modelstack_runtime.errors import BadRequest, PayloadTooLarge
+from modelstack_runtime.events.jsonl_numeric import numeric_columns
 from modelstack_runtime.signature import Signature, TensorSpec
 
 __all__ = [
@@ -179,6 +181,9 @@ def _read_jsonl(
         raise ObjectTooLarge(
             f"object {key} has more than {limits.max_rows} rows; raise {MAX_EVENT_ROWS_ENV}"
         )
+    fast = numeric_columns([line for _, line in lines], signature)
+    if fast is not None:
+        return {spec.name: _typed(fast[spec.name], spec, key, "input") for spec in signature.inputs}
     wanted = {spec.name for spec in signature.inputs}
     records: list[Any] = []
     for number, line in lines:

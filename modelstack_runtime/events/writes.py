@@ -2,7 +2,8 @@
 
 A batch's results go to a results queue in sqs:SendMessageBatch calls (10 messages and at
 most SEND_BATCH_BYTES each), or to a bucket as one PUT per message, at most
-``MODELSTACK_EVENT_OUTPUT_CONCURRENCY`` (default 8) at a time. Each result stays keyed by its
+``MODELSTACK_EVENT_OUTPUT_CONCURRENCY`` (default 8) at a time in the process (one pool of
+writer threads, kept between invocations). Each result stays keyed by its
 message id, so a redelivered message rewrites the same result, and a write that fails fails
 only its own message.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -32,6 +34,8 @@ DEFAULT_OUTPUT_CONCURRENCY: Final = 8
 MAX_OUTPUT_CONCURRENCY: Final = 64
 SEND_BATCH_BYTES: Final = 256 * 1024
 """What one sqs:SendMessageBatch may carry in all; a larger result is sent on its own."""
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK: Final = threading.Lock()
 
 
 def output_concurrency(environ: Mapping[str, str] | None = None) -> int:
@@ -77,9 +81,18 @@ def _concurrently(
     if len(results) == 1 or concurrency == 1:
         outcomes = [one(message_id) for message_id in results]
     else:
-        with ThreadPoolExecutor(max_workers=min(concurrency, len(results))) as pool:
-            outcomes = list(pool.map(one, results))
+        outcomes = list(_pool(concurrency).map(one, results))
     return {mid: exc for mid, exc in zip(results, outcomes, strict=True) if exc is not None}
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    """One pool of `size` writer threads per process, kept between invocations (starting
+    threads for every batch cost more than the writes of a small one)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(size)
+        if pool is None:
+            pool = _POOLS[size] = ThreadPoolExecutor(size, thread_name_prefix="event-writes")
+        return pool
 
 
 def _send_batches(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from hypothesis.extra import numpy as hnp
 
 from modelstack_runtime.dataplane import DataPlane
 from modelstack_runtime.datatypes import numpy_dtype
+from modelstack_runtime.events.jsonl_numeric import numeric_columns
 from modelstack_runtime.events.outputs import jsonl_body
 from modelstack_runtime.events.row_results import encode_rows
 from modelstack_runtime.events.rows import MalformedObject, ObjectTooLarge, RowLimits, read_rows
@@ -140,3 +142,64 @@ def test_a_jsonl_record_with_other_names_is_named_by_its_line() -> None:
     data = b'{"x": [1, 2, 3], "k": 1}\n\n{"x": [1, 2, 3], "j": 1}\n'
     with pytest.raises(MalformedObject, match=r"line 3: the inputs must be exactly k, x"):
         read_rows(data, key="a.jsonl", signature=SIG, limits=LIMITS)
+
+
+FLOATS = Signature(
+    inputs=(TensorSpec("x", "FP32", (-1, 3)), TensorSpec("w_1", "FP64", (-1, 2, 2))), outputs=()
+)
+NOISE = st.sampled_from([" ", ",", "1", "0", "-", "+", ".", "e", "]", "[", '"', "n", "}", ":"])
+
+
+def strict_oracle(lines: list[str]) -> dict[str, np.ndarray] | None:
+    """What the general reader makes of the lines: arrays, or None when it refuses them."""
+    try:
+        records = [json.loads(line) for line in lines]
+        if not all(isinstance(r, dict) and r.keys() == {"x", "w_1"} for r in records):
+            return None
+        x = np.array([r["x"] for r in records], dtype=np.float64)
+        w = np.array([r["w_1"] for r in records], dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    if x.shape != (len(lines), 3) or w.shape != (len(lines), 2, 2):
+        return None
+    return {"x": x.astype(np.float32), "w_1": w}
+
+
+@given(
+    values=st.lists(
+        st.lists(st.floats(-1e30, 1e30, allow_nan=False), min_size=7, max_size=7),
+        min_size=1,
+        max_size=6,
+    ),
+    flips=st.lists(st.booleans(), min_size=6, max_size=6),
+    edits=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 200), NOISE, st.booleans()), max_size=2
+    ),
+)
+@settings(max_examples=400, deadline=None)
+def test_the_numeric_jsonl_reader_agrees_with_json_or_steps_aside(
+    values: list[list[float]], flips: list[bool], edits: list[tuple[int, int, str, bool]]
+) -> None:
+    lines = []
+    for row, flip in zip(values, flips, strict=False):
+        record = {"x": row[:3], "w_1": [row[3:5], row[5:7]]}
+        if flip:
+            record = {"w_1": record["w_1"], "x": record["x"]}
+        lines.append(json.dumps(record))
+    for line, at, char, delete in edits:
+        if line < len(lines):
+            text = lines[line]
+            at %= len(text)
+            lines[line] = text[:at] + text[at + 1 :] if delete else text[:at] + char + text[at:]
+    lines = [line for line in lines if line.strip()]
+    with warnings.catch_warnings():  # an edit may push a number past FP32: inf, as json's
+        warnings.simplefilter("ignore", RuntimeWarning)
+        oracle = strict_oracle(lines)
+        fast = numeric_columns(lines, FLOATS)
+    if not edits and len(set(flips[: len(values)])) == 1:
+        assert fast is not None  # what json.dumps writes takes the fast path
+    if fast is not None:
+        assert oracle is not None, lines
+        for name in ("x", "w_1"):
+            np.testing.assert_array_equal(fast[name], oracle[name])
+            assert fast[name].dtype == oracle[name].dtype
