@@ -163,7 +163,7 @@ def answer_event(
         raise InternalError(f"gs://{obj.bucket}/{obj.name} could not be read: {exc}") from exc
     writer = ResultWriter(source.output, objects=clients.objects)
     try:
-        output = writer.object_body(obj.name, source.prefix, body)
+        output, _ = writer.object_body(obj.name, source.prefix, body)
     except (OSError, ConfigError) as exc:
         raise InternalError(f"the results of gs://{obj.bucket}/{obj.name}: {exc}") from exc
     return _reply(obj, "scored", output, rows=rows)

@@ -150,17 +150,17 @@ class ResultWriter:
         self, source_key: str, source_prefix: str, results: Iterable[Mapping[str, Any]]
     ) -> str:
         """The results of one object, one line per row; returns the key written."""
-        return self.object_body(source_key, source_prefix, jsonl_body(results))
+        return self.object_body(source_key, source_prefix, jsonl_body(results))[0]
 
-    def object_body(self, source_key: str, source_prefix: str, body: bytes) -> str:
-        """An object's `.jsonl` results, already encoded; returns the key written."""
+    def object_body(self, source_key: str, source_prefix: str, body: bytes) -> tuple[str, bool]:
+        """An object's `.jsonl` results, already encoded; the key, and False when a
+        create-only store kept the results already there."""
         if self.target.kind != "bucket":
             raise ConfigError("the results of an object go to a bucket output, not a queue")
         key = object_output_key(
             source_key, source_prefix=source_prefix, output_prefix=self.target.prefix
         )
-        self._put(key, body, "application/x-ndjson")
-        return key
+        return key, self._put(key, body, "application/x-ndjson")
 
     def _queue_url(self) -> str:
         if self.target.queue_url:
@@ -171,9 +171,10 @@ class ResultWriter:
             _QUEUE_URLS[name] = str(self.queues.get_queue_url(QueueName=name)["QueueUrl"])
         return _QUEUE_URLS[name]
 
-    def _put(self, key: str, body: bytes, content_type: str) -> None:
+    def _put(self, key: str, body: bytes, content_type: str) -> bool:
         if self.objects is None:
             raise ConfigError("a bucket output needs an object client")
-        self.objects.put_object(
+        answer = self.objects.put_object(
             Bucket=self.target.bucket, Key=key, Body=body, ContentType=content_type
         )
+        return answer is not False  # the GCP clients create only, and say when they did not

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from typing import Any
 from urllib.parse import unquote_plus
 
 import numpy as np
@@ -26,7 +26,6 @@ from modelstack_runtime.events.config import EventsConfig, SourceConfig
 from modelstack_runtime.events.outputs import ResultWriter
 from modelstack_runtime.events.row_results import encode_rows
 from modelstack_runtime.events.rows import (
-    SUFFIXES,
     RowLimits,
     batches,
     check_object_size,
@@ -37,16 +36,12 @@ from modelstack_runtime.tensors import json_entry
 from modelstack_runtime.validation import check_finite, validate_inputs
 
 __all__ = [
-    "MAX_RESCORE_OBJECTS",
-    "handle_rescore",
     "handle_s3_event",
     "read_object",
+    "score_all",
     "score_rows",
     "score_rows_jsonl",
 ]
-
-MAX_RESCORE_OBJECTS: Final = 10_000
-"""Objects one scheduled rescore reads at most (a larger prefix: split it over schedules)."""
 
 logger = logging.getLogger("modelstack_runtime")
 
@@ -56,37 +51,10 @@ def handle_s3_event(
 ) -> dict[str, Any]:
     """Score every object the records name; raise only after all were tried."""
     found = [(bucket, key, config.for_object(bucket, key)) for bucket, key in _objects(event)]
-    return _score_all(dataplane, found, clients=clients)
+    return score_all(dataplane, found, clients=clients)
 
 
-def handle_rescore(
-    dataplane: DataPlane, event: Mapping[str, Any], *, config: EventsConfig, clients: Clients
-) -> dict[str, Any]:
-    """A schedule's run: score every object under the source's prefix again."""
-    name = str(event.get("modelstack_rescore", {}).get("source", ""))
-    source = config.named(name)
-    if source is None or clients.objects is None:
-        raise ConfigError(f"no schedule source named {name!r} is configured")
-    keys = _listed(clients.objects, source.bucket, source.prefix)
-    return _score_all(dataplane, [(source.bucket, k, source) for k in keys], clients=clients)
-
-
-def _listed(objects: Any, bucket: str, prefix: str) -> list[str]:
-    """The readable keys under `prefix`, at most MAX_RESCORE_OBJECTS of them."""
-    keys: list[str] = []
-    token: dict[str, str] = {}
-    while len(keys) < MAX_RESCORE_OBJECTS:
-        page = objects.list_objects_v2(Bucket=bucket, Prefix=prefix, **token)
-        keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(SUFFIXES))
-        if not page.get("IsTruncated"):
-            break
-        token = {"ContinuationToken": page["NextContinuationToken"]}
-    if len(keys) > MAX_RESCORE_OBJECTS:
-        logger.warning("rescoring the first %d objects under %s only", MAX_RESCORE_OBJECTS, prefix)
-    return keys[:MAX_RESCORE_OBJECTS]
-
-
-def _score_all(
+def score_all(
     dataplane: DataPlane,
     found: list[tuple[str, str, SourceConfig | None]],
     *,
@@ -180,8 +148,8 @@ def _score_object(
     columns = read_rows(data, key=key, signature=model.signature, limits=limits)
     body, rows = score_rows_jsonl(dataplane, columns, rows_per_batch=source.rows_per_batch, key=key)
     writer = ResultWriter(source.output, objects=clients.objects, queues=clients.queues)
-    output = writer.object_body(key, source.prefix, body)
-    return {"bucket": bucket, "key": key, "output": output, "rows": rows}
+    output, written = writer.object_body(key, source.prefix, body)
+    return {"bucket": bucket, "key": key, "output": output, "rows": rows, "written": written}
 
 
 def _limits(source: SourceConfig) -> RowLimits:

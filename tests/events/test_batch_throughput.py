@@ -116,7 +116,7 @@ def test_a_message_the_model_refuses_fails_alone_after_a_stacked_call_failed(
     assert read_json(aws, bucket, "out/c.json")["outputs"][0]["data"] == expected([[0, 0, 1]])
 
 
-class OneKeyRefused:
+class FakeS3RefusingOneKey:
     """The real S3 client, except that writing one key fails (as a denied PUT would)."""
 
     def __init__(self, objects: Any, refused: str) -> None:
@@ -135,7 +135,7 @@ def test_a_write_that_fails_marks_only_its_message(
     dataplane: DataPlane, aws: Clients, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(OUTPUT_CONCURRENCY_ENV, "3")
-    refusing = Clients(objects=OneKeyRefused(aws.objects, "out/m-4.json"), queues=aws.queues)
+    refusing = Clients(objects=FakeS3RefusingOneKey(aws.objects, "out/m-4.json"), queues=aws.queues)
     bodies = [(f"m-{i}", v2([[i, 0, 0]])) for i in range(8)]
     cfg = EventsConfig.from_dict({**_raw(bucket), "report_errors": True})
     answer = handle_batch_event(dataplane, event(*bodies), config=cfg, clients=refusing)
