@@ -4,8 +4,9 @@
 It applies when every input is floating point with a fixed row shape, the first line is a
 record of exactly the inputs, and every other line has the same layout: the same keys in the
 same order and the same brackets and commas, only the numbers differ (spaces only after ``,``
-and ``:``, as ``json.dumps`` writes them). Each line's layout is checked with string
-operations over the whole object, the numbers parsed by ``np.fromstring`` and counted, so an
+and ``:``, as ``json.dumps`` writes them). Each line's layout is checked with string and
+numpy operations over the whole object, the numbers parsed by ``np.fromstring`` and counted,
+so an
 object that is not laid out so (or holds ``NaN``, strings, ``true``) gets ``None`` and is read
 by the general reader, which names the line at fault. numpy reads numerals that JSON does
 not allow (``.5``, ``1.``, ``+1``, ``01``, ``nan``), so those are looked for first, and an
@@ -29,17 +30,10 @@ __all__ = ["numeric_columns"]
 
 _NAME: Final = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")
 _PLACEHOLDERS: Final = "#$%&@!?;"
-_NUMERALS: Final = str.maketrans("", "", "0123456789.-+eE")
-_SEPARATORS: Final = str.maketrans("{}[],:" + _PLACEHOLDERS, " " * (6 + len(_PLACEHOLDERS)))
+_NUMERALS: Final = str.maketrans("", "", "0123456789.-+eE ")
+_SEPARATORS: Final = str.maketrans("{}[],:\n" + _PLACEHOLDERS, " " * (7 + len(_PLACEHOLDERS)))
 _FLOATS: Final = frozenset({"FP16", "FP32", "FP64"})
 _STRUCTURE: Final = str.maketrans("", "", "{}[],:\n" + _PLACEHOLDERS)
-_NONZERO: Final = str.maketrans("23456789", "11111111")
-_NOT_JSON: Final = tuple(
-    [f"{before}{after}" for before in "[,:" for after in ("+", ".", "-.", "00", "01", "-00", "-01")]
-    + [".,", ".]", ".}", ".e", ".E"]
-)
-"""Numerals numpy reads and JSON refuses (with the digits 1-9 written as 1): a leading `+`
-or `.`, a trailing `.`, a leading zero."""
 
 
 def numeric_columns(lines: list[str], signature: Signature) -> dict[str, np.ndarray] | None:
@@ -58,23 +52,39 @@ def numeric_columns(lines: list[str], signature: Signature) -> dict[str, np.ndar
     order = _first_record_order(lines[0], signature)
     if order is None:
         return None
-    text = "\n".join(lines).replace(", ", ",").replace(": ", ":")
+    text = "\n".join(lines)
     if any(c in text for c in _PLACEHOLDERS):
         return None
     for placeholder, name in zip(_PLACEHOLDERS, order, strict=False):
         text = text.replace(f'"{name}"', placeholder)
-    if '"' in text or " " in text or "\t" in text:
+    if '"' in text or "\t" in text:
         return None
-    first_layout = text[: text.find("\n")] if len(lines) > 1 else text
-    layout = first_layout.translate(_NUMERALS)
+    first = text[: text.find("\n")] if len(lines) > 1 else text
+    layout = first.translate(_NUMERALS)
     if layout.translate(_STRUCTURE) or text.translate(_NUMERALS) != "\n".join(
         [layout] * len(lines)
     ):
         return None  # not the same layout on every line, or not only numbers in it
-    ones = text.translate(_NONZERO)
-    if any(pattern in ones for pattern in _NOT_JSON):
+    if not _json_numerals(text):
         return None
     return _parsed(text, lines, order, signature)
+
+
+def _json_numerals(text: str) -> bool:
+    """Whether every numeral is one JSON allows, and spaces come only after `,` and `:`
+    (so none splits a numeral); boolean masks over the whole object's bytes."""
+    if text.count(" ") != text.count(", ") + text.count(": "):
+        return False
+    if text.count("+") != text.count("e+") + text.count("E+"):
+        return False  # a leading `+`
+    p = np.frombuffer(b"," + text.encode("ascii") + b",", dtype=np.uint8)
+    digit = (p >= ord("0")) & (p <= ord("9"))
+    dot = p[1:-1] == ord(".")
+    if (dot & ~(digit[:-2] & digit[2:])).any():
+        return False  # `.5`, `1.`, `-.5`, `1.e5`
+    start = (p == ord(",")) | (p == ord("[")) | (p == ord(":")) | (p == ord(" "))
+    after = start[:-2] | ((p[:-2] == ord("-")) & np.concatenate(([True], start[:-3])))
+    return not ((p[1:-1] == ord("0")) & after & digit[2:]).any()  # `01`, `-01`
 
 
 def _first_record_order(line: str, signature: Signature) -> list[str] | None:

@@ -203,3 +203,14 @@ def test_the_numeric_jsonl_reader_agrees_with_json_or_steps_aside(
         for name in ("x", "w_1"):
             np.testing.assert_array_equal(fast[name], oracle[name])
             assert fast[name].dtype == oracle[name].dtype
+
+
+@pytest.mark.parametrize("numeral", [".5", "1.", "+1", "01", "-01", "1 2", "nan", "NaN", "1.e5"])
+def test_numerals_json_refuses_are_left_to_the_general_reader(numeral: str) -> None:
+    good = '{"x": [1, 2, 3], "w_1": [[1e-05, -0.5], [0, 2E+3]]}'
+    lines = [good, good.replace("2, 3]", f"2, {numeral}]")]
+    assert numeric_columns([good, good], FLOATS) is not None
+    assert numeric_columns(lines, FLOATS) is None
+    if numeral not in ("NaN",):  # Python's json reads NaN; the rest it refuses
+        with pytest.raises(MalformedObject, match="line 2"):
+            read_rows("\n".join(lines).encode(), key="a.jsonl", signature=FLOATS, limits=LIMITS)
