@@ -225,10 +225,18 @@ def _read_csv(
         )
     if set(map(len, rows)) - {len(header)}:
         _ragged_row(data, key, len(header))
-    table = np.array(rows, dtype=str).reshape(len(rows), len(header))
+    longest = max(map(len, itertools.chain.from_iterable(rows)), default=0)
+    table: Any = rows
+    if len(rows) * len(header) * longest <= 2 * len(data):  # numpy's cells are all as wide
+        table = np.array(rows, dtype=str).reshape(len(rows), len(header))
     columns = {}
     for spec in signature.inputs:
-        cells = table[:, [i for i, name in enumerate(header) if name == spec.name]]
+        where = [i for i, name in enumerate(header) if name == spec.name]
+        cells: Any
+        if isinstance(table, np.ndarray):
+            cells = table[:, where]
+        else:  # a few long cells: a list per row, as wide as it is
+            cells = [[row[i] for i in where] for row in rows]
         columns[spec.name] = _stack(cells, spec, key, csv_row=True)
     return columns
 

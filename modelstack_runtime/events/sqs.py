@@ -50,7 +50,8 @@ def handle_sqs_batch(
             item = prepare(dataplane, record.get("body"), message_id=message_id)
         except Exception as exc:  # one message fails alone, whatever went wrong
             if isinstance(exc, InferenceError):
-                dataplane.log_rejected(dataplane.config.model_name, exc, 0, message_id)
+                size = len(body) if isinstance(body := record.get("body"), str) else 0
+                dataplane.log_rejected(dataplane.config.model_name, exc, size, message_id)
             failed[message_id] = exc
             continue
         sources[source.name] = source

@@ -214,3 +214,18 @@ def test_numerals_json_refuses_are_left_to_the_general_reader(numeral: str) -> N
     if numeral not in ("NaN",):  # Python's json reads NaN; the rest it refuses
         with pytest.raises(MalformedObject, match="line 2"):
             read_rows("\n".join(lines).encode(), key="a.jsonl", signature=FLOATS, limits=LIMITS)
+
+
+def test_a_csv_with_one_long_cell_is_read_without_a_table_as_wide_as_it() -> None:
+    import tracemalloc
+
+    text = "x,x,x,k\n" + "1,2,3,4\n" * 2000 + "1,2,3," + "5" * 20_000 + "\n"
+    limits = RowLimits(max_object_bytes=1 << 20, max_rows=10_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(MalformedObject, match="input 'k' is not INT64"):  # too large an int
+            read_rows(text.encode(), key="a.csv", signature=SIG, limits=limits)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 1024 * 1024  # a table of 8,004 cells 20,000 characters wide: 640 MB
