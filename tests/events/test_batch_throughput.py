@@ -180,6 +180,58 @@ def test_a_results_queue_gets_the_batch_in_send_message_batch_calls(
         assert result["outputs"][0]["data"] == expected([[i, 1, 1]])
 
 
+class FakeSqsFailingOneEntry:
+    """The real SQS client, except that SendMessageBatch reports one entry as failed (as SQS
+    does for an entry it refuses) and does not send it."""
+
+    def __init__(self, sqs: Any, refused: str) -> None:
+        self.sqs, self.refused = sqs, refused
+
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> Any:
+        def source(entry: dict[str, Any]) -> str:
+            return str(entry["MessageAttributes"]["source_message_id"]["StringValue"])
+
+        kept = [e for e in Entries if source(e) != self.refused]
+        answer = dict(self.sqs.send_message_batch(QueueUrl=QueueUrl, Entries=kept))
+        failed = [e for e in Entries if source(e) == self.refused]
+        answer["Failed"] = [
+            {
+                "Id": e["Id"],
+                "Code": "InvalidParameterValue",
+                "Message": "refused",
+                "SenderFault": True,
+            }
+            for e in failed
+        ]
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqs, name)
+
+
+def test_an_entry_a_batch_send_refuses_fails_only_its_message(
+    dataplane: DataPlane, aws: Clients
+) -> None:
+    sqs: Any = aws.queues
+    url = sqs.create_queue(QueueName="stacked-refused")["QueueUrl"]
+    clients = Clients(objects=aws.objects, queues=FakeSqsFailingOneEntry(sqs, "m-3"))
+    bodies = [(f"m-{i}", v2([[i, 1, 1]])) for i in range(5)]
+    cfg = EventsConfig(sources=config({"queue_url": url}).sources, report_errors=True)
+    answer = handle_batch_event(dataplane, event(*bodies), config=cfg, clients=clients)
+    assert answer["batchItemFailures"] == [{"itemIdentifier": "m-3"}]
+    assert "InvalidParameterValue: refused" in answer["errors"]["m-3"]
+    sent: set[str] = set()
+    for _ in range(5):  # receives, until the four sent results are in
+        reply = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1
+        )
+        messages = reply.get("Messages", [])
+        sent |= {m["MessageAttributes"]["source_message_id"]["StringValue"] for m in messages}
+        if len(sent) >= 4:
+            break
+    assert sent == {"m-0", "m-1", "m-2", "m-4"}
+
+
 def test_the_output_concurrency_setting() -> None:
     assert output_concurrency({}) == DEFAULT_OUTPUT_CONCURRENCY == 8
     assert output_concurrency({OUTPUT_CONCURRENCY_ENV: "3"}) == 3
