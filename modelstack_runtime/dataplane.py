@@ -247,6 +247,17 @@ class DataPlane:
 
         return self._observed(name, request_id, nbytes, run)
 
+    def infer_decoded(
+        self, name: str, request: InferRequest, *, nbytes: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Run a decoded request (as one observed request); the outputs by name."""
+
+        def run() -> _Done[dict[str, np.ndarray]]:
+            outputs, _, began, ended = self._run(self._require_model(name, None), request)
+            return _Done(request.id, outputs, began, ended)
+
+        return self._observed(name, request.id, nbytes, run)
+
     def log_rejected(
         self, name: str, error: InferenceError, nbytes: int, request_id: str | None = None
     ) -> None:

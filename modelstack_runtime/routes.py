@@ -24,7 +24,7 @@ from modelstack_runtime.errors import (
     UnsupportedMediaType,
     error_body,
 )
-from modelstack_runtime.events import eventarc, pubsub
+from modelstack_runtime.events import eventarc, pubsub, schedule
 from modelstack_runtime.metrics import PROMETHEUS_CONTENT_TYPE
 from modelstack_runtime.tracing import parse_traceparent
 
@@ -151,6 +151,11 @@ ROUTES: Final[tuple[Route, ...]] = (
         "POST",
         re.compile(r"/_events/eventarc/(?P<source>[^/]+)"),
         lambda *a: Reply(*eventarc.eventarc_action(*a)),
+    ),
+    Route(
+        "POST",
+        re.compile(r"/_events/schedule/(?P<source>[^/]+)"),
+        lambda *a: Reply(*schedule.schedule_action(*a)),
     ),
     Route("GET", re.compile(r"/metrics"), _metrics),
 )

@@ -8,7 +8,9 @@ Adapters per event shape, one shared core:
   ``.jsonl`` object; a malformed or oversize object is reported and skipped, the rest go on;
 * `rows` — bounded ``.npz``/``.jsonl``/``.csv`` readers (shared by every cloud);
 * `outputs` — idempotent writes keyed by message or object id;
-* a schedule's run (``{"modelstack_rescore": {"source": name}}``) rescores its prefix;
+* `schedule` — a schedule's run rescores its prefix: on Lambda the EventBridge Scheduler
+  input ``{"modelstack_rescore": {"source": name}}``, on Cloud Run the Cloud Scheduler job's
+  ``POST /_events/schedule/<source>``;
 * `config` — which source an event came from and where its results go (MODELSTACK_EVENTS).
 
 `batch_event_kind` recognises an event's shape; the Lambda handler calls `handle_batch_event`
@@ -67,7 +69,7 @@ def handle_batch_event(
 
         return handle_s3_event(dataplane, event, config=config, clients=clients)
     if kind == "rescore":
-        from modelstack_runtime.events.s3 import handle_rescore
+        from modelstack_runtime.events.schedule import handle_rescore
 
         return handle_rescore(dataplane, event, config=config, clients=clients)
     from modelstack_runtime.events.sqs import handle_sqs_batch

@@ -17,9 +17,7 @@ __all__ = ["Clients", "ObjectReader", "default_clients"]
 
 
 class ObjectReader(Protocol):
-    """Reading an object and its size (boto3's S3 client has these methods)."""
-
-    def head_object(self, *, Bucket: str, Key: str) -> Any: ...
+    """Reading an object with its size (boto3's S3 client and the GCP clients have it)."""
 
     def get_object(self, *, Bucket: str, Key: str) -> Any: ...
 

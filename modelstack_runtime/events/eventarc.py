@@ -141,7 +141,7 @@ def answer_event(
         max_object_bytes=min(RowLimits.from_env().max_object_bytes, source.max_object_bytes),
         max_rows=RowLimits.from_env().max_rows,
     )
-    from modelstack_runtime.events.s3 import read_object, score_rows  # loads onnxruntime
+    from modelstack_runtime.events.s3 import read_object, score_rows_jsonl  # loads onnxruntime
 
     model = dp.model
     if model is None:
@@ -151,8 +151,9 @@ def answer_event(
     try:
         data = read_object(clients.objects, obj.bucket, obj.name, limits=limits)
         columns = read_rows(data, key=obj.name, signature=model.signature, limits=limits)
-        rows = score_rows(dp, columns, rows_per_batch=source.rows_per_batch, key=obj.name)
-        results = list(rows)
+        body, rows = score_rows_jsonl(
+            dp, columns, rows_per_batch=source.rows_per_batch, key=obj.name
+        )
     except InferenceError as exc:
         if exc.status >= 500:
             raise
@@ -162,10 +163,10 @@ def answer_event(
         raise InternalError(f"gs://{obj.bucket}/{obj.name} could not be read: {exc}") from exc
     writer = ResultWriter(source.output, objects=clients.objects)
     try:
-        output = writer.object_results(obj.name, source.prefix, results)
+        output, _ = writer.object_body(obj.name, source.prefix, body)
     except (OSError, ConfigError) as exc:
         raise InternalError(f"the results of gs://{obj.bucket}/{obj.name}: {exc}") from exc
-    return _reply(obj, "scored", output, rows=len(results))
+    return _reply(obj, "scored", output, rows=rows)
 
 
 def _bucket_source(config: EventsConfig, name: str) -> SourceConfig:

@@ -4,8 +4,9 @@
   google-cloud-pubsub reads it) it goes to the emulator on that address, without credentials;
   otherwise to Pub/Sub with the service account's token from the metadata server.
 * Objects: Cloud Storage's JSON API (``STORAGE_EMULATOR_HOST``, as google-cloud-storage reads
-  it, points it elsewhere), reads bounded by the caller's limit, results created only where
-  none exists (``ifGenerationMatch=0``, so ``roles/storage.objectCreator`` suffices). With
+  it, points it elsewhere), reads bounded by the caller's limit, listings in bounded pages
+  (a schedule's rescore), results created only where none exists (``ifGenerationMatch=0``,
+  so ``roles/storage.objectCreator`` suffices). With
   ``MODELSTACK_EVENT_OBJECT_DIR`` set, a folder stands for the buckets instead
   (``<dir>/<bucket>/<key>``, each object created once): how the local target keeps them.
 
@@ -48,6 +49,8 @@ _TOKEN_URL: Final = (
 _STORAGE: Final = "https://storage.googleapis.com"
 STORAGE_EMULATOR_ENV: Final = "STORAGE_EMULATOR_HOST"
 _MAX_REPLY_BYTES: Final = 64 * 1024
+_MAX_LIST_BYTES: Final = 4 * 1024 * 1024
+"""A page of 1000 names of at most 1024 bytes each, escaped, with room to spare."""
 _OPENER: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _TIMEOUT_S: Final = 10.0
 
@@ -87,6 +90,27 @@ class DirectoryObjects:
         """The object as boto3 gives it: ``ContentLength`` and a ``Body`` to read."""
         path = self._path(Bucket, Key)
         return {"ContentLength": os.path.getsize(path), "Body": open(path, "rb")}
+
+    def list_objects_v2(
+        self, *, Bucket: str, Prefix: str, MaxKeys: int = 1000, ContinuationToken: str = ""
+    ) -> dict[str, Any]:
+        """A page of the keys under ``Prefix`` in name order, as boto3 gives it."""
+        top = os.path.join(self.root, Bucket)
+        keys: list[str] = []
+        for folder, dirs, files in os.walk(top):
+            dirs.sort()
+            for name in files:
+                key = os.path.relpath(os.path.join(folder, name), top).replace(os.sep, "/")
+                if key.startswith(Prefix) and not name.startswith(".partial-"):
+                    keys.append(key)
+        keys.sort()
+        start = int(ContinuationToken or 0)
+        page = keys[start : start + MaxKeys]
+        more = start + MaxKeys < len(keys)
+        answer: dict[str, Any] = {"Contents": [{"Key": k} for k in page], "IsTruncated": more}
+        if more:
+            answer["NextContinuationToken"] = str(start + MaxKeys)
+        return answer
 
     def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> bool:
         """Create the object; False (nothing written) when it is already there."""
@@ -130,6 +154,31 @@ class GcsObjects:
             raise ConfigError(f"gs://{Bucket}/{Key} answered {status}")
         size = int(json.loads(meta).get("size", 0))
         return {"ContentLength": size, "Body": _LazyBody(f"{url}?alt=media", self._headers())}
+
+    def list_objects_v2(
+        self, *, Bucket: str, Prefix: str, MaxKeys: int = 1000, ContinuationToken: str = ""
+    ) -> dict[str, Any]:
+        """A page of ``objects.list`` (names only), in the shape boto3 gives S3's."""
+        query = f"prefix={quote(Prefix, safe='')}&maxResults={int(MaxKeys)}"
+        query += "&fields=items(name),nextPageToken"
+        if ContinuationToken:
+            query += f"&pageToken={quote(ContinuationToken, safe='')}"
+        url = f"{self.base}/storage/v1/b/{quote(Bucket, safe='')}/o?{query}"
+        status, reply = _request(url, None, self._headers(), _MAX_LIST_BYTES + 1)
+        if status != HTTPStatus.OK:
+            raise ConfigError(f"listing gs://{Bucket}/{Prefix} answered {status}")
+        if len(reply) > _MAX_LIST_BYTES:
+            raise ConfigError(f"listing gs://{Bucket}/{Prefix} answered over {_MAX_LIST_BYTES} B")
+        try:
+            page = json.loads(reply)
+            names = [str(item["name"]) for item in page.get("items", [])]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ConfigError(f"listing gs://{Bucket}/{Prefix} did not answer a page") from None
+        token = page.get("nextPageToken")
+        answer: dict[str, Any] = {"Contents": [{"Key": n} for n in names], "IsTruncated": False}
+        if isinstance(token, str) and token:
+            answer.update(IsTruncated=True, NextContinuationToken=token)
+        return answer
 
     def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> bool:
         """Create the object; False (nothing written) when it already exists."""

@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 from urllib.parse import quote
 
 from modelstack_runtime.errors import ConfigError
 
 __all__ = [
+    "SEND_BATCH_ENTRIES",
     "ObjectWriter",
     "OutputTarget",
     "QueueWriter",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 _SUFFIXES = (".npz", ".jsonl", ".csv")
+SEND_BATCH_ENTRIES: Final = 10
+"""sqs:SendMessageBatch takes at most 10 messages."""
 _QUEUE_URLS: dict[str, str] = {}
 """Results queues' URLs by name, looked up once per process."""
 
@@ -110,29 +113,54 @@ class ResultWriter:
             return
         if self.queues is None:
             raise ConfigError("a queue output needs a queue client")
-        extra: dict[str, Any] = {}
-        if self.target.fifo:
-            extra = {"MessageGroupId": "results", "MessageDeduplicationId": message_id[:128]}
-        self.queues.send_message(
-            QueueUrl=self._queue_url(),
-            MessageBody=body,
-            MessageAttributes={
+        self.queues.send_message(QueueUrl=self._queue_url(), **self._entry(message_id, body))
+
+    def send_batch(self, bodies: Mapping[str, str]) -> dict[str, str]:
+        """At most 10 results (JSON text by message id) in one sqs:SendMessageBatch; the ids
+        whose send failed, and why."""
+        if len(bodies) > SEND_BATCH_ENTRIES:
+            raise ValueError(f"a batch holds at most {SEND_BATCH_ENTRIES} messages")
+        ids = list(bodies)
+        entries = [
+            {"Id": str(index), **self._entry(mid, bodies[mid])} for index, mid in enumerate(ids)
+        ]
+        queues: Any = self.queues
+        answer = queues.send_message_batch(QueueUrl=self._queue_url(), Entries=entries)
+        failed: dict[str, str] = {}
+        for failure in answer.get("Failed", []):
+            failed[ids[int(failure["Id"])]] = f"{failure.get('Code')}: {failure.get('Message')}"
+        sent = {str(item["Id"]) for item in answer.get("Successful", [])}
+        for index, mid in enumerate(ids):
+            if str(index) not in sent and mid not in failed:
+                failed[mid] = "the batch send did not report this message"
+        return failed
+
+    def _entry(self, message_id: str, body: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "MessageBody": body,
+            "MessageAttributes": {
                 "source_message_id": {"DataType": "String", "StringValue": message_id}
             },
-            **extra,
-        )
+        }
+        if self.target.fifo:
+            entry.update(MessageGroupId="results", MessageDeduplicationId=message_id[:128])
+        return entry
 
     def object_results(
         self, source_key: str, source_prefix: str, results: Iterable[Mapping[str, Any]]
     ) -> str:
         """The results of one object, one line per row; returns the key written."""
+        return self.object_body(source_key, source_prefix, jsonl_body(results))[0]
+
+    def object_body(self, source_key: str, source_prefix: str, body: bytes) -> tuple[str, bool]:
+        """An object's `.jsonl` results, already encoded; the key, and False when a
+        create-only store kept the results already there."""
         if self.target.kind != "bucket":
             raise ConfigError("the results of an object go to a bucket output, not a queue")
         key = object_output_key(
             source_key, source_prefix=source_prefix, output_prefix=self.target.prefix
         )
-        self._put(key, jsonl_body(results), "application/x-ndjson")
-        return key
+        return key, self._put(key, body, "application/x-ndjson")
 
     def _queue_url(self) -> str:
         if self.target.queue_url:
@@ -143,9 +171,10 @@ class ResultWriter:
             _QUEUE_URLS[name] = str(self.queues.get_queue_url(QueueName=name)["QueueUrl"])
         return _QUEUE_URLS[name]
 
-    def _put(self, key: str, body: bytes, content_type: str) -> None:
+    def _put(self, key: str, body: bytes, content_type: str) -> bool:
         if self.objects is None:
             raise ConfigError("a bucket output needs an object client")
-        self.objects.put_object(
+        answer = self.objects.put_object(
             Bucket=self.target.bucket, Key=key, Body=body, ContentType=content_type
         )
+        return answer is not False  # the GCP clients create only, and say when they did not

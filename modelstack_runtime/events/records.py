@@ -1,4 +1,5 @@
-"""A record ``{"input_name": value, ...}`` (one row) as a v2 inference request."""
+"""A message body as a v2 inference request: a request as it is, or a record
+``{"input_name": value, ...}`` (one row) turned into one."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import numpy as np
 from modelstack_runtime.errors import BadRequest
 from modelstack_runtime.signature import Signature
 
-__all__ = ["record_request"]
+__all__ = ["record_request", "request_of"]
+
+
+def request_of(parsed: Any, *, message_id: str, signature: Signature) -> dict[str, Any]:
+    """A v2 request as it is, or a record turned into one (each value is one row)."""
+    if not isinstance(parsed, dict):
+        raise BadRequest(f"message {message_id} must be a JSON object")
+    if "inputs" in parsed:
+        return {"id": message_id, **parsed}
+    return record_request(parsed, message_id=message_id, signature=signature)
 
 
 def record_request(

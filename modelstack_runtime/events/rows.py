@@ -5,6 +5,7 @@ the model's inputs by name, first axis = rows, in the datatypes of the model's s
 
 * `.npz`: one array per input name, all with the same first dimension;
 * `.jsonl`: one record per line, `{"input_name": value, ...}` (a value is one row's tensor);
+  lines that all share one numeric layout are parsed by numpy at once (`jsonl_numeric`);
 * `.csv`: a header of input names; an input's row is its cells in column order (repeat a
   name for each element of a vector input, `x,x,x,x`), reshaped to the input's row shape.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import zipfile
@@ -29,6 +31,7 @@ import numpy as np
 
 from modelstack_runtime.datatypes import numpy_dtype
 from modelstack_runtime.errors import BadRequest, PayloadTooLarge
+from modelstack_runtime.events.jsonl_numeric import numeric_columns
 from modelstack_runtime.signature import Signature, TensorSpec
 
 __all__ = [
@@ -173,32 +176,38 @@ def _read_npz(
 def _read_jsonl(
     data: bytes, key: str, signature: Signature, limits: RowLimits
 ) -> dict[str, np.ndarray]:
-    rows: dict[str, list[Any]] = {spec.name: [] for spec in signature.inputs}
-    count = 0
-    for number, line in enumerate(_lines(data, key), start=1):
-        if not line.strip():
-            continue
-        count += 1
-        if count > limits.max_rows:
-            raise ObjectTooLarge(
-                f"object {key} has more than {limits.max_rows} rows; raise {MAX_EVENT_ROWS_ENV}"
-            )
+    lines = [(n, line) for n, line in enumerate(_lines(data, key), start=1) if line.strip()]
+    if len(lines) > limits.max_rows:
+        raise ObjectTooLarge(
+            f"object {key} has more than {limits.max_rows} rows; raise {MAX_EVENT_ROWS_ENV}"
+        )
+    fast = numeric_columns([line for _, line in lines], signature)
+    if fast is not None:
+        return {spec.name: _typed(fast[spec.name], spec, key, "input") for spec in signature.inputs}
+    wanted = {spec.name for spec in signature.inputs}
+    records: list[Any] = []
+    for number, line in lines:
         try:
-            record = json.loads(line)
+            records.append(json.loads(line))
         except ValueError as exc:
             raise MalformedObject(f"object {key}, line {number}: not JSON ({exc})") from None
+        except RecursionError:
+            raise MalformedObject(f"object {key}, line {number}: the JSON nests too deep") from None
+    for (number, _), record in zip(lines, records, strict=True):
         if not isinstance(record, dict):
             raise MalformedObject(f"object {key}, line {number}: a record must be a JSON object")
-        _check_names(set(record), signature, f"{key}, line {number}")
-        for name, values in rows.items():
-            values.append(record[name])
-    return {spec.name: _stack(rows[spec.name], spec, key) for spec in signature.inputs}
+        if record.keys() != wanted:
+            _check_names(set(record), signature, f"{key}, line {number}")
+    return {
+        spec.name: _stack([record[spec.name] for record in records], spec, key)
+        for spec in signature.inputs
+    }
 
 
 def _read_csv(
     data: bytes, key: str, signature: Signature, limits: RowLimits
 ) -> dict[str, np.ndarray]:
-    reader = csv.reader(io.StringIO("\n".join(_lines(data, key))))
+    reader = csv.reader(_lines(data, key))
     try:
         header = next(reader)
     except StopIteration:
@@ -206,26 +215,41 @@ def _read_csv(
     except csv.Error as exc:
         raise MalformedObject(f"object {key}, line 1: {exc}") from None
     _check_names(set(header), signature, f"{key}, line 1")
-    cells: dict[str, list[list[str]]] = {spec.name: [] for spec in signature.inputs}
     try:
-        for row in reader:
-            if reader.line_num - 1 > limits.max_rows:
-                raise ObjectTooLarge(
-                    f"object {key} has more than {limits.max_rows} rows; raise {MAX_EVENT_ROWS_ENV}"
-                )
-            if len(row) != len(header):
-                raise MalformedObject(
-                    f"object {key}, line {reader.line_num}: {len(row)} cells under a header "
-                    f"of {len(header)}"
-                )
-            pairs = list(zip(header, row, strict=True))
-            for name in cells:
-                cells[name].append([cell for col, cell in pairs if col == name])
+        rows = list(itertools.islice(reader, limits.max_rows + 1))
     except csv.Error as exc:
         raise MalformedObject(f"object {key}, line {reader.line_num}: {exc}") from None
-    return {
-        spec.name: _stack(cells[spec.name], spec, key, csv_row=True) for spec in signature.inputs
-    }
+    if len(rows) > limits.max_rows:
+        raise ObjectTooLarge(
+            f"object {key} has more than {limits.max_rows} rows; raise {MAX_EVENT_ROWS_ENV}"
+        )
+    if set(map(len, rows)) - {len(header)}:
+        _ragged_row(data, key, len(header))
+    longest = max(map(len, itertools.chain.from_iterable(rows)), default=0)
+    table: Any = rows
+    if len(rows) * len(header) * longest <= 2 * len(data):  # numpy's cells are all as wide
+        table = np.array(rows, dtype=str).reshape(len(rows), len(header))
+    columns = {}
+    for spec in signature.inputs:
+        where = [i for i, name in enumerate(header) if name == spec.name]
+        cells: Any
+        if isinstance(table, np.ndarray):
+            cells = table[:, where]
+        else:  # a few long cells: a list per row, as wide as it is
+            cells = [[row[i] for i in where] for row in rows]
+        columns[spec.name] = _stack(cells, spec, key, csv_row=True)
+    return columns
+
+
+def _ragged_row(data: bytes, key: str, width: int) -> None:
+    """Name the first row whose cells do not match the header (the error path only)."""
+    reader = csv.reader(_lines(data, key))
+    next(reader)
+    for row in reader:
+        if len(row) != width:
+            raise MalformedObject(
+                f"object {key}, line {reader.line_num}: {len(row)} cells under a header of {width}"
+            )
 
 
 def _lines(data: bytes, key: str) -> list[str]:
@@ -246,7 +270,7 @@ def _check_names(names: set[str], signature: Signature, where: str) -> None:
         )
 
 
-def _stack(values: list[Any], spec: TensorSpec, key: str, *, csv_row: bool = False) -> np.ndarray:
+def _stack(values: Any, spec: TensorSpec, key: str, *, csv_row: bool = False) -> np.ndarray:
     row_shape = spec.shape[1:]
     dtype = numpy_dtype(spec.datatype)
     try:
@@ -262,7 +286,7 @@ def _stack(values: list[Any], spec: TensorSpec, key: str, *, csv_row: bool = Fal
             array = array.reshape((len(values), *row_shape))
         elif not row_shape and width == 1:
             array = array.reshape((len(values),))
-        elif values:
+        elif len(values):
             raise MalformedObject(
                 f"object {key}: input {spec.name!r} has {width} column(s) per row; its row "
                 f"shape is {list(row_shape)} (repeat the name in the header once per element)"

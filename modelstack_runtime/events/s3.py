@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from typing import Any
 from urllib.parse import unquote_plus
 
 import numpy as np
@@ -24,8 +24,8 @@ from modelstack_runtime.errors import ConfigError, InferenceError, InternalError
 from modelstack_runtime.events.clients import Clients
 from modelstack_runtime.events.config import EventsConfig, SourceConfig
 from modelstack_runtime.events.outputs import ResultWriter
+from modelstack_runtime.events.row_results import encode_rows
 from modelstack_runtime.events.rows import (
-    SUFFIXES,
     RowLimits,
     batches,
     check_object_size,
@@ -35,10 +35,13 @@ from modelstack_runtime.model import Model
 from modelstack_runtime.tensors import json_entry
 from modelstack_runtime.validation import check_finite, validate_inputs
 
-__all__ = ["MAX_RESCORE_OBJECTS", "handle_rescore", "handle_s3_event", "read_object", "score_rows"]
-
-MAX_RESCORE_OBJECTS: Final = 10_000
-"""Objects one scheduled rescore reads at most (a larger prefix: split it over schedules)."""
+__all__ = [
+    "handle_s3_event",
+    "read_object",
+    "score_all",
+    "score_rows",
+    "score_rows_jsonl",
+]
 
 logger = logging.getLogger("modelstack_runtime")
 
@@ -48,37 +51,10 @@ def handle_s3_event(
 ) -> dict[str, Any]:
     """Score every object the records name; raise only after all were tried."""
     found = [(bucket, key, config.for_object(bucket, key)) for bucket, key in _objects(event)]
-    return _score_all(dataplane, found, clients=clients)
+    return score_all(dataplane, found, clients=clients)
 
 
-def handle_rescore(
-    dataplane: DataPlane, event: Mapping[str, Any], *, config: EventsConfig, clients: Clients
-) -> dict[str, Any]:
-    """A schedule's run: score every object under the source's prefix again."""
-    name = str(event.get("modelstack_rescore", {}).get("source", ""))
-    source = config.named(name)
-    if source is None or clients.objects is None:
-        raise ConfigError(f"no schedule source named {name!r} is configured")
-    keys = _listed(clients.objects, source.bucket, source.prefix)
-    return _score_all(dataplane, [(source.bucket, k, source) for k in keys], clients=clients)
-
-
-def _listed(objects: Any, bucket: str, prefix: str) -> list[str]:
-    """The readable keys under `prefix`, at most MAX_RESCORE_OBJECTS of them."""
-    keys: list[str] = []
-    token: dict[str, str] = {}
-    while len(keys) < MAX_RESCORE_OBJECTS:
-        page = objects.list_objects_v2(Bucket=bucket, Prefix=prefix, **token)
-        keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(SUFFIXES))
-        if not page.get("IsTruncated"):
-            break
-        token = {"ContinuationToken": page["NextContinuationToken"]}
-    if len(keys) > MAX_RESCORE_OBJECTS:
-        logger.warning("rescoring the first %d objects under %s only", MAX_RESCORE_OBJECTS, prefix)
-    return keys[:MAX_RESCORE_OBJECTS]
-
-
-def _score_all(
+def score_all(
     dataplane: DataPlane,
     found: list[tuple[str, str, SourceConfig | None]],
     *,
@@ -121,16 +97,42 @@ def score_rows(
     """One v2-style result per row, in order, scoring `rows_per_batch` rows per model call."""
     model = _model(dataplane)
     row = 0
+    for outputs in _scored_batches(dataplane, columns, rows_per_batch):
+        count = next(iter(outputs.values())).shape[0] if outputs else 0
+        for i in range(count):
+            yield _row_result(model, f"{key}#{row}", {n: a[i : i + 1] for n, a in outputs.items()})
+            row += 1
+
+
+def score_rows_jsonl(
+    dataplane: DataPlane, columns: Mapping[str, np.ndarray], *, rows_per_batch: int, key: str
+) -> tuple[bytes, int]:
+    """The `.jsonl` results of every row (the lines `score_rows` gives), and the row count."""
+    model = _model(dataplane)
+    parts: list[bytes] = []
+    row = 0
+    for outputs in _scored_batches(dataplane, columns, rows_per_batch):
+        parts.append(encode_rows(model.name, model.version, key, row, outputs))
+        row += next(iter(outputs.values())).shape[0] if outputs else 0
+    return b"".join(parts), row
+
+
+def _scored_batches(
+    dataplane: DataPlane, columns: Mapping[str, np.ndarray], rows_per_batch: int
+) -> Iterator[dict[str, np.ndarray]]:
+    model = _model(dataplane)
     for batch in batches(columns, rows_per_batch):
         validate_inputs(model.signature, batch)
         if not dataplane.config.allow_non_finite:
             for name, array in batch.items():
                 check_finite(name, array)
         outputs = model.infer(batch)
-        count = next(iter(batch.values())).shape[0]
-        for i in range(count):
-            yield _row_result(model, f"{key}#{row}", {n: a[i : i + 1] for n, a in outputs.items()})
-            row += 1
+        rows = next(iter(batch.values())).shape[0]
+        if any(array.ndim == 0 or array.shape[0] != rows for array in outputs.values()):
+            raise InternalError(
+                f"the model's outputs do not keep one row per input row ({rows} rows in)"
+            )
+        yield outputs
 
 
 def _score_object(
@@ -144,10 +146,10 @@ def _score_object(
     data = read_object(clients.objects, bucket, key, limits=limits)
     model = _model(dataplane)
     columns = read_rows(data, key=key, signature=model.signature, limits=limits)
-    results = list(score_rows(dataplane, columns, rows_per_batch=source.rows_per_batch, key=key))
+    body, rows = score_rows_jsonl(dataplane, columns, rows_per_batch=source.rows_per_batch, key=key)
     writer = ResultWriter(source.output, objects=clients.objects, queues=clients.queues)
-    output = writer.object_results(key, source.prefix, results)
-    return {"bucket": bucket, "key": key, "output": output, "rows": len(results)}
+    output, written = writer.object_body(key, source.prefix, body)
+    return {"bucket": bucket, "key": key, "output": output, "rows": rows, "written": written}
 
 
 def _limits(source: SourceConfig) -> RowLimits:
