@@ -112,6 +112,9 @@ def evaluate_step(
     if manifest.evaluation is None:
         progress.skip("evaluation", "the manifest has no evaluation section")
         return None
+    if _escalates(manifest):
+        _cascade_gates(manifest, progress)
+        return None
     from modelstack.evaluate.report import format_evaluation
     from modelstack.evaluate.runner import evaluate_manifest
 
@@ -130,6 +133,37 @@ def evaluate_step(
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.candidate.metrics.items())
     progress.done(f"{len(result.gates)} gate(s) passed; {metrics}")
     return result
+
+
+def _escalates(manifest: Manifest) -> bool:
+    routing = manifest.source.data.get("routing")
+    return isinstance(routing, dict) and bool(routing.get("escalate"))
+
+
+def _cascade_gates(manifest: Manifest, progress: Progress) -> None:
+    """A cascade's gates hold for the cascade as a whole, as `evaluate` reports it: the entry's
+    model with escalation to its tiers, each tier's model run in this process."""
+    from modelstack.routing.cascade_eval_report import format_cascade
+    from modelstack.routing.cascade_eval_run import evaluate_cascade, runtime_decision
+    from modelstack.routing.spec import parse_routing
+
+    progress.start("evaluation")
+    routing = parse_routing(manifest.source.data.get("routing"), manifest.directory)
+    result = evaluate_cascade(manifest, routing, runtime_decision)
+    for gate in result.gates:
+        progress.note(gate.describe())
+    if not result.passed:
+        failed = [g for g in result.gates if not g.passed]
+        progress.fail(f"{len(failed)} of {len(result.gates)} gate(s) failed for the cascade")
+        raise GateFailedError(
+            "the cascade's evaluation failed; nothing was built and traffic is untouched:\n"
+            + format_cascade(result, "text")
+        )
+    point = result.cascade
+    progress.done(
+        f"{len(result.gates)} gate(s) passed for the cascade; "
+        f"{point.escalated} of {point.rows} escalated"
+    )
 
 
 def build_step(
