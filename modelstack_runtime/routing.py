@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -68,10 +68,18 @@ def entropy(probabilities: np.ndarray) -> np.ndarray:
     return result
 
 
+SMALL_OUTPUT: Final = 256
+"""Outputs of at most this many elements are decided in Python floats (a few numpy calls cost
+more than the whole decision for one request's probabilities)."""
+
+
 def should_escalate(condition: str, threshold: float, output: np.ndarray) -> bool:
     """Whether any row of `output` meets the condition (so the request goes on)."""
-    if np.asarray(output).size == 0:
+    size = np.asarray(output).size
+    if size == 0:
         return False
+    if condition == "max_prob_below" and size <= SMALL_OUTPUT:
+        return _max_below(_rows(output).tolist(), threshold)
     if condition == "value_above":
         return bool((np.asarray(output, dtype=np.float64) > threshold).any())
     if condition == "value_below":
@@ -87,6 +95,12 @@ def should_escalate(condition: str, threshold: float, output: np.ndarray) -> boo
     if condition == "entropy_above":
         return bool((entropy(rows) > threshold).any())
     raise ConfigError(f"routing: unknown escalate condition {condition!r}")
+
+
+def _max_below(rows: list[list[float]], threshold: float) -> bool:
+    """numpy's `(rows.max(axis=1) < threshold).any()` in Python floats (a NaN in a row makes
+    its maximum NaN, which is below nothing)."""
+    return any(max(row) < threshold and not any(v != v for v in row) for row in rows)
 
 
 def _matches(
@@ -190,8 +204,13 @@ class Router:
                 variant, "split", body, headers, model, run, encode, request, trace
             )
         outputs, binary = run(model, request)
-        answer = encode(model, request, outputs, binary)
-        return request.id, self._cascade(answer, outputs, body, headers, trace)
+        rules = config.escalate
+        if not rules or not _rule_holds(rules[0], outputs):  # the usual case: no hop at all
+            payload, reply_headers = encode(model, request, outputs, binary)
+            return request.id, with_parameters(payload, reply_headers, _STAYED)
+        return request.id, self._cascade(
+            lambda: encode(model, request, outputs, binary), body, headers, trace
+        )
 
     def _variant(
         self,
@@ -238,16 +257,19 @@ class Router:
 
     def _cascade(
         self,
-        answer: tuple[bytes, dict[str, str]],
-        outputs: Mapping[str, np.ndarray],
+        own: Callable[[], tuple[bytes, dict[str, str]]],
         body: bytes,
         headers: Mapping[str, str],
         trace: TraceContext | None,
     ) -> tuple[bytes, dict[str, str]]:
+        """Escalate along the rules, the first of which holds for this service's own outputs;
+        `own` encodes this service's answer, needed only when the first hop fails."""
         escalated = False
+        answer: tuple[bytes, dict[str, str]] | None = None
+        outputs: Mapping[str, np.ndarray] = {}
         rules = self.config.escalate
         for index, rule in enumerate(rules):
-            if not _rule_holds(rule, outputs):
+            if index > 0 and not _rule_holds(rule, outputs):
                 break
             try:
                 answer = self.hops.infer(rule.to, body, headers, client_errors=False, trace=trace)
@@ -259,12 +281,12 @@ class Router:
                     "routed_by": "escalate",
                     "tier_failure": str(failure),
                 }
-                return with_parameters(*answer, params)
+                return with_parameters(*(own() if answer is None else answer), params)
             escalated = True
             if index + 1 < len(rules):
                 outputs = _outputs_of(*answer)
-        params = {"escalated": escalated, "routed_by": "escalate" if escalated else "self"}
-        return with_parameters(*answer, params)
+        assert answer is not None
+        return with_parameters(*answer, _ESCALATED)
 
 
 def _rule_holds(rule: EscalateRule, outputs: Mapping[str, np.ndarray]) -> bool:
@@ -303,20 +325,37 @@ def with_parameters(
     payload: bytes, headers: Mapping[str, str], parameters: Mapping[str, Any]
 ) -> tuple[bytes, dict[str, str]]:
     """The response with `parameters` merged into its JSON head (binary responses included)."""
-    out = dict(headers)
-    length_text = out.get(HEADER_LENGTH_HEADER)
-    head_end = len(payload) if length_text is None else int(length_text)
-    head = payload[:head_end]
+    length_text = headers.get(HEADER_LENGTH_HEADER)
+    head = payload if length_text is None else payload[: int(length_text)]
     if b'"parameters"' in head:
         obj = json.loads(head)
         obj["parameters"] = {**(obj.get("parameters") or {}), **parameters}
         new_head = json.dumps(obj, separators=(",", ":")).encode()
     else:
-        inserted = json.dumps({"parameters": parameters}, separators=(",", ":")).encode()
-        new_head = inserted[:-1] + (b"," + head[1:] if head[1:].strip() != b"}" else b"}")
-    if length_text is not None:
-        out[HEADER_LENGTH_HEADER] = str(len(new_head))
-    return new_head + payload[head_end:], out
+        opening = _opening(parameters)
+        new_head = opening + (b"," + head[1:] if head[1:].strip() != b"}" else b"}")
+    if length_text is None:
+        return new_head, dict(headers)
+    out = dict(headers)
+    out[HEADER_LENGTH_HEADER] = str(len(new_head))
+    return new_head + payload[len(head) :], out
+
+
+_STAYED: Final = {"escalated": False, "routed_by": "self"}
+"""The parameters of an answer this service gave without any hop."""
+_ESCALATED: Final = {"escalated": True, "routed_by": "escalate"}
+_OPENINGS: Final = {
+    id(params): b'{"parameters":' + json.dumps(params, separators=(",", ":")).encode()
+    for params in (_STAYED, _ESCALATED)
+}
+
+
+def _opening(parameters: Mapping[str, Any]) -> bytes:
+    """`{"parameters":{...}` without its closing brace; the usual two are encoded once."""
+    known = _OPENINGS.get(id(parameters))
+    if known is not None:
+        return known
+    return json.dumps({"parameters": parameters}, separators=(",", ":")).encode()[:-1]
 
 
 def request_body(request: Any) -> bytes:
