@@ -102,6 +102,7 @@ def prepare(root: Path, prefix: str) -> Services:
         )
         if role == "plain":
             text = without_section(text, "routing")
+            text = without_section(text, "evaluation")  # its gates are the cascade's
             text = re.sub(r"(?m)^\s+expect_model: .*\n", "", text)  # no tier answers here
         manifest.write_text(text, encoding="utf-8")
     return Services(
