@@ -414,8 +414,8 @@ def _encoded(
 
 def _router(config: RuntimeConfig, tracer: Tracer | None = None) -> Router | None:
     """The router of a routed service (imported only then), else None."""
-    if config.routing is None:
-        return None
+    if config.routing is None or os.environ.get("MODELSTACK_SERVE_ALONE") == "1":
+        return None  # (`routing_config.SERVE_ALONE_ENV`, not imported for a service alone)
     from modelstack_runtime.routing import Router
     from modelstack_runtime.routing_config import routing_config
 

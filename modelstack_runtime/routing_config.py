@@ -32,6 +32,7 @@ from modelstack_runtime.errors import ConfigError
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "SERVE_ALONE_ENV",
     "TIERS_ENV",
     "EscalateRule",
     "RouteRule",
@@ -45,6 +46,10 @@ __all__ = [
 
 TIERS_ENV: Final = "MODELSTACK_ROUTING_TIERS"
 """The entry's environment variable naming where its cloud tiers answer."""
+
+SERVE_ALONE_ENV: Final = "MODELSTACK_SERVE_ALONE"
+"""Set to 1, a routed service answers every request with its own model, routing nothing: what
+the build machine's smoke tests of a cloud entry use, since they cannot reach its tiers."""
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 """`max_response_bytes`: a tier's answer larger than this is a tier failure."""

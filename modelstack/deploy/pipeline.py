@@ -8,6 +8,7 @@ reports through `Progress`; the steps of `up` raise on failure.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ from modelstack.errors import GateFailedError, ManifestError, SmokeTestError
 from modelstack.manifest.model import Manifest, Target
 from modelstack.modelfile import sha256_file
 from modelstack.providers import provider_for
+from modelstack.routing.deploy_graph import tiers_elsewhere
+from modelstack.smoke.cases import answered_here
 from modelstack.smoke.local import LocalBundle, prepare_local
 from modelstack.smoke.report import format_report
 
@@ -84,9 +87,19 @@ def test_locally(
 
     progress.start("local smoke tests")
     bundle = prepare_local(manifest, routing=routing)
-    client = InProcessClient(load_dataplane(bundle.config), manifest.name)
+    config, cases = bundle.config, bundle.cases
+    if tiers_elsewhere(routing):
+        config, cases = (
+            dataclasses.replace(config, routing=None),
+            answered_here(cases, manifest.name),
+        )
+        progress.note(
+            f"its tiers run on the cloud: {len(cases)} of {len(bundle.cases)} smoke test(s) run "
+            "against this model alone here; the candidate's run through the tiers"
+        )
+    client = InProcessClient(load_dataplane(config), manifest.name)
     try:
-        report = run_smoke_tests(bundle.cases, client)
+        report = run_smoke_tests(cases, client)
     finally:
         client.close()
     if not report.passed:

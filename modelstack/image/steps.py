@@ -51,15 +51,19 @@ def smoke_test_target_image(
     target: Target,
     bundle: LocalBundle,
 ) -> ContainerSmokeResult:
-    """Every smoke test against the image running as a container on 127.0.0.1."""
+    """Every smoke test against the image running as a container on 127.0.0.1; a cloud entry
+    whose tiers this machine cannot reach serves its own model alone, for the cases it answers."""
+    from modelstack.routing.deploy_graph import tiers_elsewhere
+    from modelstack.smoke.cases import answered_here
+
+    environment, cases = dict(target.environment), bundle.cases
+    if tiers_elsewhere(bundle.config.routing):
+        environment["MODELSTACK_SERVE_ALONE"] = "1"
+        cases = answered_here(cases, manifest.name)
     return smoke_test_image(
-        client,
-        image.tag,
-        flavour_for(target).protocol,
-        bundle.cases,
-        manifest.name,
-        environment=dict(target.environment),
-    )
+        client, image.tag, flavour_for(target).protocol, cases, manifest.name,
+        environment=environment,
+    )  # fmt: skip
 
 
 def destination(manifest: Manifest, target: Target, registry: str | None) -> Destination:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from modelstack.errors import ManifestError
 
@@ -22,7 +22,11 @@ if TYPE_CHECKING:
     from modelstack.manifest.model import Manifest, Target
     from modelstack.routing.spec import RoutingSpec
 
-__all__ = ["CloudTier", "cloud_tiers"]
+__all__ = ["TIERS_ENV", "CloudTier", "cloud_tiers"]
+
+TIERS_ENV: Final = "MODELSTACK_ROUTING_TIERS"
+"""The entry's environment variable: a JSON object from tier name to its address (the runtime's
+`routing_config.TIERS_ENV`)."""
 
 
 @dataclass(frozen=True)

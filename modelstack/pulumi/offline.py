@@ -134,8 +134,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = {**args.inputs, **_computed(args.typ, args.name, args.inputs)}
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        if args.token == "gcp:organizations/getProject:getProject":
+            return {"projectId": args.args.get("projectId"), "number": MOCK_PROJECT_NUMBER}, []
+        return {}, []
 
 
 def _with_thread_loop(call: Callable[[], Any]) -> Any:

@@ -22,10 +22,12 @@ from modelstack.routing.spec import Tier, routing_of
 __all__ = [
     "MAX_TIER_DEPTH",
     "GraphNode",
+    "cloud_tier_address",
     "deploy_order",
     "routing_object",
     "tier_address",
     "tier_routing",
+    "tiers_elsewhere",
 ]
 
 Key: TypeAlias = tuple[Path, str]
@@ -108,14 +110,14 @@ def _node(path: str, tier: Tier, parent: Manifest) -> GraphNode:
 def tier_address(node: GraphNode) -> DeployedTier:
     """Where `node` answers v2 HTTP once deployed; known before it is, for a local tier.
 
-    UsageError for a tier no entry can reach yet: a cloud tier, or a local Lambda-flavoured one
-    (the entry forwards v2 HTTP requests).
+    UsageError for a tier a local entry cannot reach: a cloud tier, or a local Lambda-flavoured
+    one (the entry forwards v2 HTTP requests).
     """
     provider = provider_for(node.target)
     if provider.is_cloud:
         raise UsageError(
-            f"{node.describe()} runs on {provider.name}: a routed service reaches tiers on "
-            "this machine's local targets only so far; route to a local target of that manifest"
+            f"{node.describe()} runs on {provider.name}, which a service on this machine "
+            "does not call; route a local entry to a local target of that manifest"
         )
     address: Mapping[str, Any] = provider.serving_address(node.manifest, node.target, {}) or {}
     if address.get("protocol") != "http":
@@ -126,23 +128,50 @@ def tier_address(node: GraphNode) -> DeployedTier:
     return DeployedTier(url=str(address["url"]), model_name=node.manifest.name)
 
 
+def cloud_tier_address(node: GraphNode, entry: Target, where: str) -> DeployedTier:
+    """A cloud entry's tier: its address comes from the entry's environment, which the entry's
+    Pulumi program writes (`MODELSTACK_ROUTING_TIERS`); UsageError for a pair of targets that
+    no hop connects (a local tier, or a Cloud Run entry calling a Lambda tier)."""
+    from modelstack.providers.routing_kinds import tier_kind
+
+    if tier_kind(entry, node.target) is None:
+        raise UsageError(
+            f"{where}: {node.describe()} is a {node.target.provider} target, which the entry's "
+            f"{entry.provider} target cannot call; an aws-lambda entry calls aws-lambda and "
+            "gcp-cloud-run tiers, a gcp-cloud-run entry calls gcp-cloud-run tiers"
+        )
+    return DeployedTier(url=None, model_name=node.manifest.name)
+
+
+def tiers_elsewhere(routing: Mapping[str, Any] | None) -> bool:
+    """Whether a `routing` object's tiers are reached through the environment a cloud
+    deployment writes, so this machine cannot call them (its smoke tests serve the entry's
+    model alone)."""
+    tiers = (routing or {}).get("tiers") or {}
+    return any("url" not in tier for tier in tiers.values())
+
+
 def routing_object(manifest: Manifest, target: Target) -> dict[str, Any] | None:
     """The runtime config's `routing` object for `manifest` served on `target`, its tiers'
     addresses filled in; None for a manifest without routing.
 
-    UsageError for a cloud target: a cloud entry cannot be given its tiers' addresses yet.
+    On a cloud target each tier carries no `url`: the entry's environment gives its address.
     """
-    if routing_of(manifest) is None:
+    spec = routing_of(manifest)
+    if spec is None:
         return None
-    provider = provider_for(target)
-    if provider.is_cloud:
-        where = manifest.source.span(["routing"], key=True).start(manifest.source.file)
-        raise UsageError(
-            f"{where}: target '{target.name}' runs on {provider.name}, and a routed service "
-            "is deployed to local targets only so far (a cloud entry cannot be given its tiers' "
-            "addresses yet); deploy it with --target set to a local target"
-        )
-    return tier_routing(manifest)
+    if not provider_for(target).is_cloud:
+        return tier_routing(manifest)
+    deployed = {
+        name: cloud_tier_address(_node(name, tier, manifest), target, _where(manifest, name))
+        for name, tier in spec.tiers.items()
+    }
+    return runtime_routing(spec, deployed)
+
+
+def _where(manifest: Manifest, tier: str) -> str:
+    """`file:line:column` of the tier's `to:` in `manifest`."""
+    return str(manifest.source.span(["routing", "tiers", tier, "to"]).start(manifest.source.file))
 
 
 def tier_routing(manifest: Manifest) -> dict[str, Any] | None:

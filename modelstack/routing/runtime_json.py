@@ -15,9 +15,10 @@ __all__ = ["DeployedTier", "runtime_routing"]
 
 @dataclass(frozen=True)
 class DeployedTier:
-    """Where a tier answers once deployed: its v2 base URL and its model's name."""
+    """Where a tier answers once deployed: its v2 base URL (None: the entry's environment
+    gives its address, as a cloud deployment writes it) and its model's name."""
 
-    url: str
+    url: str | None
     model_name: str
 
 
@@ -30,11 +31,7 @@ def runtime_routing(spec: RoutingSpec, deployed: Mapping[str, DeployedTier]) -> 
         )
     return {
         "tiers": {
-            name: {
-                "url": deployed[name].url,
-                "model_name": deployed[name].model_name,
-                "timeout_ms": tier.timeout_ms,
-            }
+            name: _tier_entry(deployed[name], tier.timeout_ms)
             for name, tier in spec.tiers.items()
             if name in deployed
         },
@@ -62,3 +59,10 @@ def runtime_routing(spec: RoutingSpec, deployed: Mapping[str, DeployedTier]) -> 
         },
         "on_tier_failure": spec.on_tier_failure,
     }
+
+
+def _tier_entry(tier: DeployedTier, timeout_ms: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {"model_name": tier.model_name, "timeout_ms": timeout_ms}
+    if tier.url is not None:
+        entry["url"] = tier.url
+    return entry

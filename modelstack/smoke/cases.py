@@ -97,3 +97,9 @@ def _read_file(
     except (OSError, EOFError, ValueError, TypeError, OverflowError, zipfile.BadZipFile,
             zlib.error) as exc:  # fmt: skip
         raise SmokeTestError(f"{where}: cannot read {relative}: {exc}") from None
+
+
+def answered_here(cases: list[SmokeCase], model_name: str) -> list[SmokeCase]:
+    """The cases this service's own model may answer: all but those whose `expect_model`
+    names another (a tier that only the deployed graph reaches)."""
+    return [c for c in cases if c.test.expect_model in (None, model_name)]

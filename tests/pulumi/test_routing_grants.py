@@ -243,3 +243,33 @@ def test_plan_of_a_routed_cloud_run_entry_grants_run_invoker(deploy: Any, tmp_pa
     assert member.inputs["member"] == (
         "serviceAccount:digits-small-gpu-run@vision-prod-4821.iam.gserviceaccount.com"
     )
+
+
+def test_a_routed_cloud_run_entry_finds_its_tier_at_the_tiers_own_service_url(
+    deploy: Any, tmp_path: Path
+) -> None:
+    entry = renamed_copy("digits-gpu", "digits-small", tmp_path / "small")
+    with entry.open("a", encoding="utf-8") as out:
+        out.write(
+            f"routing:\n  tiers:\n    gpu: {{to: {DIGITS}#gpu, timeout_ms: 3000}}\n  escalate:\n"
+            "    - {to: gpu, output: probabilities, when: {max_prob_below: 0.8}}\n"
+        )
+    d = deploy(manifest=entry, image=GCP_IMAGE)
+    (container,) = d.one("cloudrunv2/service:Service").inputs["template"]["containers"]
+    envs = {e["name"]: e["value"] for e in container["envs"]}
+    member = next(r for r in d.of_type("ServiceIamMember") if "routing" in r.name)
+    assert json.loads(envs[lambda_grants.TIERS_ENV]) == {
+        "gpu": {
+            "kind": "cloud-run",
+            "model_name": load_manifest(DIGITS).name,
+            # the service the invoker grant names, at its project's deterministic URL
+            "url": f"https://{member.inputs['name']}-{MOCK_PROJECT_NUMBER}.us-central1.run.app",
+            "timeout_ms": 3000,
+        }
+    }
+
+
+def test_a_cloud_run_entry_without_routing_has_no_tier_addresses(deploy: Any) -> None:
+    d = deploy(manifest=DIGITS, image=GCP_IMAGE)
+    (container,) = d.one("cloudrunv2/service:Service").inputs["template"]["containers"]
+    assert lambda_grants.TIERS_ENV not in {e["name"] for e in container.get("envs", [])}

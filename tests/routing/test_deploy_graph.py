@@ -13,7 +13,7 @@ from test_lint_routing import bundle, manifest, routed
 from modelstack.errors import ManifestError, UsageError
 from modelstack.manifest import load_manifest
 from modelstack.providers.local.target import LocalTarget
-from modelstack.routing.deploy_graph import deploy_order, routing_object
+from modelstack.routing.deploy_graph import deploy_order, routing_object, tiers_elsewhere
 
 CLOUD = "targets:\n  local: {provider: local}\n  prod: {provider: aws-lambda, region: eu-west-1}\n"
 
@@ -73,13 +73,24 @@ def test_routing_object_carries_each_local_tier_address_and_model_name(tmp_path:
     assert routing["escalate"][0]["threshold"] == 0.8
 
 
-def test_a_cloud_entry_is_a_usage_error_naming_the_routing_section(tmp_path: Path) -> None:
+def test_a_cloud_entry_gets_its_tiers_without_urls_from_its_environment(tmp_path: Path) -> None:
+    local = "targets:\n  local: {provider: local}\n"
+    bundle(tmp_path, "large", manifest("large").replace(local, CLOUD))
+    text = manifest("small", routed("../large/modelstack.yaml#prod")).replace(local, CLOUD)
+    entry = load_manifest(bundle(tmp_path, "small", text))
+    routing = routing_object(entry, entry.targets["prod"])
+    assert routing is not None
+    assert routing["tiers"] == {"large": {"model_name": "large", "timeout_ms": 2000}}
+    assert tiers_elsewhere(routing)
+    assert not tiers_elsewhere(None)
+
+
+def test_a_cloud_entry_cannot_call_a_local_tier(tmp_path: Path) -> None:
     bundle(tmp_path, "large", manifest("large"))
     text = manifest("small", routed()).replace("targets:\n  local: {provider: local}\n", CLOUD)
     entry = load_manifest(bundle(tmp_path, "small", text))
-    with pytest.raises(UsageError, match="deployed to local targets only") as caught:
+    with pytest.raises(UsageError, match=r"which the entry's aws-lambda target cannot call"):
         routing_object(entry, entry.targets["prod"])
-    assert str(caught.value).startswith(f"{entry.path}:10:1: ")
 
 
 def test_a_cloud_tier_and_a_lambda_flavoured_tier_are_usage_errors(tmp_path: Path) -> None:
@@ -87,7 +98,7 @@ def test_a_cloud_tier_and_a_lambda_flavoured_tier_are_usage_errors(tmp_path: Pat
     bundle(tmp_path, "large", manifest("large").replace(local, CLOUD))
     text = manifest("small", routed("../large/modelstack.yaml#prod"))
     entry = load_manifest(bundle(tmp_path, "small", text))
-    with pytest.raises(UsageError, match=r"tier 'large' \(large on prod\) runs on aws-lambda"):
+    with pytest.raises(UsageError, match=r"\(large on prod\) runs on aws-lambda, which a service"):
         routing_object(entry, entry.targets["local"])
 
     lambda_flavour = "targets:\n  local: {provider: local, flavour: lambda}\n"

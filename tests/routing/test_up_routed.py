@@ -11,7 +11,7 @@ from test_lint_routing import bundle, manifest, routed
 from modelstack.cli import main
 
 
-def test_up_of_a_routed_cloud_entry_is_a_usage_error_that_says_why(
+def test_up_of_a_cloud_entry_routed_to_a_local_tier_is_a_usage_error_that_says_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bundle(tmp_path, "large", manifest("large"))
@@ -19,8 +19,8 @@ def test_up_of_a_routed_cloud_entry_is_a_usage_error_that_says_why(
     entry = bundle(tmp_path, "small", text)
     assert main(["up", str(entry), "--target", "prod", "--yes"]) == 2
     err = capsys.readouterr().err
-    assert "runs on aws-lambda" in err and "deployed to local targets only" in err
-    assert f"{entry}:10:1: " in err  # the routing: key, first line of the section
+    assert "is a local target, which the entry's aws-lambda target cannot call" in err
+    assert f"{entry}:12:" in err  # the tier's `to:` line
     for folder in ("small", "large"):  # neither the entry nor its tier was built or recorded
         assert not (tmp_path / folder / ".modelstack").exists()
 

@@ -12,7 +12,7 @@ object from tier name to its address (`kind` plus what that kind's transport nee
 from __future__ import annotations
 
 import json
-from typing import Any, Final
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -20,13 +20,11 @@ import pulumi_aws as aws
 from modelstack.errors import ManifestError
 from modelstack.providers.aws_lambda.target import AwsLambdaTarget
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
-from modelstack.providers.routing_grants import CloudTier, cloud_tiers
+from modelstack.providers.routing_grants import TIERS_ENV, CloudTier, cloud_tiers
 from modelstack.pulumi.naming import LAMBDA_ALIAS, fit
 from modelstack.pulumi.spec import ServiceSpec
 
 __all__ = ["TIERS_ENV", "grant_tiers", "invoke_policy", "lambda_routing_grants", "tier_alias_arn"]
-
-TIERS_ENV: Final = "MODELSTACK_ROUTING_TIERS"
 
 
 def tier_alias_arn(role_arn: str, tier: CloudTier) -> str:

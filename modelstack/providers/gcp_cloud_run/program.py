@@ -148,6 +148,18 @@ def _template(
     return template
 
 
+def _with_environment(template: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`template` with `extra` (values may be Outputs) added to its container's environment.
+
+    Left out of the revision name's hash: the tiers' addresses follow from the tiers, which
+    the image's own routing config (in its digest) already names."""
+    if not extra:
+        return template
+    (container,) = template["containers"]
+    envs = [*container["envs"], *({"name": k, "value": v} for k, v in sorted(extra.items()))]
+    return {**template, "containers": [{**container, "envs": envs}]}
+
+
 def gate_binding(spec: ServiceSpec, service_name: str, revision: str | pulumi.Output[str]) -> Any:
     """Hooks on the service: after a no-traffic deploy, or before traffic shifts."""
     target = spec.target
@@ -237,10 +249,10 @@ def build_cloud_run(parent: pulumi.Resource, name: str, spec: ServiceSpec) -> Se
             opts=child,
         )
         service_account = account.email
-    cloud_run_routing_grants(parent, name, spec, service_account)
+    routing_env = cloud_run_routing_grants(parent, name, spec, service_account)
 
     service_name = fit(spec.base, 49)
-    template = _template(spec, service_account, sa_key, labels)
+    template = _with_environment(_template(spec, service_account, sa_key, labels), routing_env)
     revision = template["revision"]
     service = gcp.cloudrunv2.Service(
         f"{name}-service",

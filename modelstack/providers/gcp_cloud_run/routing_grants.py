@@ -8,25 +8,43 @@ metadata server. Other tier kinds are refused with a message.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
 from modelstack.errors import ManifestError
+from modelstack.providers.gcp_cloud_run.routing_grants_wif import service_url
 from modelstack.providers.gcp_cloud_run.target import CloudRunTarget
-from modelstack.providers.routing_grants import CloudTier, cloud_tiers
+from modelstack.providers.routing_grants import TIERS_ENV, CloudTier, cloud_tiers
 from modelstack.pulumi.naming import fit
 from modelstack.pulumi.spec import ServiceSpec
 
-__all__ = ["cloud_run_routing_grants", "grant_tiers"]
+__all__ = ["cloud_run_routing_grants", "grant_tiers", "tier_environment"]
 
 
 def cloud_run_routing_grants(
     parent: pulumi.Resource, name: str, spec: ServiceSpec, service_account: Any
-) -> None:
-    """Let `service_account` (an email, or an Output of one) invoke each of `spec`'s tiers."""
-    grant_tiers(parent, name, spec, service_account, cloud_tiers(spec.manifest))
+) -> dict[str, Any]:
+    """Let `service_account` (an email, or an Output of one) invoke each of `spec`'s tiers; the
+    environment variables the entry needs to find them."""
+    tiers = cloud_tiers(spec.manifest)
+    grant_tiers(parent, name, spec, service_account, tiers)
+    return tier_environment(tiers)
+
+
+def tier_environment(tiers: tuple[CloudTier, ...]) -> dict[str, Any]:
+    """`MODELSTACK_ROUTING_TIERS`: each tier's deterministic service URL (its project's number
+    read from the project, so the address is known before the tier's first deploy)."""
+    if not tiers:
+        return {}
+    addresses = {tier.name: _address(tier) for tier in tiers}
+    return {
+        TIERS_ENV: pulumi.Output.all(**addresses).apply(
+            lambda resolved: json.dumps(resolved, sort_keys=True, separators=(",", ":"))
+        )
+    }
 
 
 def grant_tiers(
@@ -54,3 +72,19 @@ def grant_tiers(
             location=target.region,
             opts=pulumi.ResourceOptions(parent=parent),
         )
+
+
+def _address(tier: CloudTier) -> pulumi.Output[dict[str, Any]]:
+    target = tier.target
+    assert isinstance(target, CloudRunTarget)
+
+    def address(number: Any) -> dict[str, Any]:
+        return {
+            "kind": "cloud-run",
+            "model_name": tier.manifest.name,
+            "url": service_url(fit(tier.base, 49), str(number), target.region),
+            "timeout_ms": tier.timeout_ms,
+        }
+
+    project = gcp.organizations.get_project_output(project_id=target.project)
+    return project.number.apply(address)
