@@ -10,6 +10,7 @@ from modelstack.deploy.state import StateStore
 from modelstack.deploy.summary import describe_metrics
 from modelstack.manifest import load_manifest
 from modelstack.manifest.targets import select_target
+from modelstack.providers.local.events_status import events_lines, events_status
 
 
 def status(
@@ -29,6 +30,7 @@ def status(
         "traffic": _traffic(state.stable, state.candidate, state.candidate_percent),
         "last_smoke": state.last_smoke,
         "evaluation": state.stable.evaluation if state.stable else None,
+        "events": events_status(manifest, chosen),
     }
     if fmt == "json":
         print(json.dumps(report, indent=2, sort_keys=True))
@@ -52,6 +54,8 @@ def status(
     if state.last_smoke:
         passed = sum(1 for r in state.last_smoke if r.get("passed"))
         print(f"  last smoke tests: {passed}/{len(state.last_smoke)} passed")
+    for line in events_lines(report["events"]):
+        print(line)
     return 0
 
 

@@ -123,8 +123,9 @@ def test_the_real_handler_scores_good_objects_and_skips_a_malformed_one(
     import modelstack_runtime.events.clients as clients
 
     monkeypatch.setattr(clients, "_default", aws)
+    output = {"bucket": bucket, "prefix": "in/scored/"}
     config = {"sources": [{"name": "catalog", "kind": "bucket", "bucket": bucket,
-                           "prefix": "in/", "output": {"bucket": bucket, "prefix": "in/scored/"}}]}  # fmt: skip
+                           "prefix": "in/", "output": output}]}  # fmt: skip
     monkeypatch.setenv(EVENTS_CONFIG_ENV, json.dumps(config))
     handler = LambdaAdapter(dataplane)
 
