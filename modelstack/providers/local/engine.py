@@ -83,7 +83,7 @@ class LocalEngine:
             if revision.weight == 0:
                 continue
             containers = self._containers(revision.version)
-            if not containers:
+            if not containers or not self._events_current(containers):
                 return False
             for container in containers:
                 if container.status != "running":
@@ -321,6 +321,16 @@ class LocalEngine:
             )
         except docker.errors.APIError as exc:
             raise InfrastructureError(f"cannot start {release.image}: {exc.explanation}") from None
+
+    def _events_current(self, containers: list[Any]) -> bool:
+        """Whether the containers run with the manifest's current events environment (a
+        changed `events:` section redeploys, as a changed image would)."""
+        wanted = self.events.container_environment() if self.events is not None else {}
+        for container in containers:
+            env = dict(e.split("=", 1) for e in container.attrs["Config"].get("Env") or [])
+            if any(env.get(name) != value for name, value in wanted.items()):
+                return False
+        return True
 
     def _containers(self, version: str | None) -> list[Any]:
         labels = [f"{TARGET_LABEL}={self.label}"]

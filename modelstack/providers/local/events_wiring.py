@@ -182,6 +182,13 @@ class LocalEvents:
 
             for source in self._queue_sources():
                 provision_push(source, self.endpoint, prefix=self.base)
+            others = [s.name for s in self.sources if s.queue is None]
+            if others:  # no Cloud Storage or Cloud Scheduler stands in on this machine
+                print(
+                    f"event sources {', '.join(others)} are not delivered on an HTTP-flavour "
+                    "local target; a Lambda-flavour one delivers bucket and schedule sources",
+                    file=sys.stderr,
+                )
             return
         process = events_process.ensure_running(self.state_dir, self._process_config())
         how = "reused" if process.reused else "started"
