@@ -119,3 +119,15 @@ def test_the_watch_interval_setting_is_checked(
 def test_no_events_no_wiring(tmp_path: Path) -> None:
     assert LocalEvents.of(None, base="b", function_name="f", flavour="lambda", port=1,
                           state_dir=tmp_path) is None  # fmt: skip
+
+
+def test_status_lines_show_the_process_and_depths() -> None:
+    from modelstack.providers.local.events_status import events_lines
+
+    queue = {"source": "orders", "depth": 3, "in_flight": 1, "dead_lettered": 2}
+    report = {"pid": 42, "alive": False, "log": "/x/events.log", "queues": [queue]}
+    assert events_lines(report) == [
+        "  events     process pid 42, not running (the next `up` starts it); log /x/events.log",
+        "             orders: 3 waiting, 1 in flight, 2 dead-lettered",
+    ]
+    assert events_lines(None) == []
