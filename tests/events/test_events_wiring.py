@@ -131,3 +131,24 @@ def test_status_lines_show_the_process_and_depths() -> None:
         "             orders: 3 waiting, 1 in flight, 2 dead-lettered",
     ]
     assert events_lines(None) == []
+
+
+def test_start_makes_lost_queues_again_then_runs_the_process(
+    endpoint: str, aws: Clients, tmp_path: Path
+) -> None:
+    from modelstack.providers.local.events_process import running
+
+    events = wiring(sources("again-bucket", create=True), tmp_path, "again")
+    events.provision()
+    sqs: Any = aws.queues
+    for name in ("again-orders", "again-orders-dlq"):  # the server lost them (a restart)
+        sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    try:
+        events.start()
+        pid = running(tmp_path)
+        assert pid is not None
+        sqs.get_queue_url(QueueName="again-orders")
+        log = (tmp_path / "events.log").read_text()
+        assert f"pid {pid} started: queue orders #0, queue orders #1, bucket catalog" in log
+    finally:
+        assert events.stop()[0] == "the event process stopped"

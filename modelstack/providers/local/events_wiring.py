@@ -190,6 +190,7 @@ class LocalEvents:
                     file=sys.stderr,
                 )
             return
+        self.provision()  # again: the SQS/S3 server may have restarted since the deploy
         process = events_process.ensure_running(self.state_dir, self._process_config())
         how = "reused" if process.reused else "started"
         print(f"event process {how} (pid {process.pid}); its log: {process.log}", file=sys.stderr)
