@@ -195,6 +195,7 @@ def _events(args: argparse.Namespace) -> int:
         send=args.send,
         tail=args.tail,
         redrive=args.redrive,
+        trigger=args.trigger,
         fmt=args.format,
     )
 

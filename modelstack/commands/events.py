@@ -29,14 +29,23 @@ def events(
     send: str | None = None,
     tail: int | None = None,
     redrive: bool = False,
+    trigger: bool = False,
     fmt: str = "text",
 ) -> int:
-    """Queue counts by default; --send, --tail or --redrive act on one source."""
+    """Queue counts by default; --send, --tail, --redrive or --trigger act on one source."""
     loaded = load_manifest(manifest)
     chosen = select_target(loaded, target)
     sources = parse_events(loaded.source.data.get("events"))
     if not sources:
         raise UsageError(f"{loaded.path} has no events: section")
+    if trigger:
+        from modelstack.providers.local.trigger import trigger_schedule
+
+        _print(
+            trigger_schedule(loaded, chosen, _one(sources, source), others=(send, tail, redrive)),
+            fmt,
+        )
+        return 0
     provider = provider_for(chosen)
     if provider.is_cloud and (provider.sdk is None or provider.sdk[1] != "aws"):
         raise UsageError(f"target {chosen.name} ({provider.name}) has no SQS queues to show")

@@ -11,6 +11,7 @@ from modelstack.deploy.state import StateStore
 from modelstack.deploy.summary import describe_metrics
 from modelstack.manifest import load_manifest
 from modelstack.manifest.targets import select_target
+from modelstack.providers.local.events_status import events_lines, events_status
 from modelstack.routing.graph_status import format_graph, graph_report
 
 
@@ -31,6 +32,7 @@ def status(
         "traffic": _traffic(state.stable, state.candidate, state.candidate_percent),
         "last_smoke": state.last_smoke,
         "evaluation": state.stable.evaluation if state.stable else None,
+        "events": events_status(manifest, chosen),
     }
     graph = graph_report(manifest, chosen, stack)
     if graph is not None:
@@ -58,6 +60,8 @@ def status(
         passed = sum(1 for r in state.last_smoke if r.get("passed"))
         print(f"  last smoke tests: {passed}/{len(state.last_smoke)} passed")
     for line in format_graph(graph) if graph is not None else ():
+        print(line)
+    for line in events_lines(report["events"]):
         print(line)
     return 0
 

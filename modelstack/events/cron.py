@@ -8,11 +8,12 @@ with a step `/n`, or a comma-separated list of them.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Final
 
 from modelstack.errors import ManifestError
 
-__all__ = ["CronError", "aws_schedule_expression", "check_cron"]
+__all__ = ["CronError", "aws_schedule_expression", "check_cron", "cron_matches"]
 
 _FIELDS: Final = (
     ("minute", 0, 59, ()),
@@ -103,3 +104,41 @@ def _aws_day_part(part: str) -> str:
         bounds[1], tail = 6, ",SUN" if reaches_sunday else ""
     named = "-".join(_DAYS[b % 7] for b in bounds)
     return (f"{named}/{step}" if step else named) + tail
+
+
+def cron_matches(expression: str, when: datetime) -> bool:
+    """Whether `expression` fires in the minute of `when` (read as UTC). As in cron, when both
+    day fields are restricted, either of them matching is enough."""
+    minute, hour, dom, month, dow = check_cron(expression)
+    utc = when.astimezone(timezone.utc) if when.tzinfo else when
+    weekday = (utc.weekday() + 1) % 7  # cron counts from Sunday = 0
+    day_fields = (
+        _in_field(dom, utc.day, 2),
+        _in_field(dow, weekday, 4) or (weekday == 0 and _in_field(dow, 7, 4)),
+    )
+    if dom != "*" and dow != "*":
+        days = day_fields[0] or day_fields[1]
+    else:
+        days = day_fields[0] and day_fields[1]
+    return (
+        _in_field(minute, utc.minute, 0)
+        and _in_field(hour, utc.hour, 1)
+        and _in_field(month, utc.month, 3)
+        and days
+    )
+
+
+def _in_field(text: str, value: int, index: int) -> bool:
+    label, low, high, names = _FIELDS[index]
+    for part in text.split(","):
+        span, _, step = part.partition("/")
+        if span == "*":
+            first, last = low, high
+        else:
+            bounds = [_value(v, label, low, high, names) for v in span.split("-")]
+            first = bounds[0]
+            # `a-b`, `a/n` (from a to the end of the range) or a single value
+            last = bounds[1] if len(bounds) == 2 else (high if step else first)
+        if first <= value <= last and (value - first) % int(step or 1) == 0:
+            return True
+    return False

@@ -1,7 +1,7 @@
 """GCP-shaped queue events on the local target: the Pub/Sub emulator pushes to the container.
 
-Real parts only: `modelstack up` runs the model's HTTP image on the Docker engine, the emulator
-(`scripts/pubsub-emulator`, started by `scripts/docker-services`) pushes to it, and
+Real parts only: `modelstack up` runs the model's HTTP image on the Docker engine and points the
+emulator (`scripts/pubsub-emulator`, started by `scripts/docker-services`) at it, which pushes, and
 google-cloud-pubsub publishes and pulls. A poison message ends in the dead-letter topic after
 `max_delivery_attempts` pushes; each good message is scored once onto the results topic.
 """
@@ -17,18 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from bundles import write_bundle
 from google.cloud import pubsub_v1
 
 from modelstack.cli import main
 from modelstack.events import EventSource, parse_events
 from modelstack.image.containers import free_port
-from modelstack.providers.local.pubsub import (
-    DEFAULT_EMULATOR,
-    DEFAULT_PROJECT,
-    events_environment,
-    provision_push,
-)
+from modelstack.providers.local.pubsub import DEFAULT_EMULATOR, DEFAULT_PROJECT, provision_push
 
 BASE_IMAGE = os.environ.get("MODELSTACK_BASE_IMAGE", "modelstack/base-python:bookworm")
 BUILD_FLAGS = ["--base-image", BASE_IMAGE, "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"]
@@ -45,26 +41,22 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def deployed(tmp_path: Path, emulator: str) -> Iterator[tuple[int, str, EventSource]]:
-    """The tiny model deployed locally with its `transactions` queue source wired up."""
-    prefix = f"mstest-{uuid.uuid4().hex[:8]}"
-    (source,) = parse_events(
-        [
-            {
-                "name": "transactions",
-                "queue": {"batch_size": 1, "max_receive_count": 5, "ack_deadline_s": 10},
-                "output": {"queue": f"{prefix}-results"},
-            }
-        ]
-    )
+    """The tiny model deployed locally by `up`, which wires its `transactions` queue source:
+    the topics and the push subscription in the emulator, the events environment in the
+    container."""
+    name = f"mstest{uuid.uuid4().hex[:8]}"
+    prefix = f"{name}-local"  # the target's base name: `<model>-<target>`
+    events = [
+        {
+            "name": "transactions",
+            "queue": {"batch_size": 1, "max_receive_count": 5, "ack_deadline_s": 10},
+            "output": {"queue": f"{prefix}-results"},
+        }
+    ]
+    (source,) = parse_events(events)
     port = free_port()
-    manifest = write_bundle(tmp_path / "tiny", port=port)
-    env = events_environment([source], prefix=prefix)
-    text = manifest.read_text().replace(
-        "    provisioned_concurrency: 1\n",
-        "    provisioned_concurrency: 1\n    environment:\n"
-        + "".join(f"      {k}: '{v}'\n" for k, v in env.items()),
-    )
-    manifest.write_text(text)
+    manifest = write_bundle(tmp_path / "tiny", port=port, name=name)
+    manifest.write_text(manifest.read_text() + yaml.safe_dump({"events": events}))
     try:
         assert main(["up", str(manifest), "--target", "local", *BUILD_FLAGS]) == 0
         yield port, prefix, source
@@ -91,8 +83,8 @@ def test_push_scores_good_messages_once_and_dead_letters_poison(
     deployed: tuple[int, str, EventSource],
 ) -> None:
     port, prefix, source = deployed
-    made = provision_push(source, f"http://127.0.0.1:{port}", prefix=prefix)
-    assert provision_push(source, f"http://127.0.0.1:{port}", prefix=prefix) == made  # again
+    made = provision_push(source, f"http://127.0.0.1:{port}", prefix=prefix)  # `up` made it
+    assert made.topic == f"projects/{DEFAULT_PROJECT}/topics/{prefix}-transactions"
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
     results_sub = subscriber.subscription_path(DEFAULT_PROJECT, f"{prefix}-results-pull")

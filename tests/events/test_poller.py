@@ -153,3 +153,14 @@ def test_failures_return_after_the_visibility_timeout(aws: Clients, bucket: str)
     second = poller.run(threading.Event(), max_batches=1, max_s=10)
     assert (second.succeeded, seen) == (1, ["1", "2"])
     assert drain(aws, url) == [] and drain(aws, dlq) == []
+
+
+def test_a_batch_without_failures_reports_no_error(aws: Clients, bucket: str) -> None:
+    url, arn, dlq = queues(aws, "all-good")
+    send_all(aws, url, [good(1), good(2)])
+    settings = PollerSettings(url, arn, dlq, batch_size=10)
+    poller = QueuePoller(
+        aws.queues, settings, lambda payload: (b'{"batchItemFailures": []}', False)
+    )
+    result = poller.poll_once()
+    assert (result.received, result.succeeded, result.errors) == (2, 2, [])

@@ -27,6 +27,8 @@ from modelstack.smoke.clients import HttpClient, InferenceClient
 if TYPE_CHECKING:
     import docker
 
+    from modelstack.providers.local.events_wiring import LocalEvents
+
 __all__ = ["LocalEngine"]
 
 TARGET_LABEL = "dev.modelstack.target"
@@ -48,6 +50,7 @@ class LocalEngine:
         *,
         ready_timeout_s: float = 120.0,
         drain_timeout_s: float = 30.0,
+        events: LocalEvents | None = None,
     ) -> None:
         self.client = client
         self.model_name = model_name
@@ -57,6 +60,8 @@ class LocalEngine:
         self.pid_path = state_dir / "router.pid"
         self.ready_timeout_s = ready_timeout_s
         self.drain_timeout_s = drain_timeout_s
+        self.events = events
+        """The manifest's event sources, wired on deploy and unwired on destroy."""
         self.function_name = function_name(model_name, target.name)
         """The name clients use (the Lambda flavour's FunctionName)."""
         where = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
@@ -78,13 +83,15 @@ class LocalEngine:
             if revision.weight == 0:
                 continue
             containers = self._containers(revision.version)
-            if not containers:
+            if not containers or not self._events_current(containers):
                 return False
             for container in containers:
                 if container.status != "running":
                     container.start()
             for backend in revision.backends:
                 self._wait_http_ready(revision.version, backend)
+        if self.events is not None:
+            self.events.start()
         return True
 
     def adopt(self) -> Release | None:
@@ -94,6 +101,8 @@ class LocalEngine:
         pass  # images run where they were built, or go to a registry that already exists
 
     def deploy_candidate(self, release: Release, stable: Release | None) -> Release:
+        if self.events is not None:
+            self.events.provision()
         self._ensure_router()
         self._remove_containers(release.version)
         routes = self._routes()
@@ -154,6 +163,8 @@ class LocalEngine:
         for container in self._containers(None):
             if container.labels.get(VERSION_LABEL) != release.version:
                 self._remove_containers(container.labels.get(VERSION_LABEL))
+        if self.events is not None:
+            self.events.start()
 
     def abandon(self, stable: Release | None, failed: Release) -> None:
         routes = self._routes()
@@ -168,6 +179,11 @@ class LocalEngine:
         self._retire(failed.version)
 
     def destroy(self) -> None:
+        from modelstack.providers.local import events_process
+
+        for note in self.events.stop() if self.events is not None else []:
+            print(note, file=sys.stderr)
+        events_process.stop(self.state_dir)  # one left by a manifest that had events then
         self._stop_router()
         self._remove_containers(None)
         for path in (self.routes_path, self.pid_path):
@@ -282,7 +298,8 @@ class LocalEngine:
     ) -> None:
         import docker
 
-        env = {**self.target.environment, "HOST": "127.0.0.1", "PORT": str(port)}
+        events = self.events.container_environment() if self.events is not None else {}
+        env = {**events, **self.target.environment, "HOST": "127.0.0.1", "PORT": str(port)}
         if runtime_api_port is not None:
             env.update(
                 {
@@ -304,6 +321,16 @@ class LocalEngine:
             )
         except docker.errors.APIError as exc:
             raise InfrastructureError(f"cannot start {release.image}: {exc.explanation}") from None
+
+    def _events_current(self, containers: list[Any]) -> bool:
+        """Whether the containers run with the manifest's current events environment (a
+        changed `events:` section redeploys, as a changed image would)."""
+        wanted = self.events.container_environment() if self.events is not None else {}
+        for container in containers:
+            env = dict(e.split("=", 1) for e in container.attrs["Config"].get("Env") or [])
+            if any(env.get(name) != value for name, value in wanted.items()):
+                return False
+        return True
 
     def _containers(self, version: str | None) -> list[Any]:
         labels = [f"{TARGET_LABEL}={self.label}"]

@@ -162,7 +162,8 @@ class QueuePoller:
         if not ids <= known:  # Lambda fails the whole batch for an unknown identifier
             return everything, "the function reported a message id that is not in the batch"
         errors = answer.get("errors", {}) if isinstance(answer.get("errors"), Mapping) else {}
-        return {i: str(errors.get(i, "")) for i in ids}, "the function reported it as failed"
+        failed = {i: str(errors.get(i, "")) for i in ids}
+        return failed, "the function reported it as failed" if failed else ""
 
     def _record(self, message: Mapping[str, Any]) -> dict[str, Any]:
         return {

@@ -66,9 +66,11 @@ class LocalProvider(Provider[LocalTarget]):
         from modelstack.deploy.state import STATE_DIR
         from modelstack.image.engine import docker_client
         from modelstack.providers.local.engine import LocalEngine
+        from modelstack.providers.local.events_wiring import events_for
 
         state_dir = manifest.directory / STATE_DIR / "local" / target.name
-        return LocalEngine(docker_client(), manifest.name, target, state_dir)
+        events = events_for(manifest, target, state_dir)
+        return LocalEngine(docker_client(), manifest.name, target, state_dir, events=events)
 
     def candidate_client(self, manifest: Manifest, address: Mapping[str, Any]) -> InferenceClient:
         """A client for an address from `serving_address`: the router's v2 HTTP endpoint, or
