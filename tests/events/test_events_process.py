@@ -94,6 +94,7 @@ def test_a_stale_pid_of_another_program_is_left_alone(state_dir: Path, moto_endp
     finally:
         other.kill()
         other.wait()
+    assert stop(state_dir) == started.pid  # ours, started above: stopped, not left running
     (state_dir / PID_FILE).write_text("not a pid")
     assert running(state_dir) is None
 
