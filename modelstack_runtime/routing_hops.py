@@ -76,6 +76,8 @@ class Hops:
 
     def close(self) -> None:
         self.http.close()
+        if self.cloud is not None:
+            self.cloud.close()
 
     def infer(
         self,

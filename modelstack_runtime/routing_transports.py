@@ -99,6 +99,9 @@ class TierTransport(Protocol):
 
     def send(self, request: TierRequest) -> TierReply: ...
 
+    def close(self) -> None:
+        """Let go of any connection kept for the next request."""
+
 
 def _checked(tier: str, status: int, headers: dict[str, str], body: bytes) -> TierReply:
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
@@ -151,6 +154,12 @@ class LambdaTierTransport:
                     config=config,
                 )
             return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def send(self, request: TierRequest) -> TierReply:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -309,6 +318,9 @@ class HttpTierTransport:
             return http.client.HTTPSConnection(host, port, timeout=self.timeout_s)
         return http.client.HTTPConnection(host, port, timeout=self.timeout_s)
 
+    def close(self) -> None:
+        """Nothing is kept: each request has its own connection."""
+
     def send(self, request: TierRequest) -> TierReply:
         headers = request.forwarded_headers()
         try:
@@ -388,6 +400,10 @@ class CloudForwarder:
 
     def __contains__(self, tier: object) -> bool:
         return tier in self.transports
+
+    def close(self) -> None:
+        for transport in self.transports.values():
+            transport.close()
 
     def infer(
         self, tier: str, body: bytes, headers: Mapping[str, str], *, client_errors: bool

@@ -73,6 +73,10 @@ class FakeLambdaClient:
         self.handler = handler
         self.invoked: list[dict[str, Any]] = []
         self.missing = False
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def invoke(self, *, FunctionName: str, Qualifier: str, Payload: bytes) -> dict[str, Any]:
         event = json.loads(Payload)
@@ -262,9 +266,11 @@ def test_the_http_kind_from_the_environment_and_a_url_in_the_file(
     dataplane = load_dataplane(load_config(path))
     try:
         status, answer, _ = http_infer(dataplane, UNSURE)
+        assert not fake_lambda.closed
     finally:
         dataplane.close()
     assert status == 200 and answer["model_name"] == "large" and len(fake_lambda.invoked) == 1
+    assert fake_lambda.closed  # the entry's close lets go of the tier's client
 
 
 def test_a_tier_without_any_address_stops_the_service_at_start(

@@ -42,6 +42,23 @@ HEADERS = {
 }
 
 
+_OPEN: list[Any] = []
+
+
+def opened(name: str, address: dict[str, Any], *, max_reply: int) -> Any:
+    """`transport_for`, closed after the test (a boto3 client keeps its connection)."""
+    transport = transport_for(name, address, max_reply=max_reply)
+    _OPEN.append(transport)
+    return transport
+
+
+@pytest.fixture(autouse=True)
+def _close_transports() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def infer_request(model: str = "iris") -> TierRequest:
     body = {
         "id": "req-42",
@@ -71,7 +88,7 @@ def lambda_tier(tmp_path: Path, aws_env: None) -> Iterator[tuple[dict[str, Any],
 
 def test_lambda_invoke_answers_the_tiers_v2_response(lambda_tier: Any) -> None:
     address, runtime = lambda_tier
-    reply = transport_for("large", address, max_reply=1 << 20).send(infer_request())
+    reply = opened("large", address, max_reply=1 << 20).send(infer_request())
     assert reply.status == 200
     answer = json.loads(reply.body)
     assert answer["id"] == "req-42" and answer["model_name"] == "iris"
@@ -86,14 +103,14 @@ def test_lambda_invoke_answers_the_tiers_v2_response(lambda_tier: Any) -> None:
 
 def test_a_bad_request_at_the_tier_comes_back_as_its_4xx(lambda_tier: Any) -> None:
     address, _ = lambda_tier
-    reply = transport_for("large", address, max_reply=1 << 20).send(infer_request("nope"))
+    reply = opened("large", address, max_reply=1 << 20).send(infer_request("nope"))
     assert reply.status == 404 and "nope" in json.loads(reply.body)["error"]
 
 
 def test_an_answer_over_the_limit_is_a_tier_failure_naming_the_setting(lambda_tier: Any) -> None:
     address, _ = lambda_tier
     with pytest.raises(TierFailure) as failed:
-        transport_for("large", address, max_reply=64).send(infer_request())
+        opened("large", address, max_reply=64).send(infer_request())
     assert str(failed.value) == "tier 'large': its answer is over max_response_bytes (64)"
 
 
@@ -108,7 +125,7 @@ def test_a_function_error_is_a_tier_failure(tmp_path: Path, aws_env: None) -> No
         address = {"kind": "aws-lambda", "function_name": "fn.local", "region": "eu-west-1",
                    "endpoint_url": f"http://127.0.0.1:{port_of(server)}"}  # fmt: skip
         with pytest.raises(TierFailure) as failed:
-            transport_for("large", address, max_reply=1 << 20).send(infer_request())
+            opened("large", address, max_reply=1 << 20).send(infer_request())
     assert str(failed.value) == "tier 'large': function error RuntimeError"
 
 
@@ -116,12 +133,12 @@ def test_an_unknown_function_and_an_unreachable_endpoint_are_tier_failures(
     lambda_tier: Any,
 ) -> None:
     address, _ = lambda_tier
-    missing = transport_for("large", {**address, "function_name": "other"}, max_reply=1 << 20)
+    missing = opened("large", {**address, "function_name": "other"}, max_reply=1 << 20)
     with pytest.raises(TierFailure, match="ResourceNotFoundException"):
         missing.send(infer_request())
     closed = {**address, "endpoint_url": f"http://127.0.0.1:{free_port()}"}
     with pytest.raises(TierFailure, match=r"lambda\.invoke: EndpointConnectionError"):
-        transport_for("large", closed, max_reply=1 << 20).send(infer_request())
+        opened("large", closed, max_reply=1 << 20).send(infer_request())
 
 
 def test_the_proxy_event_carries_the_body_exactly() -> None:
@@ -149,7 +166,7 @@ def test_cloud_run_hop_sends_a_metadata_id_token_for_the_tier_url(
         # google-auth reads GCE_METADATA_HOST once, when it is imported; set it as that would.
         monkeypatch.setattr(_metadata, "_GCE_METADATA_HOST", metadata.address)
         monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
-        transport = transport_for("gpu", {"kind": "cloud-run", "url": tier.url}, max_reply=4096)
+        transport = opened("gpu", {"kind": "cloud-run", "url": tier.url}, max_reply=4096)
         for _ in range(2):
             assert transport.send(infer_request()).status == 200
     finally:
@@ -168,7 +185,7 @@ def test_cloud_run_hop_sends_a_metadata_id_token_for_the_tier_url(
 
 def test_a_fault_from_the_tier_is_a_tier_failure(tier: RecordingTier) -> None:
     tier.status = 500
-    transport = transport_for("gpu", {"kind": "http", "url": tier.url}, max_reply=4096)
+    transport = opened("gpu", {"kind": "http", "url": tier.url}, max_reply=4096)
     with pytest.raises(TierFailure, match="tier 'gpu': answered 500"):
         transport.send(infer_request())
 
@@ -187,7 +204,7 @@ def test_federated_hop_exchanges_aws_credentials_for_an_id_token(
         "iam_url": google.url,
     }
     try:
-        reply = transport_for("gpu", address, max_reply=4096).send(infer_request())
+        reply = opened("gpu", address, max_reply=4096).send(infer_request())
     finally:
         google.close()
     assert reply.status == 200
@@ -220,7 +237,7 @@ def test_transports_from_the_environment() -> None:
 def test_the_cloud_forwarder_keeps_the_forwarders_contract(lambda_tier: Any) -> None:
     address, _ = lambda_tier
     forwarder = CloudForwarder(
-        {"large": transport_for("large", address, max_reply=1 << 20)}, {"large": "iris"}
+        {"large": opened("large", address, max_reply=1 << 20)}, {"large": "iris"}
     )
     body, headers = forwarder.infer("large", infer_request().body, HEADERS, client_errors=False)
     assert json.loads(body)["model_name"] == "iris"
