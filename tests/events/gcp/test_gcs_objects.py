@@ -3,11 +3,7 @@ cannot be reached from tests)."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -15,58 +11,13 @@ from modelstack_runtime.errors import PayloadTooLarge
 from modelstack_runtime.events.gcp_clients import GcsObjects, gcp_clients
 from modelstack_runtime.events.rows import RowLimits
 from modelstack_runtime.events.s3 import read_object
-
-
-class FakeGcs(BaseHTTPRequestHandler):
-    """The three JSON API calls the client makes, over a dict of objects."""
-
-    objects: dict[tuple[str, str], bytes] = {}
-    media_reads: list[str] = []
-
-    def _split(self) -> tuple[list[str], dict[str, list[str]]]:
-        url = urlsplit(self.path)
-        return [unquote(p) for p in url.path.split("/")], parse_qs(url.query)
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        parts, query = self._split()  # ['', 'storage', 'v1', 'b', B, 'o', K]
-        data = self.objects.get((parts[4], parts[6]))
-        if data is None:
-            self._send(404, b'{"error": {"code": 404}}')
-        elif query.get("alt") == ["media"]:
-            self.media_reads.append(parts[6])
-            self._send(200, data)
-        else:
-            self._send(200, json.dumps({"name": parts[6], "size": str(len(data))}).encode())
-
-    def do_POST(self) -> None:
-        parts, query = self._split()  # ['', 'upload', 'storage', 'v1', 'b', B, 'o']
-        key = (parts[5], query["name"][0])
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if query.get("ifGenerationMatch") == ["0"] and key in self.objects:
-            self._send(412, b'{"error": {"code": 412}}')
-            return
-        self.objects[key] = body
-        self._send(200, b"{}")
-
-    def log_message(self, *args: object) -> None:
-        """Quiet."""
+from tests.events.gcp.fake_gcs import FakeGcs, running_fake_gcs
 
 
 @pytest.fixture
 def gcs() -> Iterator[str]:
-    FakeGcs.objects, FakeGcs.media_reads = {}, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGcs)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with running_fake_gcs() as address:
+        yield address
 
 
 def test_results_are_created_once_and_read_back(gcs: str) -> None:

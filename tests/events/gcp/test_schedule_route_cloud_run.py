@@ -5,12 +5,9 @@ against a fake of that API on loopback (the cloud itself cannot be reached from 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 import pytest
@@ -19,6 +16,7 @@ from modelstack_runtime import RuntimeServer
 from modelstack_runtime.events.config import EVENTS_CONFIG_ENV
 from modelstack_runtime.events.gcp_clients import OBJECT_DIR_ENV, STORAGE_EMULATOR_ENV, GcsObjects
 from modelstack_runtime.events.schedule import listed_keys
+from tests.events.gcp.fake_gcs import FakeGcs, running_fake_gcs
 from tests.runtime.httputil import Client
 from tests.runtime.runtime_models import expected_linear
 
@@ -125,73 +123,16 @@ def test_a_write_that_fails_is_a_500_so_the_scheduler_retries(
     assert "will be retried" in reply["error"]
 
 
-class FakeGcsListing(BaseHTTPRequestHandler):
-    """The JSON API calls a rescore makes (list, metadata, media, create) over a dict."""
-
-    objects: dict[tuple[str, str], bytes] = {}
-    list_calls: list[dict[str, list[str]]] = []
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        parts, query = [unquote(p) for p in url.path.split("/")], parse_qs(url.query)
-        if len(parts) == 6:  # ['', 'storage', 'v1', 'b', B, 'o']: a listing page
-            self._send(200, self._page(parts[4], query))
-            return
-        data = self.objects.get((parts[4], parts[6]))
-        if data is None:
-            self._send(404, b"{}")
-        elif query.get("alt") == ["media"]:
-            self._send(200, data)
-        else:
-            self._send(200, json.dumps({"name": parts[6], "size": str(len(data))}).encode())
-
-    def _page(self, bucket: str, query: dict[str, list[str]]) -> bytes:
-        self.list_calls.append(query)
-        prefix = query.get("prefix", [""])[0]
-        size = int(query["maxResults"][0])
-        names = sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
-        start = int(query.get("pageToken", ["0"])[0])
-        page: dict[str, Any] = {"items": [{"name": n} for n in names[start : start + size]]}
-        if start + size < len(names):
-            page["nextPageToken"] = str(start + size)
-        return json.dumps(page).encode()
-
-    def do_POST(self) -> None:
-        url = urlsplit(self.path)
-        parts, query = [unquote(p) for p in url.path.split("/")], parse_qs(url.query)
-        key = (parts[5], query["name"][0])
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if query.get("ifGenerationMatch") == ["0"] and key in self.objects:
-            self._send(412, b"{}")
-            return
-        self.objects[key] = body
-        self._send(200, b"{}")
-
-    def log_message(self, *args: object) -> None:
-        """Quiet."""
-
-
 @pytest.fixture
 def gcs() -> Iterator[str]:
-    FakeGcsListing.objects, FakeGcsListing.list_calls = {}, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGcsListing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with running_fake_gcs() as address:
+        yield address
 
 
 def test_cloud_storage_listings_are_read_page_by_page(gcs: str) -> None:
     for i in range(5):
-        FakeGcsListing.objects["in", f"incoming/{i}.npz"] = b""
-    FakeGcsListing.objects["in", "other/x.npz"] = b""
+        FakeGcs.objects["in", f"incoming/{i}.npz"] = b""
+    FakeGcs.objects["in", "other/x.npz"] = b""
     client = GcsObjects(gcs)
     first = client.list_objects_v2(Bucket="in", Prefix="incoming/", MaxKeys=2)
     assert first["IsTruncated"] and [o["Key"] for o in first["Contents"]] == [
@@ -207,10 +148,10 @@ def test_the_route_rescores_through_the_cloud_storage_client(
 ) -> None:
     monkeypatch.delenv(OBJECT_DIR_ENV)
     monkeypatch.setenv(STORAGE_EMULATOR_ENV, gcs)
-    FakeGcsListing.objects["images-bucket", "incoming/a.jsonl"] = rows_text(ROWS).encode()
+    FakeGcs.objects["images-bucket", "incoming/a.jsonl"] = rows_text(ROWS).encode()
     status, reply = post(events_server, "/_events/schedule/nightly")
     assert (status, reply["objects"][0]["output"]) == (200, "rescored/a.jsonl")
-    written = FakeGcsListing.objects["results-bucket", "rescored/a.jsonl"].decode()
+    written = FakeGcs.objects["results-bucket", "rescored/a.jsonl"].decode()
     _, expected = expected_linear(np.array(ROWS, dtype=np.float32))
     assert labels(written) == [[int(v)] for v in expected]
-    assert FakeGcsListing.list_calls[0]["prefix"] == ["incoming/"]
+    assert FakeGcs.list_calls[0]["prefix"] == ["incoming/"]
