@@ -19,6 +19,7 @@ from modelstack.manifest.model import Manifest, Target
 from modelstack.modelfile import sha256_file
 from modelstack.providers import provider_for
 from modelstack.routing.deploy_graph import tiers_elsewhere
+from modelstack.routing.spec import RoutingSpec, routing_of
 from modelstack.smoke.cases import answered_here
 from modelstack.smoke.local import LocalBundle, prepare_local
 from modelstack.smoke.report import format_report
@@ -125,8 +126,9 @@ def evaluate_step(
     if manifest.evaluation is None:
         progress.skip("evaluation", "the manifest has no evaluation section")
         return None
-    if _escalates(manifest):
-        _cascade_gates(manifest, progress)
+    routing = routing_of(manifest)
+    if routing is not None and routing.escalate:
+        _cascade_gates(manifest, routing, progress)
         return None
     from modelstack.evaluate.report import format_evaluation
     from modelstack.evaluate.runner import evaluate_manifest
@@ -148,20 +150,13 @@ def evaluate_step(
     return result
 
 
-def _escalates(manifest: Manifest) -> bool:
-    routing = manifest.source.data.get("routing")
-    return isinstance(routing, dict) and bool(routing.get("escalate"))
-
-
-def _cascade_gates(manifest: Manifest, progress: Progress) -> None:
+def _cascade_gates(manifest: Manifest, routing: RoutingSpec, progress: Progress) -> None:
     """A cascade's gates hold for the cascade as a whole, as `evaluate` reports it: the entry's
     model with escalation to its tiers, each tier's model run in this process."""
     from modelstack.routing.cascade_eval_report import format_cascade
     from modelstack.routing.cascade_eval_run import evaluate_cascade, runtime_decision
-    from modelstack.routing.spec import parse_routing
 
     progress.start("evaluation")
-    routing = parse_routing(manifest.source.data.get("routing"), manifest.directory)
     result = evaluate_cascade(manifest, routing, runtime_decision)
     for gate in result.gates:
         progress.note(gate.describe())
