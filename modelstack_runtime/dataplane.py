@@ -414,10 +414,13 @@ def _encoded(
 
 def _router(config: RuntimeConfig, tracer: Tracer | None = None) -> Router | None:
     """The router of a routed service (imported only then), else None."""
-    if config.routing is None or os.environ.get("MODELSTACK_SERVE_ALONE") == "1":
-        return None  # (`routing_config.SERVE_ALONE_ENV`, not imported for a service alone)
+    if config.routing is None:
+        return None
+    from modelstack_runtime.routing_config import SERVE_ALONE_ENV, routing_config
+
+    if os.environ.get(SERVE_ALONE_ENV) == "1":
+        return None
     from modelstack_runtime.routing import Router
-    from modelstack_runtime.routing_config import routing_config
 
     return Router(
         routing_config(config.routing), max_json_values=config.max_json_values, tracer=tracer

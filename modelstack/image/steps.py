@@ -55,10 +55,11 @@ def smoke_test_target_image(
     whose tiers this machine cannot reach serves its own model alone, for the cases it answers."""
     from modelstack.routing.deploy_graph import tiers_elsewhere
     from modelstack.smoke.cases import answered_here
+    from modelstack_runtime.routing_config import SERVE_ALONE_ENV
 
     environment, cases = dict(target.environment), bundle.cases
     if tiers_elsewhere(bundle.config.routing):
-        environment["MODELSTACK_SERVE_ALONE"] = "1"
+        environment[SERVE_ALONE_ENV] = "1"
         cases = answered_here(cases, manifest.name)
     return smoke_test_image(
         client, image.tag, flavour_for(target).protocol, cases, manifest.name,
