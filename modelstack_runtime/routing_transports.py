@@ -170,7 +170,13 @@ class LambdaTierTransport:
                 Qualifier=self.qualifier,
                 Payload=json.dumps(proxy_event(request)).encode(),
             )
-            payload = response["Payload"].read(self.max_reply + 1)
+            stream = response["Payload"]
+            try:
+                payload = stream.read(self.max_reply + 1)
+            finally:
+                # An answer cut at the limit still holds its connection: close it, or the
+                # socket outlives the request (a full read has already handed it back).
+                stream.close()
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "error")
             raise _failure(self.name, f"lambda.invoke: {code}") from exc

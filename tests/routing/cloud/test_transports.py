@@ -107,11 +107,23 @@ def test_a_bad_request_at_the_tier_comes_back_as_its_4xx(lambda_tier: Any) -> No
     assert reply.status == 404 and "nope" in json.loads(reply.body)["error"]
 
 
+def client_sockets_to(port: int) -> int:
+    """Sockets on this machine still open (established, or closed by the peer only)
+    towards 127.0.0.1:`port`, from /proc/net/tcp."""
+    remote = f"0100007F:{port:04X}"
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    states = [line.split()[3] for line in lines if line.split()[2] == remote]
+    return sum(state in ("01", "08") for state in states)  # ESTABLISHED, CLOSE_WAIT
+
+
 def test_an_answer_over_the_limit_is_a_tier_failure_naming_the_setting(lambda_tier: Any) -> None:
     address, _ = lambda_tier
     with pytest.raises(TierFailure) as failed:
         opened("large", address, max_reply=64).send(infer_request())
     assert str(failed.value) == "tier 'large': its answer is over max_response_bytes (64)"
+    # The failure's traceback still holds the call's frames: the socket must not wait for them.
+    port = int(address["endpoint_url"].rsplit(":", 1)[1])
+    assert client_sockets_to(port) == 0, "the cut answer's connection is closed at once"
 
 
 def test_a_function_error_is_a_tier_failure(tmp_path: Path, aws_env: None) -> None:
