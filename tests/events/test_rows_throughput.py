@@ -1,5 +1,6 @@
-"""Bucket rows without per-row Python work: the batch encoder writes exactly what one
-``json.dumps`` per row result wrote, the readers build arrays per object, bounds kept."""
+"""Bucket rows without per-row Python work: the batch encoder writes what one ``json.dumps``
+per row result wrote (FP32 in 9 digits, the same float32), the readers build arrays per
+object, bounds kept."""
 
 from __future__ import annotations
 
@@ -56,6 +57,30 @@ def output_sets(draw: st.DrawFn) -> dict[str, np.ndarray]:
     return outputs
 
 
+def parsed(body: bytes) -> list[Any]:
+    """The lines as JSON, FP32 data as float32 arrays (the values the model returned)."""
+    results = [json.loads(line) for line in body.decode().splitlines()]
+    for result in results:
+        for entry in result["outputs"]:
+            if entry["datatype"] == "FP32":
+                entry["data"] = np.array(entry["data"], dtype=np.float64).astype(np.float32)
+    return results
+
+
+def assert_same_results(body: bytes, expected_body: bytes) -> None:
+    got, want = parsed(body), parsed(expected_body)
+    assert len(got) == len(want)
+    for line, wanted in zip(got, want, strict=True):
+        assert {k: v for k, v in line.items() if k != "outputs"} == {
+            k: v for k, v in wanted.items() if k != "outputs"
+        }
+        for entry, wanted_entry in zip(line["outputs"], wanted["outputs"], strict=True):
+            assert entry.keys() == wanted_entry.keys()
+            for field in ("name", "datatype", "shape"):
+                assert entry[field] == wanted_entry[field]
+            np.testing.assert_array_equal(entry["data"], wanted_entry["data"], strict=False)
+
+
 @given(
     outputs=output_sets(),
     key=st.text(max_size=12),
@@ -67,9 +92,48 @@ def output_sets(draw: st.DrawFn) -> dict[str, np.ndarray]:
 def test_the_batch_encoder_writes_what_a_dump_per_row_wrote(
     outputs: dict[str, np.ndarray], key: str, name: str, version: str | None, first: int
 ) -> None:
-    assert encode_rows(name, version, key, first, outputs) == one_by_one(
-        name, version, key, first, outputs
+    body = encode_rows(name, version, key, first, outputs)
+    expected_body = one_by_one(name, version, key, first, outputs)
+    if all(a.dtype != np.float32 for a in outputs.values()):
+        assert body == expected_body  # only FP32 text differs from json.dumps
+    else:
+        assert_same_results(body, expected_body)
+
+
+@given(
+    hnp.arrays(
+        np.float32,
+        st.tuples(st.integers(1, 8), st.integers(0, 4)),
+        elements=st.floats(width=32, allow_nan=False, allow_infinity=False),
     )
+)
+@settings(max_examples=300, deadline=None)
+def test_fp32_text_gives_back_exactly_the_float32_and_is_strict_json(x: np.ndarray) -> None:
+    body = encode_rows("m", "1", "k", 0, {"p": x, "label": np.arange(len(x))})
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    lines = [json.loads(line, parse_constant=refuse) for line in body.splitlines()]
+    back = np.array([line["outputs"][0]["data"] for line in lines], dtype=np.float64)
+    np.testing.assert_array_equal(back.astype(np.float32).view(np.uint32), x.view(np.uint32))
+    assert [line["outputs"][1]["data"] for line in lines] == [[i] for i in range(len(x))]
+
+
+def test_fp32_is_written_with_nine_significant_digits() -> None:
+    body = encode_rows("m", None, "k", 7, {"p": np.array([[0.1, 1e-45, 3.4028235e38]], np.float32)})
+    assert body == (
+        b'{"model_name":"m","model_version":null,"id":"k#7","outputs":[{"name":"p",'
+        b'"datatype":"FP32","shape":[1,3],"data":[0.100000001,1.40129846e-45,3.40282347e+38]}]}\n'
+    )
+
+
+@pytest.mark.parametrize("odd", [np.nan, -np.inf, -0.0])
+def test_a_batch_with_a_nan_an_infinity_or_minus_zero_is_written_as_json_dumps_writes_it(
+    odd: float,
+) -> None:
+    outputs = {"p": np.array([[0.5], [odd]], np.float32)}
+    assert encode_rows("m", "1", "k", 0, outputs) == one_by_one("m", "1", "k", 0, outputs)
 
 
 @given(st.lists(st.text(max_size=5), min_size=1, max_size=4))
@@ -85,7 +149,8 @@ def test_the_object_results_match_the_rows_scored_one_dict_at_a_time(
     x = np.random.default_rng(1).random((41, 3), dtype=np.float32)
     body, rows = score_rows_jsonl(dataplane, {"x": x}, rows_per_batch=8, key="in/a%b.jsonl")
     old = jsonl_body(score_rows(dataplane, {"x": x}, rows_per_batch=8, key="in/a%b.jsonl"))
-    assert (body, rows) == (old, 41)
+    assert rows == 41
+    assert_same_results(body, old)
     lines = [json.loads(line) for line in body.splitlines()]
     assert [line["id"] for line in lines] == [f"in/a%b.jsonl#{i}" for i in range(41)]
     assert lines[40]["outputs"][0]["data"] == pytest.approx(expected(x[40:41]))
