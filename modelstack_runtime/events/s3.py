@@ -83,10 +83,12 @@ def score_all(
 def read_object(objects: Any, bucket: str, key: str, *, limits: RowLimits) -> bytes:
     """The object's bytes, refused by size before its body is read."""
     response = objects.get_object(Bucket=bucket, Key=key)
-    check_object_size(int(response.get("ContentLength", 0)), key=key, limits=limits)
     body = response["Body"]
-    data = bytes(body.read(limits.max_object_bytes + 1))
-    body.close()
+    try:  # closed also when refused unread, so its connection does not wait for the collector
+        check_object_size(int(response.get("ContentLength", 0)), key=key, limits=limits)
+        data = bytes(body.read(limits.max_object_bytes + 1))
+    finally:
+        body.close()
     check_object_size(len(data), key=key, limits=limits)
     return data
 

@@ -16,6 +16,8 @@ from modelstack_runtime.events import batch_event_kind, handle_batch_event
 from modelstack_runtime.events.clients import Clients
 from modelstack_runtime.events.config import EVENTS_CONFIG_ENV, EventsConfig
 from modelstack_runtime.events.outputs import object_output_key, result_key
+from modelstack_runtime.events.rows import ObjectTooLarge, RowLimits
+from modelstack_runtime.events.s3 import read_object
 from modelstack_runtime.lambda_handler import LambdaAdapter
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders"
@@ -191,6 +193,23 @@ def test_an_oversize_object_is_skipped_before_it_is_read(
     )
     assert answer["objects"] == []
     assert "1700 bytes, above the limit of 1000" in answer["skipped"][0]["error"]
+
+
+def test_an_object_refused_unread_closes_its_body_at_once() -> None:
+    from botocore.response import StreamingBody
+
+    class OneObject:  # what boto3's get_object gives back, over a real StreamingBody
+        def __init__(self) -> None:
+            self.raw = io.BytesIO(b"0" * 2000)
+
+        def get_object(self, **_: Any) -> dict[str, Any]:
+            return {"ContentLength": 2000, "Body": StreamingBody(self.raw, 2000)}
+
+    objects = OneObject()
+    limits = RowLimits(max_object_bytes=1000, max_rows=10)
+    with pytest.raises(ObjectTooLarge, match="2000 bytes, above the limit of 1000"):
+        read_object(objects, "b", "incoming/big.jsonl", limits=limits)
+    assert objects.raw.closed, "its connection goes back at once, not when collected"
 
 
 def test_output_keys() -> None:

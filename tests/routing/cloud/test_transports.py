@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote
 import numpy as np
 import pytest
 from fake_google import FakeGoogleIam, FakeMetadataServer, RecordingTier
+from open_sockets import client_sockets_to
 from routerkit import FakeFunctionRuntime, lambda_routes, port_of, running_router
 from tiermodel import expected, write_tier_config
 
@@ -105,15 +106,6 @@ def test_a_bad_request_at_the_tier_comes_back_as_its_4xx(lambda_tier: Any) -> No
     address, _ = lambda_tier
     reply = opened("large", address, max_reply=1 << 20).send(infer_request("nope"))
     assert reply.status == 404 and "nope" in json.loads(reply.body)["error"]
-
-
-def client_sockets_to(port: int) -> int:
-    """Sockets on this machine still open (established, or closed by the peer only)
-    towards 127.0.0.1:`port`, from /proc/net/tcp."""
-    remote = f"0100007F:{port:04X}"
-    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    states = [line.split()[3] for line in lines if line.split()[2] == remote]
-    return sum(state in ("01", "08") for state in states)  # ESTABLISHED, CLOSE_WAIT
 
 
 def test_an_answer_over_the_limit_is_a_tier_failure_naming_the_setting(lambda_tier: Any) -> None:
