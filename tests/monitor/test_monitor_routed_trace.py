@@ -83,15 +83,23 @@ def _one(spans: list[Span], name: str) -> Span:
     return span
 
 
-def test_an_escalated_request_is_one_trace_across_entry_and_tier(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: tuple[str, list[bytes]]
-) -> None:
-    endpoint, bodies = receiver
+def _start_cascade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> tuple[RuntimeServer, RuntimeServer]:
+    """The large tier and the small entry escalating to it, both exporting to `endpoint`."""
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
     monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
     tier = _start(tmp_path / "tier", "large")
     tiers = {"large": {"url": tier.url, "model_name": "large", "timeout_ms": 5000}}
     entry = _start(tmp_path / "entry", "small", routing={"tiers": tiers, "escalate": ESCALATE})
+    return tier, entry
+
+
+def test_an_escalated_request_is_one_trace_across_entry_and_tier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: tuple[str, list[bytes]]
+) -> None:
+    endpoint, bodies = receiver
+    tier, entry = _start_cascade(tmp_path, monkeypatch, endpoint)
     client = Client(entry.port)
     try:
         status, headers, body = client.infer(UNSURE, {"traceparent": HEADER}, model="small")
@@ -128,11 +136,7 @@ def test_a_request_without_trace_context_starts_one_the_tier_joins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: tuple[str, list[bytes]]
 ) -> None:
     endpoint, bodies = receiver
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
-    tier = _start(tmp_path / "tier", "large")
-    tiers = {"large": {"url": tier.url, "model_name": "large", "timeout_ms": 5000}}
-    entry = _start(tmp_path / "entry", "small", routing={"tiers": tiers, "escalate": ESCALATE})
+    tier, entry = _start_cascade(tmp_path, monkeypatch, endpoint)
     client = Client(entry.port)
     try:
         status, headers, _ = client.infer(UNSURE, model="small")
