@@ -1,10 +1,13 @@
-"""A small four-feature classifier, its runtime config and an HTTP client for the tests."""
+"""A small four-feature classifier, its runtime config, an HTTP client for the tests, and an
+OTLP/HTTP receiver on 127.0.0.1 that keeps the trace export bodies it is sent."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +98,31 @@ def client_fixture(server: RuntimeServer) -> Iterator[Client]:
     c = Client(server.port)
     yield c
     c.close()
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    bodies: list[bytes] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/v1/traces":
+            type(self).bodies.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.fixture(name="receiver")
+def receiver_fixture() -> Iterator[tuple[str, list[bytes]]]:
+    """The receiver's endpoint and the bodies POSTed to its /v1/traces, in order."""
+    bodies: list[bytes] = []
+    handler = type("Receiver", (_Receiver,), {"bodies": bodies})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", bodies
+    httpd.shutdown()
+    httpd.server_close()

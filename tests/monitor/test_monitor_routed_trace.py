@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from monitorkit import Client, runtime_config
+from monitorkit import Client, receiver_fixture, runtime_config  # noqa: F401 (fixtures)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -27,35 +24,6 @@ UNSURE = np.zeros((1, 4))  # every score 0: escalated to the tier
 ESCALATE = [
     {"to": "large", "output": "probabilities", "condition": "max_prob_below", "threshold": 0.5}
 ]
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    bodies: list[bytes] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        body = self.rfile.read(length)
-        if self.path == "/v1/traces":
-            type(self).bodies.append(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[bytes]]]:
-    bodies: list[bytes] = []
-    httpd = ThreadingHTTPServer(
-        ("127.0.0.1", 0), type("Receiver", (_Receiver,), {"bodies": bodies})
-    )
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", bodies
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _start(directory: Path, name: str, **config: Any) -> RuntimeServer:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ from hypothesis import strategies as st
 from monitorkit import (  # noqa: F401 (fixtures)
     Client,
     client_fixture,
+    receiver_fixture,
     runtime_config,
     server_fixture,
 )
@@ -116,33 +114,6 @@ def test_without_an_endpoint_opentelemetry_is_not_imported() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["NoTracer", "False"]
     assert isinstance(tracer_from_env("m", "1", {}), NoTracer)
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    bodies: list[bytes] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        type(self).bodies.append(self.rfile.read(length) if self.path == "/v1/traces" else b"")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[bytes]]]:
-    bodies: list[bytes] = []
-    handler = type("Receiver", (_Receiver,), {"bodies": bodies})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", bodies
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def test_spans_reach_an_otlp_http_receiver(
