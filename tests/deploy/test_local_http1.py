@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from modelstack.providers.local.http1 import (
     HttpError,
     Message,
+    RequestFramer,
     Stream,
     has_bare_cr_lf_or_nul,
     read_request,
@@ -117,3 +118,35 @@ def test_the_one_regex_request_line_agrees_with_the_part_by_part_check(start: by
         return
     assert request is not None
     assert (request.method, request.target, request.version) == expected
+
+
+def frame_in_pieces(data: bytes, cuts: list[int]) -> tuple[list[Message], bytes]:
+    """Feed `data` to a RequestFramer in pieces; the requests it took and what is left."""
+    framer, buffer, taken, position = RequestFramer(MAX_BODY), bytearray(), [], 0
+    for cut in [*cuts, len(data)]:
+        buffer += data[position : position + cut]
+        position += cut
+        while (request := framer.take(buffer, lambda: None)) is not None:
+            taken.append(request)
+    return taken, bytes(buffer)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.binary(max_size=300), min_size=1, max_size=4),
+    st.lists(st.integers(1, 200), max_size=12),
+)
+def test_the_framer_takes_the_same_requests_however_the_bytes_arrive(
+    bodies: list[bytes], cuts: list[int]
+) -> None:
+    requests = b"".join(
+        b"POST /%d HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (i, len(b), b)
+        if i % 2
+        else b"POST /%d HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+        % (i, len(b) or 1, b or b"z")
+        for i, b in enumerate(bodies)
+    )
+    taken, left = frame_in_pieces(requests + b"GET /half HTTP/1.1\r\n", cuts)
+    assert [r.target for r in taken] == [f"/{i}" for i in range(len(bodies))]
+    assert [r.body for r in taken] == [b if i % 2 else b or b"z" for i, b in enumerate(bodies)]
+    assert left == b"GET /half HTTP/1.1\r\n"  # the next request's start stays in the buffer

@@ -212,3 +212,10 @@ def test_the_router_process_imports_nothing_heavy() -> None:
     assert "modelstack" in loaded  # the probe sees imports
     assert not loaded & {"numpy", "onnx", "onnxruntime", "docker", "jsonschema"}
     assert "modelstack.image" not in result.stdout
+
+
+def test_the_connection_limit_comes_from_the_environment() -> None:
+    settings = RouterSettings.from_env({"MODELSTACK_ROUTER_MAX_CONNECTIONS": "8"})
+    assert settings.max_connections == 8
+    with pytest.raises(UsageError, match="MODELSTACK_ROUTER_MAX_CONNECTIONS"):
+        RouterSettings.from_env({"MODELSTACK_ROUTER_MAX_CONNECTIONS": "1.5"})

@@ -123,3 +123,25 @@ def test_a_client_that_leaves_before_its_answer_costs_the_router_nothing(
     connection.request("POST", "/after", body=b"still here")
     assert connection.getresponse().read() == b"still here"
     connection.close()
+
+
+def test_connections_past_the_limit_wait_until_one_closes(
+    tmp_path: Path, backend: RecordingBackend
+) -> None:
+    settings = RouterSettings(max_connections=2, idle_timeout_s=30)
+    with running_router(tmp_path, http_routes(backend.address), settings) as server:
+        port = port_of(server)
+        held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        for sock in held:  # both served
+            sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        waiting = socket.create_connection(("127.0.0.1", port), timeout=0.5)
+        waiting.sendall(b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        with pytest.raises(TimeoutError):  # in the backlog, not accepted
+            waiting.recv(65536)
+        held[0].close()
+        waiting.settimeout(10)
+        assert statuses(read_all(waiting)) == [200]
+        waiting.close()
+        held[1].close()
+    assert [s.path for s in backend.seen] == ["/a", "/a", "/b"]

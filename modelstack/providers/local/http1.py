@@ -12,8 +12,10 @@ of another (request smuggling):
   400;
 * a body over the limit is refused from its declared size (413) without being read.
 
-Responses from the revisions' containers are read with the same rules (`read_response`).
-Standard library only.
+The framers (`RequestFramer`, `ResponseFramer`) take whole messages out of a read buffer and
+never block, so one thread can frame every connection (the router's event loop); responses
+from the revisions' containers are framed by the same rules, their errors 502s. `read_request`
+is the same framing on a blocking socket. Standard library only.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from modelstack.errors import ModelstackError
 __all__ = [
     "HttpError",
     "Message",
+    "RequestFramer",
+    "ResponseFramer",
     "Stream",
     "has_bare_cr_lf_or_nul",
     "read_request",
-    "read_response",
     "render",
 ]
 
@@ -100,7 +103,7 @@ class Message:
 
 
 class Stream:
-    """A socket and its read buffer; every read waits at most until a monotonic deadline.
+    """A blocking socket and its read buffer; every read waits at most until a deadline.
 
     The socket is put in blocking mode with kernel receive and send timeouts, so a read or
     write is one system call (Python's own timeouts poll before each): the receive timeout
@@ -134,78 +137,228 @@ class Stream:
             self.buffer += data
             return True
 
-    def peer_closed(self) -> bool:
-        """Whether the peer closed an idle connection (or sent something unasked for)."""
-        if self.buffer:
-            return True
-        try:
-            self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # b"" (closed) or data
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True
-        return True
 
-    def read_head(self, idle_deadline: float, read_s: float) -> bytes | None:
-        """The next head, without its final blank line; None on a clean end of the stream.
+class RequestFramer:
+    """Takes whole requests, one at a time, out of a connection's read buffer, strictly.
 
-        Waiting for the first byte ends at `idle_deadline`; from the first byte on, the whole
-        head must arrive within `read_s` seconds."""
-        while self.buffer[:2] == b"\r\n":  # empty lines before a request are ignored
-            del self.buffer[:2]
-        deadline = time.monotonic() + read_s if self.buffer else idle_deadline
-        searched = 0
-        while True:
-            end = self.buffer.find(b"\r\n\r\n", searched)
-            if end >= 0:
-                head = bytes(self.buffer[:end])
-                del self.buffer[: end + 4]
-                return head
-            if len(self.buffer) > MAX_HEAD_BYTES:
+    `take` is called whenever more bytes have arrived; it never blocks and never reads a
+    byte past the request it returns, so what follows stays in the buffer for the next."""
+
+    __slots__ = ("_body", "_head", "max_body")
+
+    def __init__(self, max_body: int) -> None:
+        self.max_body = max_body
+        self._head = _HeadFinder()
+        self._body: _Body | None = None
+
+    @property
+    def in_body(self) -> bool:
+        """Whether the head of the next request has been taken and its body is awaited."""
+        return self._body is not None
+
+    def take(self, buffer: bytearray, on_continue: Callable[[], None]) -> Message | None:
+        """The next request with its whole body, taken out of `buffer`, or None until more
+        bytes arrive. HttpError for a request that is malformed, ambiguous or too large.
+        `on_continue` is called once the head of a request that asked for
+        `Expect: 100-continue` (and has a body) has been taken."""
+        if self._body is None:
+            head = self._head.take(buffer)
+            if head is None:
+                return None
+            request = _request_of(head)
+            size = _body_size(request, self.max_body)
+            self._body = _Body(request, size, self.max_body, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            if size != 0 and (request.header("expect") or "").lower() == "100-continue":
+                on_continue()
+        message = self._body.take(buffer)
+        if message is not None:
+            self._body = None
+        return message
+
+
+class ResponseFramer:
+    """Takes the whole response to one request out of a connection's read buffer; interim
+    (1xx) answers are skipped. A response with neither `Content-Length` nor
+    `Transfer-Encoding` ends with the connection (`at_end`); its errors are 502s."""
+
+    __slots__ = ("_body", "_head", "head_only", "max_body")
+
+    def __init__(self, max_body: int, head_only: bool) -> None:
+        self.max_body = max_body
+        self.head_only = head_only
+        self._head = _HeadFinder()
+        self._body: _Body | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether any byte of the response has arrived."""
+        return self._body is not None or self._head.started
+
+    def take(self, buffer: bytearray) -> Message | None:
+        """The response, taken out of `buffer`, or None until more bytes arrive."""
+        while self._body is None:
+            head = self._head.take(buffer)
+            if head is None:
+                return None
+            response = _response_of(head)
+            if response.status < 200:
+                continue
+            if self.head_only or response.status in (204, 304):
+                return response
+            if (
+                response.header("transfer-encoding") is None
+                and response.header("content-length") is None
+            ):
+                self._body = _Body(response, None, self.max_body, HTTPStatus.BAD_GATEWAY)
+            else:
+                size = _body_size(response, self.max_body, HTTPStatus.BAD_GATEWAY)
+                self._body = _Body(response, size, self.max_body, HTTPStatus.BAD_GATEWAY)
+        return self._body.take(buffer)
+
+    def at_end(self, buffer: bytearray) -> Message:
+        """The response once the connection has closed: a body that ends with the connection
+        is whole now; anything else was cut short (HttpError 502)."""
+        if self._body is None or self._body.size is not None:
+            where = "inside an answer" if self.started else "before any answer"
+            raise HttpError(HTTPStatus.BAD_GATEWAY, f"the connection closed {where}")
+        response = self._body.message
+        response.body = bytes(buffer)
+        buffer.clear()
+        response.headers.append(("Connection", "close"))
+        return response
+
+
+class _HeadFinder:
+    """Finds the end of a head in a growing buffer without searching any byte twice."""
+
+    __slots__ = ("_searched", "started")
+
+    def __init__(self) -> None:
+        self._searched = 0
+        self.started = False
+
+    def take(self, buffer: bytearray) -> bytes | None:
+        """The next head without its final blank line, taken out of `buffer`, or None."""
+        if not self.started:
+            while buffer[:2] == b"\r\n":  # empty lines before a message are ignored
+                del buffer[:2]
+            if buffer == b"\r":
+                return None  # perhaps the start of another empty line
+            self.started = bool(buffer)
+        end = buffer.find(b"\r\n\r\n", self._searched)
+        if end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
                 raise HttpError(
                     HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
                     f"the message head is larger than {MAX_HEAD_BYTES} bytes",
                 )
-            searched = max(0, len(self.buffer) - 3)
-            started = bool(self.buffer)
-            if not self.fill(deadline):
-                if not self.buffer:
-                    return None
-                raise HttpError(HTTPStatus.BAD_REQUEST, "the connection closed inside a head")
-            if not started:
-                while self.buffer[:2] == b"\r\n":
-                    del self.buffer[:2]
-                deadline = time.monotonic() + read_s
+            self._searched = max(0, len(buffer) - 3)
+            return None
+        head = bytes(buffer[:end])
+        del buffer[: end + 4]
+        self._searched, self.started = 0, False
+        return head
 
-    def read_exact(self, size: int, deadline: float) -> bytes:
-        while len(self.buffer) < size:
-            if not self.fill(deadline):
-                raise HttpError(HTTPStatus.BAD_REQUEST, "the connection closed inside a body")
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
 
-    def read_line(self, deadline: float) -> bytes:
-        searched = 0
+class _Body:
+    """The body of one message: `size` bytes, chunked (-1), or up to the end (None)."""
+
+    __slots__ = (
+        "_chunks",
+        "_left",
+        "_state",
+        "_total",
+        "_trailers",
+        "max_body",
+        "message",
+        "size",
+        "too_large",
+    )  # fmt: skip
+
+    def __init__(
+        self, message: Message, size: int | None, max_body: int, too_large: HTTPStatus
+    ) -> None:
+        self.message, self.size, self.max_body, self.too_large = message, size, max_body, too_large
+        self._chunks: list[bytes] = []
+        self._state, self._left, self._total, self._trailers = "size", 0, 0, 0
+
+    def take(self, buffer: bytearray) -> Message | None:
+        if self.size is None:
+            if len(buffer) > self.max_body:
+                raise HttpError(self.too_large, f"a body is larger than {self.max_body} bytes")
+            return None
+        if self.size >= 0:
+            if len(buffer) < self.size:
+                return None
+            self.message.body = bytes(buffer[: self.size])
+            del buffer[: self.size]
+            return self.message
+        if not self._take_chunks(buffer):
+            return None
+        self.message.body = b"".join(self._chunks)
+        return self.message
+
+    def _take_chunks(self, buffer: bytearray) -> bool:
+        """Decode what has arrived of a chunked body; True once its last trailer is in."""
         while True:
-            end = self.buffer.find(b"\r\n", searched)
-            if end >= 0:
-                line = bytes(self.buffer[:end])
-                del self.buffer[: end + 2]
-                return line
-            if len(self.buffer) > MAX_CHUNK_LINE:
-                raise HttpError(HTTPStatus.BAD_REQUEST, "a chunk-size or trailer line is too long")
-            searched = max(0, len(self.buffer) - 1)
-            if not self.fill(deadline):
-                raise HttpError(HTTPStatus.BAD_REQUEST, "the connection closed inside a body")
+            if self._state == "data":
+                if buffer:
+                    taken = bytes(buffer[: self._left])
+                    del buffer[: len(taken)]
+                    self._chunks.append(taken)
+                    self._left -= len(taken)
+                if self._left:
+                    return False
+                self._state = "end"
+            if self._state == "end":
+                if len(buffer) < 2:
+                    return False
+                if buffer[:2] != b"\r\n":
+                    raise HttpError(HTTPStatus.BAD_REQUEST, "a chunk is longer than its size")
+                del buffer[:2]
+                self._state = "size"
+            line = _take_line(buffer)
+            if line is None:
+                return False
+            if self._state == "size":
+                self._start_chunk(line)
+            elif not line:
+                return True
+            elif b":" not in line or line[:1] in (b" ", b"\t"):
+                raise HttpError(HTTPStatus.BAD_REQUEST, f"malformed trailer line {line[:40]!r}")
+            else:
+                self._trailers += 1
+                if self._trailers > MAX_HEADER_LINES:
+                    raise HttpError(
+                        HTTPStatus.BAD_REQUEST, f"more than {MAX_HEADER_LINES} trailer lines"
+                    )
 
-    def read_to_end(self, limit: int, deadline: float) -> bytes:
-        while self.fill(deadline):
-            if len(self.buffer) > limit:
-                raise HttpError(HTTPStatus.BAD_GATEWAY, f"a body is larger than {limit} bytes")
-        data = bytes(self.buffer)
-        self.buffer.clear()
-        return data
+    def _start_chunk(self, line: bytes) -> None:
+        digits = line.split(b";", 1)[0].rstrip(b" \t")
+        if not _HEX.fullmatch(digits):
+            raise HttpError(HTTPStatus.BAD_REQUEST, f"malformed chunk size {line[:40]!r}")
+        size = int(digits, 16)
+        if size == 0:
+            self._state = "trailers"
+            return
+        self._total += size
+        if self._total > self.max_body:
+            raise HttpError(
+                self.too_large, f"the body is larger than the limit of {self.max_body} bytes"
+            )
+        self._state, self._left = "data", size
+
+
+def _take_line(buffer: bytearray) -> bytes | None:
+    """A chunk-size or trailer line taken out of `buffer` (bounded), or None."""
+    end = buffer.find(b"\r\n", 0, MAX_CHUNK_LINE + 2)
+    if end < 0:
+        if len(buffer) > MAX_CHUNK_LINE:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "a chunk-size or trailer line is too long")
+        return None
+    line = bytes(buffer[:end])
+    del buffer[: end + 2]
+    return line
 
 
 def read_request(
@@ -216,32 +369,43 @@ def read_request(
     max_body: int,
     on_continue: Callable[[], None],
 ) -> Message | None:
-    """The next request with its whole body, or None when the client closed the connection.
+    """The next request on a blocking stream, or None when the client closed the connection.
 
-    HttpError for a request that is malformed, ambiguous or too large; TimeoutError when it
-    does not arrive in time. `on_continue` is called before reading the body of a request that
-    asked for `Expect: 100-continue`."""
-    head = stream.read_head(idle_deadline, read_s)
-    if head is None:
-        return None
-    deadline = time.monotonic() + read_s
+    Waiting for its first byte ends at `idle_deadline`; from then on its head must arrive
+    within `read_s` seconds, and its body within `read_s` seconds of its head. HttpError for
+    a request that is malformed, ambiguous or too large; TimeoutError when it is late."""
+    framer = RequestFramer(max_body)
+    deadline = idle_deadline
+    waiting = True  # for the first byte
+    in_body = False
+    while True:
+        request = framer.take(stream.buffer, on_continue)
+        if request is not None:
+            return request
+        if waiting and stream.buffer:
+            waiting, deadline = False, time.monotonic() + read_s
+        if framer.in_body and not in_body:
+            in_body, deadline = True, time.monotonic() + read_s
+        if not stream.fill(deadline):
+            if waiting and not stream.buffer:
+                return None
+            where = "a body" if framer.in_body else "a head"
+            raise HttpError(HTTPStatus.BAD_REQUEST, f"the connection closed inside {where}")
+
+
+def _request_of(head: bytes) -> Message:
     start, headers, fields = _parse_head(head)
     line = _REQUEST_LINE.fullmatch(start)
     if line is None:
         _refuse_request_line(start)
     method, target, version = line.group(1, 2, 3)
-    request = Message(
+    return Message(
         method=method.decode("ascii"),
         target=target.decode("ascii"),
         version=version.decode("ascii"),
         headers=headers,
         _fields=fields,
     )
-    size = _body_size(request, max_body)
-    if size != 0 and (request.header("expect") or "").lower() == "100-continue":
-        on_continue()
-    request.body = _read_body(stream, size, max_body, deadline, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-    return request
 
 
 def _refuse_request_line(start: bytes) -> NoReturn:
@@ -252,35 +416,18 @@ def _refuse_request_line(start: bytes) -> NoReturn:
     raise HttpError(HTTPStatus.BAD_REQUEST, "the request target must be a path (/...)")
 
 
-def read_response(stream: Stream, *, deadline: float, max_body: int, head_only: bool) -> Message:
-    """The response to a request (the body of a HEAD request's answer is empty by rule)."""
-    while True:
-        head = stream.read_head(deadline, max(0.0, deadline - time.monotonic()))
-        if head is None:
-            raise HttpError(HTTPStatus.BAD_GATEWAY, "the connection closed before any answer")
-        start, headers, fields = _parse_head(head)
-        match = _STATUS.fullmatch(start)
-        if match is None:
-            raise HttpError(HTTPStatus.BAD_GATEWAY, "malformed status line")
-        status = int(match.group(1))
-        if status >= 200:
-            break
-    response = Message(
-        status=status,
+def _response_of(head: bytes) -> Message:
+    start, headers, fields = _parse_head(head)
+    match = _STATUS.fullmatch(start)
+    if match is None:
+        raise HttpError(HTTPStatus.BAD_GATEWAY, "malformed status line")
+    return Message(
+        status=int(match.group(1)),
         reason=(match.group(2) or b"").decode("latin-1"),
         version=start[:8].decode("ascii"),
         headers=headers,
         _fields=fields,
     )
-    if head_only or status in (204, 304):
-        return response
-    if response.header("transfer-encoding") is None and response.header("content-length") is None:
-        response.body = stream.read_to_end(max_body, deadline)
-        response.headers.append(("Connection", "close"))
-        return response
-    size = _body_size(response, max_body, HTTPStatus.BAD_GATEWAY)
-    response.body = _read_body(stream, size, max_body, deadline, HTTPStatus.BAD_GATEWAY)
-    return response
 
 
 def render(message: Message, *, close: bool = False, head_only: bool = False) -> bytes:
@@ -359,36 +506,6 @@ def _body_size(message: Message, max_body: int, refuse: HTTPStatus = HTTPStatus.
             f"the body of {size} bytes is larger than the limit of {max_body} bytes",
         )
     return size
-
-
-def _read_body(
-    stream: Stream, size: int, max_body: int, deadline: float, too_large: HTTPStatus
-) -> bytes:
-    if size >= 0:
-        return stream.read_exact(size, deadline) if size else b""
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        line = stream.read_line(deadline)
-        digits = line.split(b";", 1)[0].rstrip(b" \t")
-        if not _HEX.fullmatch(digits):
-            raise HttpError(HTTPStatus.BAD_REQUEST, f"malformed chunk size {line[:40]!r}")
-        chunk = int(digits, 16)
-        if chunk == 0:
-            break
-        total += chunk
-        if total > max_body:
-            raise HttpError(too_large, f"the body is larger than the limit of {max_body} bytes")
-        chunks.append(stream.read_exact(chunk, deadline))
-        if stream.read_exact(2, deadline) != b"\r\n":
-            raise HttpError(HTTPStatus.BAD_REQUEST, "a chunk is longer than its size")
-    for _ in range(MAX_HEADER_LINES + 1):  # trailers, ignored
-        trailer = stream.read_line(deadline)
-        if not trailer:
-            return b"".join(chunks)
-        if b":" not in trailer or trailer[:1] in (b" ", b"\t"):
-            raise HttpError(HTTPStatus.BAD_REQUEST, f"malformed trailer line {trailer[:40]!r}")
-    raise HttpError(HTTPStatus.BAD_REQUEST, f"more than {MAX_HEADER_LINES} trailer lines")
 
 
 def _set_timeout(sock: socket.socket, option: int, seconds: float) -> None:

@@ -1,123 +1,276 @@
-"""Forwarding one request to a container of a revision, over kept-alive connections.
+"""Forwarding one request to a container of a revision, over kept-alive connections, on the
+router's event loop (`loop`): nothing here blocks.
 
-Each router thread keeps its own connection to each container. A request goes to another
-container only when nothing of it was sent: the connection was refused, or a kept-alive
-connection was found closed before the request was written. Once any byte has been sent it is
-never sent again, so no inference runs twice; an early answer (a container refusing an
-oversize body with 413 and closing) is read and passed on.
+Idle connections to each container are pooled. A request goes to another container only when
+nothing of it was sent: the connection was refused, a pooled connection was found closed
+before the request was written, or the first write failed outright. Once any byte has been
+sent it is never sent again, so no inference runs twice; an early answer (a container
+refusing an oversize body with 413 and closing) is read and passed on.
 """
 
 from __future__ import annotations
 
+import errno
 import itertools
+import json
+import os
+import select
 import socket
-import threading
 import time
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Final
 
-from modelstack.providers.local.http1 import HttpError, Message, Stream, read_response
+from modelstack.providers.local.http1 import HttpError, Message, ResponseFramer
+from modelstack.providers.local.loop import EventLoop
 from modelstack.providers.local.routes import Revision
 
-__all__ = ["HOP_HEADERS", "BackendUnreachable", "close_connections", "forward", "reply_headers"]
+__all__ = ["HOP_HEADERS", "BackendPool", "Exchange", "error_reply", "json_reply", "reply_headers"]
 
 HOP_HEADERS: Final = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
      "upgrade", "content-length", "host", "expect"}
 )  # fmt: skip
-CONNECT_TIMEOUT_S: Final = 5.0
+MAX_IDLE_PER_CONTAINER: Final = 64
+_RECV: Final = 64 * 1024
+_IN: Final = select.EPOLLIN
+_OUT: Final = select.EPOLLOUT
+_turns = itertools.count()
+
+Answer = Callable[[Message], None]
+"""Where an exchange delivers the answer for its client (a container's, or the router's 502)."""
 
 
-class BackendUnreachable(Exception):
-    """No container of the revision answered the request."""
+class Exchange:
+    """One request on its way to a container of `revision` and back. `answer` is called
+    exactly once, on the loop's thread, with the message for the client."""
+
+    __slots__ = (
+        "_order",
+        "_problem",
+        "answer",
+        "data",
+        "deadline",
+        "head_only",
+        "pool",
+        "revision",
+    )  # fmt: skip
+
+    def __init__(
+        self, pool: BackendPool, revision: Revision, request: Message, answer: Answer
+    ) -> None:
+        self.pool, self.revision, self.answer = pool, revision, answer
+        self.data = _serialise(request)
+        self.head_only = request.method == "HEAD"
+        self.deadline = time.monotonic() + pool.timeout_s
+        start = next(_turns)
+        count = len(revision.backends)
+        self._order = [revision.backends[(start + i) % count] for i in range(count)]
+        self._problem = "no containers"
+        self.try_next()
+
+    def try_next(self, problem: str = "") -> None:
+        """Send the request to the next container; nothing of it has been sent anywhere yet."""
+        self._problem = problem or self._problem
+        while self._order:
+            address = self._order.pop(0)
+            backend = self.pool.take(address)
+            if backend is None:
+                try:
+                    backend = Backend(self.pool, address)
+                except OSError as exc:
+                    self._problem = f"{address}: {exc.strerror or exc}"
+                    continue
+            backend.start(self)
+            return
+        self.fail(self._problem)
+
+    def fail(self, detail: str) -> None:
+        message = f"revision {self.revision.version} unreachable: {detail}"
+        self.answer(error_reply(HTTPStatus.BAD_GATEWAY, message))
 
 
-class _Backend:
-    __slots__ = ("address", "sock", "stream")
+class Backend:
+    """A non-blocking connection to one container: idle in the pool, or carrying one
+    exchange (connect, send the request while reading, frame the response)."""
 
-    def __init__(self, address: str, send_timeout_s: float) -> None:
+    __slots__ = ("_framer", "_sent", "address", "buffer", "connecting", "deadline", "exchange",
+                 "loop", "pool", "sock", "write_failed")  # fmt: skip
+
+    def __init__(self, pool: BackendPool, address: str) -> None:
         host, _, port = address.rpartition(":")
-        self.address = address
-        self.sock = socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S)
+        self.pool, self.loop, self.address = pool, pool.loop, address
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.stream = Stream(self.sock, send_timeout_s)
+        code = self.sock.connect_ex((host, int(port)))
+        if code not in (0, errno.EINPROGRESS):
+            self.sock.close()
+            raise OSError(code, os.strerror(code))
+        self.connecting = code != 0
+        self.buffer = bytearray()
+        self.exchange: Exchange | None = None
+        self.deadline = float("inf")
+        self._framer: ResponseFramer | None = None
+        self._sent = 0
+        self.write_failed = False
+        self.loop.register(self, _OUT if self.connecting else 0)
 
-    def closed(self) -> bool:
+    def start(self, exchange: Exchange) -> None:
+        self.exchange, self.deadline = exchange, exchange.deadline
+        self._framer = ResponseFramer(self.pool.max_body, exchange.head_only)
+        self._sent, self.write_failed = 0, False
+        if not self.connecting:
+            self._write()
+
+    def idle_closed(self) -> bool:
         """Whether the container has closed this idle connection (or sent something unasked)."""
-        return self.stream.peer_closed()
+        try:
+            self.sock.recv(1, socket.MSG_PEEK)  # b"" (closed) or data: either way unusable
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        return True
+
+    def on_event(self, events: int) -> None:
+        exchange = self.exchange
+        if exchange is None:  # idle: the container closed it, or sent something unasked
+            self.pool.discard(self)
+            return
+        if self.connecting:
+            code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                self.close()
+                exchange.try_next(f"{self.address}: {os.strerror(code)}")
+                return
+            self.connecting = False
+            self._write()
+            return
+        if events & _OUT:
+            self._write()
+        if self.exchange is not None and events & ~_OUT:
+            self._read()
+
+    def on_deadline(self) -> None:
+        exchange = self.exchange
+        self.close()
+        if exchange is not None:
+            exchange.fail(f"{self.address}: no answer within {self.pool.timeout_s:g} s")
+
+    def _write(self) -> None:
+        assert self.exchange is not None
+        data = self.exchange.data
+        try:
+            self._sent += self.sock.send(memoryview(data)[self._sent :])
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            if self._sent == 0 and not self.buffer:  # nothing sent: another container may take it
+                exchange = self.exchange
+                self.close()
+                exchange.try_next(f"{self.address}: {exc.strerror or exc}")
+                return
+            self.write_failed = True  # sent in part: only an answer already on its way can help
+        done = self._sent == len(data) or self.write_failed
+        self.loop.modify(self, _IN if done else _IN | _OUT)
+
+    def _read(self) -> None:
+        try:
+            data = self.sock.recv(_RECV)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._give_up(exc.strerror or str(exc))
+            return
+        assert self._framer is not None
+        try:
+            if data:
+                self.buffer += data
+                response = self._framer.take(self.buffer)
+            else:
+                response = self._framer.at_end(self.buffer)
+        except HttpError as exc:
+            self._give_up(exc.message)
+            return
+        if response is not None:
+            self._finish(response, reusable=bool(data))
+
+    def _finish(self, response: Message, reusable: bool) -> None:
+        exchange = self.exchange
+        assert exchange is not None
+        self.exchange = None
+        whole = self._sent == len(exchange.data) and not self.buffer
+        if reusable and whole and response.keep_alive:
+            self.pool.put(self)
+        else:
+            self.close()
+            if not whole:
+                response.headers.append(("Connection", "close"))
+        exchange.answer(response)
+
+    def _give_up(self, detail: str) -> None:
+        exchange = self.exchange
+        self.close()
+        if exchange is not None:
+            exchange.fail(f"{self.address}: {detail}")
 
     def close(self) -> None:
+        self.exchange = None
+        self.loop.unregister(self)
         self.sock.close()
 
 
-_local = threading.local()
-_turns = itertools.count()
+class BackendPool:
+    """Idle kept-alive connections to the containers, by address (most recently used first)."""
 
+    def __init__(self, loop: EventLoop, *, timeout_s: float, max_body: int) -> None:
+        self.loop, self.timeout_s, self.max_body = loop, timeout_s, max_body
+        self._idle: dict[str, list[Backend]] = {}
 
-def forward(revision: Revision, request: Message, *, timeout_s: float, max_body: int) -> Message:
-    """The answer of one of the revision's containers; BackendUnreachable when none answered."""
-    pool: dict[str, _Backend] = getattr(_local, "pool", None) or {}
-    _local.pool = pool
-    data = _serialise(request)
-    start = next(_turns)
-    problem = "no containers"
-    for attempt in range(len(revision.backends)):
-        address = revision.backends[(start + attempt) % len(revision.backends)]
-        backend = pool.pop(address, None)
-        if backend is not None and backend.closed():
+    def take(self, address: str) -> Backend | None:
+        idle = self._idle.get(address)
+        while idle:
+            backend = idle.pop()
+            if not backend.idle_closed():
+                return backend
             backend.close()
-            backend = None
-        if backend is None:
-            try:
-                backend = _Backend(address, timeout_s)
-            except OSError as exc:  # nothing was sent: another container may take it
-                problem = f"{address}: {exc}"
-                continue
-        response = _exchange(backend, data, request.method, timeout_s, max_body)
-        if response.keep_alive:
-            pool[address] = backend
-        else:
+        return None
+
+    def put(self, backend: Backend) -> None:
+        idle = self._idle.setdefault(backend.address, [])
+        if len(idle) >= MAX_IDLE_PER_CONTAINER:
             backend.close()
-        return response
-    raise BackendUnreachable(problem)
+            return
+        backend.deadline = float("inf")
+        self.loop.modify(backend, _IN)
+        idle.append(backend)
 
-
-def close_connections() -> None:
-    """Close this thread's connections to the containers (its client connection ended)."""
-    pool: dict[str, _Backend] = getattr(_local, "pool", None) or {}
-    for backend in pool.values():
+    def discard(self, backend: Backend) -> None:
+        idle = self._idle.get(backend.address, [])
+        if backend in idle:
+            idle.remove(backend)
         backend.close()
-    pool.clear()
+
+    def close(self) -> None:
+        for idle in self._idle.values():
+            for backend in idle:
+                backend.close()
+        self._idle.clear()
 
 
-def _exchange(
-    backend: _Backend, data: bytes, method: str, timeout_s: float, max_body: int
-) -> Message:
-    deadline = time.monotonic() + timeout_s
-    try:
-        try:
-            backend.sock.sendall(data)
-        except OSError as exc:  # sent in part: only an answer already on its way can help
-            try:
-                return _read(backend, deadline, method, max_body, close=True)
-            except (OSError, HttpError):
-                raise BackendUnreachable(f"{backend.address}: {exc}") from None
-        return _read(backend, deadline, method, max_body, close=False)
-    except (OSError, HttpError) as exc:
-        backend.close()
-        detail = exc.message if isinstance(exc, HttpError) else str(exc) or type(exc).__name__
-        raise BackendUnreachable(f"{backend.address}: {detail}") from None
-    except BackendUnreachable:
-        backend.close()
-        raise
+def error_reply(status: HTTPStatus, message: str) -> Message:
+    """A JSON error answer: `{"error": message}`."""
+    return json_reply(status, {"error": message})
 
 
-def _read(backend: _Backend, deadline: float, method: str, max_body: int, close: bool) -> Message:
-    response = read_response(
-        backend.stream, deadline=deadline, max_body=max_body, head_only=method == "HEAD"
+def json_reply(status: HTTPStatus, document: object) -> Message:
+    return Message(
+        status=status.value,
+        reason=status.phrase,
+        headers=[("Content-Type", "application/json")],
+        body=json.dumps(document).encode(),
     )
-    if close:
-        response.headers.append(("Connection", "close"))
-    return response
 
 
 def _serialise(request: Message) -> bytes:

@@ -11,6 +11,10 @@ answered 400 (or 501, 413, 431) and its connection closed, and such answers, lik
 the limit, count against no revision. Settings come from the environment of the process that
 starts the router (`RouterSettings`).
 
+Every connection is served on one thread (`loop`, `connection`, `proxy`): a request costs a
+few system calls and no hand-off between threads, so the router adds little latency and CPU
+to the container behind it (`bench/bench_up.py --router-only` measures both).
+
 It runs as its own process (`python -m modelstack.providers.local.router`) so the endpoint outlives
 the `modelstack up` that started it; it imports only the standard library and these modules.
 It reads the routing table from a file the engine replaces atomically;
@@ -20,28 +24,24 @@ It reads the routing table from a file the engine replaces atomically;
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import errno
 import os
+import resource
+import select
 import signal
 import socket
-import socketserver
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
 
 from modelstack.errors import UsageError
-from modelstack.providers.local.http1 import HttpError, Message, Stream, read_request, render
-from modelstack.providers.local.invoke_api import handle_invoke
-from modelstack.providers.local.proxy import (
-    BackendUnreachable,
-    close_connections,
-    forward,
-    reply_headers,
-)
+from modelstack.providers.local.connection import ClientConnection
+from modelstack.providers.local.loop import EventLoop
+from modelstack.providers.local.proxy import BackendPool
 from modelstack.providers.local.table import Router
 
 __all__ = ["ENV_SETTINGS", "Router", "RouterServer", "RouterSettings", "main"]
@@ -51,8 +51,10 @@ ENV_SETTINGS: Final = {
     "read_timeout_s": "MODELSTACK_ROUTER_READ_TIMEOUT_S",
     "idle_timeout_s": "MODELSTACK_ROUTER_IDLE_TIMEOUT_S",
     "backend_timeout_s": "MODELSTACK_ROUTER_BACKEND_TIMEOUT_S",
+    "max_connections": "MODELSTACK_ROUTER_MAX_CONNECTIONS",
 }
 """Each setting of `RouterSettings` and the environment variable that sets it."""
+_INTEGERS: Final = frozenset({"max_body_bytes", "max_connections"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class RouterSettings:
     """A kept-alive connection with no request for this long is closed."""
     backend_timeout_s: float = 60.0
     """A container must answer within this (else 502, the revision's error)."""
+    max_connections: int = 512
+    """Client connections served at once; past it, new ones wait in the listen backlog."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RouterSettings:
@@ -74,7 +78,7 @@ class RouterSettings:
             text = env.get(variable)
             if text is None:
                 continue
-            kind = int if name == "max_body_bytes" else float
+            kind = int if name in _INTEGERS else float
             try:
                 value = kind(text)
             except ValueError:
@@ -85,132 +89,106 @@ class RouterSettings:
         return cls(**values)
 
 
-class RouterServer(socketserver.ThreadingTCPServer):
-    """Listens on 127.0.0.1:`port`; a thread per connection. `router` is set before serving."""
+class RouterServer:
+    """Listens on 127.0.0.1:`port`; every connection is served on one event loop thread
+    (`serve_forever`). `router` is set before serving."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
     router: Router
 
     def __init__(self, port: int, settings: RouterSettings) -> None:
         self.settings = settings
-        super().__init__(("127.0.0.1", port), _Connection)
-
-
-class _Connection(socketserver.BaseRequestHandler):
-    server: RouterServer
-    request: socket.socket
-
-    def handle(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            self._serve()
+            self.socket.bind(("127.0.0.1", port))
+            self.socket.listen(LISTEN_BACKLOG)
+        except OSError:
+            self.socket.close()
+            raise
+        self.socket.setblocking(False)
+        self.server_address: tuple[str, int] = self.socket.getsockname()
+        self.loop = EventLoop()
+        self.pool = BackendPool(
+            self.loop, timeout_s=settings.backend_timeout_s, max_body=settings.max_body_bytes
+        )
+        self.connections = 0
+        self._listener = _Listener(self)
+        self._served = threading.Event()
+        self._served.set()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._served.clear()
+        try:
+            self.loop.register(self._listener, select.EPOLLIN)
+            self.loop.run(poll_interval)
         finally:
-            close_connections()
+            self._served.set()
 
-    def _serve(self) -> None:
-        sock = self.request
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        settings = self.server.settings
-        stream = Stream(sock, settings.read_timeout_s)
-        while True:
+    def shutdown(self) -> None:
+        """Stop `serve_forever` and wait until it has returned (from another thread)."""
+        self.loop.stop()
+        self._served.wait()
+
+    def server_close(self) -> None:
+        self.pool.close()
+        self.loop.close()
+        self.socket.close()
+
+    def connection_opened(self) -> None:
+        self.connections += 1
+
+    def connection_closed(self) -> None:
+        self.connections -= 1
+        self._listener.resume()
+
+
+LISTEN_BACKLOG: Final = 128
+ACCEPT_BURST: Final = 64
+ACCEPT_PAUSE_S: Final = 0.1
+"""After running out of file descriptors, accepting pauses for this long."""
+
+
+class _Listener:
+    """Accepts connections, up to `max_connections` at once."""
+
+    def __init__(self, server: RouterServer) -> None:
+        self.server = server
+        self.sock = server.socket
+        self.deadline = float("inf")
+        self.paused = False
+
+    def on_event(self, events: int) -> None:
+        server = self.server
+        for _ in range(ACCEPT_BURST):
+            if server.connections >= server.settings.max_connections:
+                self._pause(float("inf"))
+                return
             try:
-                request = read_request(
-                    stream,
-                    idle_deadline=time.monotonic() + settings.idle_timeout_s,
-                    read_s=settings.read_timeout_s,
-                    max_body=settings.max_body_bytes,
-                    on_continue=lambda: sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n"),
-                )
-            except HttpError as exc:
-                _send(sock, _json(exc.status, {"error": exc.message}), close=True)
+                sock, _ = self.sock.accept()
+            except BlockingIOError:
                 return
-            except TimeoutError:
-                if stream.buffer:
-                    message = f"the request did not arrive within {settings.read_timeout_s} s"
-                    _send(sock, _json(HTTPStatus.REQUEST_TIMEOUT, {"error": message}), close=True)
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self._pause(time.monotonic() + ACCEPT_PAUSE_S)
                 return
-            except OSError:
-                return
-            if request is None:
-                return
-            reply = _dispatch(self.server.router, settings, request)
-            keep = request.keep_alive
-            try:
-                sock.sendall(render(reply, close=not keep, head_only=request.method == "HEAD"))
-            except OSError:
-                return
-            if not keep:
-                return
+            server.connection_opened()
+            ClientConnection(server, sock)
 
+    def on_deadline(self) -> None:
+        self.resume()
 
-def _dispatch(router: Router, settings: RouterSettings, request: Message) -> Message:
-    if request.target.startswith("/_modelstack/status"):
-        if request.method != "GET":
-            return _json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "the status is GET only"})
-        return _json(HTTPStatus.OK, router.status())
-    if router.flavour == "lambda":
-        return handle_invoke(router, request)
-    return _proxy(router, settings, request)
+    def resume(self) -> None:
+        if self.paused and self.server.connections < self.server.settings.max_connections:
+            self.paused, self.deadline = False, float("inf")
+            self.server.loop.modify(self, select.EPOLLIN)
 
+    def close(self) -> None:
+        self.server.loop.unregister(self)
+        self.sock.close()
 
-def _proxy(router: Router, settings: RouterSettings, request: Message) -> Message:
-    revision = router.begin(request.header("x-modelstack-revision"))
-    if revision is None or not revision.backends:
-        if revision is not None:
-            router.end(revision.version, failed=True)
-        return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "no revision serves"})
-    failed = True
-    try:
-        response = forward(
-            revision,
-            request,
-            timeout_s=settings.backend_timeout_s,
-            max_body=settings.max_body_bytes,
-        )
-        failed = response.status >= 500
-        headers = reply_headers(response, head_only=request.method == "HEAD")
-        headers.append(("X-Modelstack-Revision", revision.version))
-        return Message(
-            status=response.status, reason=response.reason, headers=headers, body=response.body
-        )
-    except BackendUnreachable as exc:
-        message = f"revision {revision.version} unreachable: {exc}"
-        return _json(HTTPStatus.BAD_GATEWAY, {"error": message})
-    finally:
-        router.end(revision.version, failed)
-
-
-def _json(status: HTTPStatus, document: Mapping[str, Any]) -> Message:
-    return Message(
-        status=status.value,
-        reason=status.phrase,
-        headers=[("Content-Type", "application/json")],
-        body=json.dumps(document).encode(),
-    )
-
-
-LINGER_S: Final = 2.0
-"""After refusing a request, the router reads and drops what the client still sends for up
-to this long before closing, so the client sees the answer rather than a reset."""
-
-
-def _send(sock: socket.socket, reply: Message, close: bool) -> None:
-    try:
-        sock.sendall(render(reply, close=close))
-        if close:
-            sock.shutdown(socket.SHUT_WR)
-            _drain(Stream(sock), time.monotonic() + LINGER_S)
-    except OSError:
-        pass
-
-
-def _drain(stream: Stream, deadline: float) -> None:
-    try:
-        while stream.fill(deadline):
-            stream.buffer.clear()
-    except TimeoutError:
-        pass
+    def _pause(self, until: float) -> None:
+        self.paused, self.deadline = True, until
+        self.server.loop.modify(self, 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = RouterSettings.from_env(os.environ)
     except UsageError as exc:
         parser.error(str(exc))
+    _raise_open_files_limit()
     server = RouterServer(args.port, settings)  # bind before detaching: a taken port fails
     if args.pid_file is not None:
         _detach(args.pid_file)
@@ -240,6 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     server.router.close()
     server.server_close()
     return 0
+
+
+def _raise_open_files_limit() -> None:
+    """Each client connection holds a descriptor, and one to a container while proxied."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 16
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def _detach(pid_file: Path) -> None:
