@@ -12,13 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelstack.providers.local.http1 import (
+    FRAMING_HEADERS,
+    MAX_HEADER_LINES,
     HttpError,
     Message,
     RequestFramer,
+    ResponseFramer,
     Stream,
     has_bare_cr_lf_or_nul,
     read_request,
 )
+from modelstack.providers.local.proxy import forwarded
 
 MAX_BODY = 4096
 
@@ -150,3 +154,104 @@ def test_the_framer_takes_the_same_requests_however_the_bytes_arrive(
     assert [r.target for r in taken] == [f"/{i}" for i in range(len(bodies))]
     assert [r.body for r in taken] == [b if i % 2 else b or b"z" for i, b in enumerate(bodies)]
     assert left == b"GET /half HTTP/1.1\r\n"  # the next request's start stays in the buffer
+
+
+_LINES = st.sampled_from(
+    [b"Host: x", b"X-A: 1", b"x-a:", b"X-B: caf\xe9 \t", b"A b: 1", b"X-A : 1", b" folded",
+     b"no colon", b"X-C: a\x00b", b"X-D: a\rb", b"X-E: a\nb", b"X-F:\tv\t", b":empty name"]
+)  # fmt: skip
+_BARE = re.compile(rb"\r(?!\n)|(?<!\r)\n|\x00")  # the definition of a bare CR or LF, or a NUL
+
+
+def head_is_valid(start: bytes, lines: list[bytes]) -> bool:
+    """The rules of a request head, checked one by one."""
+    head = b"\r\n".join([start, *lines])
+    return (
+        _BARE.search(head) is None
+        and len(lines) <= MAX_HEADER_LINES
+        and all(re.fullmatch(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*", x) for x in lines)
+        and isinstance(split_request_line(start), tuple)
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from([b"GET / HTTP/1.1", b"POST /x?y HTTP/1.0"]) | _REQUEST_LINES,
+    st.lists(_LINES, max_size=6),
+)
+def test_the_one_regex_head_agrees_with_the_rules_one_by_one(
+    start: bytes, lines: list[bytes]
+) -> None:
+    framer, buffer = RequestFramer(MAX_BODY), bytearray(b"\r\n".join([start, *lines]) + b"\r\n\r\n")
+    try:
+        request = framer.take(buffer, lambda: None)
+    except HttpError as exc:
+        assert not head_is_valid(start, lines)
+        assert exc.status in (400, 431) and exc.message
+        return
+    assert head_is_valid(start, lines)
+    assert request is not None and len(request.headers) == len(lines)
+
+
+@pytest.mark.parametrize(
+    ("count", "status"), [(MAX_HEADER_LINES, None), (MAX_HEADER_LINES + 1, 431)]
+)
+def test_a_head_may_have_at_most_the_limit_of_header_lines(count: int, status: int | None) -> None:
+    buffer = bytearray(b"GET / HTTP/1.1" + b"\r\nX-A: 1" * count + b"\r\n\r\n")
+    if status is None:
+        request = RequestFramer(MAX_BODY).take(buffer, lambda: None)
+        assert request is not None and len(request.headers) == count
+    else:
+        with pytest.raises(HttpError) as refused:
+            RequestFramer(MAX_BODY).take(buffer, lambda: None)
+        assert refused.value.status == status
+
+
+_NAMES = st.sampled_from(
+    ["Content-Length", "content-length", "CONNECTION", "Connection", "Keep-Alive", "TE",
+     "Trailer", "Upgrade", "Host", "Expect", "X-Modelstack-Revision", "X-Request-Id", "Date",
+     "Content-Type", "Te-Not", "X-Content-Length", "Connection-X"]
+)  # fmt: skip
+_VALUES = st.text(alphabet=" \tab,=7\xe9", max_size=8)
+
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "trailer",
+              "upgrade"}  # fmt: skip
+"""RFC 9110 7.6.1; the router also frames each hop itself (content-length, host, expect)."""
+DROPPED = HOP_BY_HOP | {"content-length", "host", "expect"}
+
+
+def reference_fields(fields: list[tuple[str, str]]) -> dict[str, list[str]]:
+    by_name: dict[str, list[str]] = {}
+    for name, value in fields:
+        by_name.setdefault(name.lower(), []).append(value.strip(" \t"))
+    return by_name
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_NAMES, _VALUES), max_size=8), st.booleans())
+def test_headers_are_picked_and_forwarded_by_name_whatever_their_case(
+    fields: list[tuple[str, str]], head_only: bool
+) -> None:
+    fields = [(n, v) for n, v in fields if n.lower() not in ("content-length", "transfer-encoding")]
+    lines = "".join(f"\r\n{n}: {v}" for n, v in fields).encode("latin-1")
+    body = b"four"
+    framer, buffer = ResponseFramer(MAX_BODY, head_only=head_only), bytearray()
+    buffer += b"HTTP/1.1 201 Made%s\r\nContent-Length: 4\r\n\r\n%s" % (lines, body)
+    response = framer.take(buffer)
+    assert response is not None and bytes(buffer) == (body if head_only else b"")
+    expected = reference_fields([*fields, ("Content-Length", "4")])
+    for name in FRAMING_HEADERS:
+        assert response.values(name) == expected.get(name, [])
+
+    out = forwarded(response, "7", head_only=head_only, close=False)
+    head, _, rest = out.partition(b"\r\n\r\n")
+    status_line, *sent = head.decode("latin-1").split("\r\n")
+    assert status_line == "HTTP/1.1 201 Made"
+    kept = [(n, v.strip(" \t")) for n, v in fields if n.lower() not in DROPPED]
+    if head_only:
+        kept.append(("Content-Length", "4"))
+    sent_pairs = [(n, v.strip(" \t")) for n, _, v in (x.partition(":") for x in sent)]
+    own = [("X-Modelstack-Revision", "7")] + ([] if head_only else [("Content-Length", "4")])
+    assert sent_pairs == kept + own
+    assert rest == (b"" if head_only else body)

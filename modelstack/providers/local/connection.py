@@ -34,7 +34,7 @@ from modelstack.providers.local.http1 import (
     render,
 )
 from modelstack.providers.local.invoke_api import handle_invoke
-from modelstack.providers.local.proxy import Exchange, error_reply, json_reply, reply_headers
+from modelstack.providers.local.proxy import Exchange, error_reply, forwarded, json_reply
 from modelstack.providers.local.routes import Revision
 from modelstack.providers.local.table import Router
 
@@ -199,18 +199,13 @@ class ClientConnection:
 
     def _proxied(self, request: Message, revision: Revision, response: Message) -> None:
         self.server.router.end(revision.version, failed=response.status >= 500)
+        if not self.closed:  # counted first: whoever has the answer can see it in the status
+            self.closing = not request.keep_alive
+            head_only = request.method == "HEAD"
+            data = forwarded(response, revision.version, head_only=head_only, close=self.closing)
+            self._write(data)
         self.busy = False
-        if self.closed:
-            return
-        headers = reply_headers(response, head_only=request.method == "HEAD")
-        headers.append(("X-Modelstack-Revision", revision.version))
-        self._answer(
-            request,
-            Message(
-                status=response.status, reason=response.reason, headers=headers, body=response.body
-            ),
-        )
-        if not self._pumping:
+        if not (self.closed or self._pumping):
             self._pump()
 
     def _answer(self, request: Message, reply: Message) -> None:

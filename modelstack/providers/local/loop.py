@@ -47,6 +47,8 @@ class EventLoop:
         self._wake_in.setblocking(False)
         self._poll.register(self._wake_in.fileno(), select.EPOLLIN)
         self._stopping = False
+        self.now = time.monotonic()
+        """When the last poll returned."""
 
     def register(self, handler: Handler, mask: int) -> None:
         fd = handler.sock.fileno()
@@ -73,13 +75,14 @@ class EventLoop:
         next_tick = time.monotonic() + TICK_S
         while not self._stopping:
             timeout = TICK_S if len(self._handlers) > 1 else poll_interval
-            for fd, events in self._poll.poll(timeout):
+            ready = self._poll.poll(timeout)
+            self.now = now = time.monotonic()
+            for fd, events in ready:
                 handler = self._handlers.get(fd)
                 if handler is not None:
                     self._dispatch(handler, events)
                 elif fd == self._wake_in.fileno():
                     self._drain_wakeups()
-            now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + TICK_S
                 for handler in [h for h in self._handlers.values() if h.deadline <= now]:

@@ -14,6 +14,7 @@ import errno
 import itertools
 import json
 import os
+import re
 import select
 import socket
 import time
@@ -25,13 +26,30 @@ from modelstack.providers.local.http1 import HttpError, Message, ResponseFramer
 from modelstack.providers.local.loop import EventLoop
 from modelstack.providers.local.routes import Revision
 
-__all__ = ["HOP_HEADERS", "BackendPool", "Exchange", "error_reply", "json_reply", "reply_headers"]
+__all__ = ["HOP_HEADERS", "BackendPool", "Exchange", "error_reply", "forwarded", "json_reply"]
 
 HOP_HEADERS: Final = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
      "upgrade", "content-length", "host", "expect"}
 )  # fmt: skip
+"""Headers that describe one hop, not the message: the router drops them both ways and frames
+each hop itself."""
+
+
+def _dropping(names: frozenset[str]) -> re.Pattern[bytes]:
+    """A pattern that matches each header line (led by its CRLF) named one of `names`."""
+    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names))
+    return re.compile(rb"\r\n(?:" + alternatives + rb"):[^\r\n]*", re.IGNORECASE)
+
+
+_DROP: Final = _dropping(HOP_HEADERS)
+_DROP_KEEPING_LENGTH: Final = _dropping(HOP_HEADERS - {"content-length"})  # answers to HEAD
 MAX_IDLE_PER_CONTAINER: Final = 64
+REUSE_UNCHECKED_S: Final = 1.0
+"""A pooled connection idle for less than this is reused without first asking the kernel
+whether the container closed it (a system call that costs more than the rest of the request
+on a cold CPU): a container closes an idle connection only after its socket timeout (10 s),
+and any other close reaches the loop as an event within microseconds."""
 _RECV: Final = 64 * 1024
 _IN: Final = select.EPOLLIN
 _OUT: Final = select.EPOLLOUT
@@ -63,9 +81,11 @@ class Exchange:
         self.data = _serialise(request)
         self.head_only = request.method == "HEAD"
         self.deadline = time.monotonic() + pool.timeout_s
-        start = next(_turns)
-        count = len(revision.backends)
-        self._order = [revision.backends[(start + i) % count] for i in range(count)]
+        backends = revision.backends
+        if len(backends) > 1:  # each exchange starts one container further on
+            start = next(_turns)
+            backends = backends[start % len(backends) :] + backends[: start % len(backends)]
+        self._order = list(backends)
         self._problem = "no containers"
         self.try_next()
 
@@ -95,7 +115,7 @@ class Backend:
     exchange (connect, send the request while reading, frame the response)."""
 
     __slots__ = ("_framer", "_sent", "address", "buffer", "connecting", "deadline", "exchange",
-                 "loop", "pool", "sock", "write_failed")  # fmt: skip
+                 "idle_since", "loop", "pool", "sock", "write_failed")  # fmt: skip
 
     def __init__(self, pool: BackendPool, address: str) -> None:
         host, _, port = address.rpartition(":")
@@ -110,15 +130,15 @@ class Backend:
         self.connecting = code != 0
         self.buffer = bytearray()
         self.exchange: Exchange | None = None
-        self.deadline = float("inf")
-        self._framer: ResponseFramer | None = None
+        self.deadline = self.idle_since = float("inf")
+        self._framer = ResponseFramer(pool.max_body, head_only=False)
         self._sent = 0
         self.write_failed = False
         self.loop.register(self, _OUT if self.connecting else 0)
 
     def start(self, exchange: Exchange) -> None:
         self.exchange, self.deadline = exchange, exchange.deadline
-        self._framer = ResponseFramer(self.pool.max_body, exchange.head_only)
+        self._framer.expect(head_only=exchange.head_only)
         self._sent, self.write_failed = 0, False
         if not self.connecting:
             self._write()
@@ -162,7 +182,7 @@ class Backend:
         assert self.exchange is not None
         data = self.exchange.data
         try:
-            self._sent += self.sock.send(memoryview(data)[self._sent :])
+            self._sent += self.sock.send(memoryview(data)[self._sent :] if self._sent else data)
         except BlockingIOError:
             pass
         except OSError as exc:
@@ -183,7 +203,6 @@ class Backend:
         except OSError as exc:
             self._give_up(exc.strerror or str(exc))
             return
-        assert self._framer is not None
         try:
             if data:
                 self.buffer += data
@@ -205,8 +224,6 @@ class Backend:
             self.pool.put(self)
         else:
             self.close()
-            if not whole:
-                response.headers.append(("Connection", "close"))
         exchange.answer(response)
 
     def _give_up(self, detail: str) -> None:
@@ -232,7 +249,7 @@ class BackendPool:
         idle = self._idle.get(address)
         while idle:
             backend = idle.pop()
-            if not backend.idle_closed():
+            if self.loop.now - backend.idle_since < REUSE_UNCHECKED_S or not backend.idle_closed():
                 return backend
             backend.close()
         return None
@@ -242,7 +259,7 @@ class BackendPool:
         if len(idle) >= MAX_IDLE_PER_CONTAINER:
             backend.close()
             return
-        backend.deadline = float("inf")
+        backend.deadline, backend.idle_since = float("inf"), self.loop.now
         self.loop.modify(backend, _IN)
         idle.append(backend)
 
@@ -274,16 +291,27 @@ def json_reply(status: HTTPStatus, document: object) -> Message:
 
 
 def _serialise(request: Message) -> bytes:
-    lines = [f"{request.method} {request.target} HTTP/1.1", "Host: 127.0.0.1"]
-    lines += [f"{n}: {v}" for n, v in request.headers if n.lower() not in HOP_HEADERS]
-    lines.append(f"Content-Length: {len(request.body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + request.body
+    """The request as it goes to a container: its own header lines less the hop headers."""
+    return b"%s %s HTTP/1.1\r\nHost: 127.0.0.1%s\r\nContent-Length: %d\r\n\r\n%s" % (
+        request.method.encode("ascii"),
+        request.target.encode("ascii"),
+        _DROP.sub(b"", request.field_lines()),
+        len(request.body),
+        request.body,
+    )
 
 
-def reply_headers(response: Message, head_only: bool) -> list[tuple[str, str]]:
-    """The container's headers that go back to the client (its Content-Length only for HEAD)."""
-    return [
-        (n, v)
-        for n, v in response.headers
-        if n.lower() not in HOP_HEADERS or (head_only and n.lower() == "content-length")
-    ]
+def forwarded(response: Message, version: str, *, head_only: bool, close: bool) -> bytes:
+    """A container's answer (or the router's 502) as it goes back to the client: its header
+    lines less the hop headers (its Content-Length kept for HEAD), with the revision that
+    answered; framed for the client's connection."""
+    drop = _DROP_KEEPING_LENGTH if head_only else _DROP
+    return b"HTTP/1.1 %d %s%s\r\nX-Modelstack-Revision: %s%s%s\r\n\r\n%s" % (
+        response.status,
+        response.reason.encode("latin-1"),
+        drop.sub(b"", response.field_lines()),
+        version.encode("latin-1"),
+        b"" if head_only else b"\r\nContent-Length: %d" % len(response.body),
+        b"\r\nConnection: close" if close else b"",
+        b"" if head_only else response.body,
+    )

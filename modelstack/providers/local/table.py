@@ -101,7 +101,9 @@ class Router:
             else:
                 live = [r for r in routes.revisions if r.weight > 0]
                 chosen = None
-                if live:
+                if len(live) == 1:  # its credit would rise by its weight and fall by the total
+                    chosen = live[0]
+                elif live:
                     total = sum(r.weight for r in live)
                     for r in live:
                         self._credit[r.version] = self._credit.get(r.version, 0) + r.weight
