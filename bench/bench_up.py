@@ -15,8 +15,12 @@ free port and its rollout interval shortened (`interval_s: 2`), and measures, in
   (`X-Modelstack-Revision`);
 * the latency the router adds: p50 through the stable endpoint against the same load sent
   straight to the serving revision's container (its port from `routes.json`), in rounds of one
-  block each, the order alternating from round to round; the figure is the median of the
-  per-round differences (target: at most 0.2 ms added at p50);
+  block per side, the order reversed from round to round; the figure is the median of the
+  per-round differences (target: at most 0.2 ms added at p50). A third side in the same
+  rounds is `forwarder.py`, a byte forwarder with no HTTP framing in front of the same
+  container: what it adds is the floor any proxy in Python pays on this machine (each message
+  wakes one more process), and its CPU per paced request beside the router's shows what the
+  router's own work costs on a CPU that was idle;
 * the router's throughput: the same client unpaced, in the same kind of rounds; the figure is
   the median of the per-round ratios (target: at least 0.8x the direct requests per second);
 * the router's CPU per request in those rounds (user and system time of its process), beside
@@ -35,6 +39,7 @@ Usage: ``python bench/bench_up.py [--base-image IMG] [--ca-bundle FILE] [--rate 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -50,6 +55,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -304,38 +310,44 @@ def serving_backend(manifest: Path, version: str) -> str:
 
 @dataclass
 class Round:
-    """One round of the same load through the router and straight to the container."""
+    """One round of the same load through each side: the router, the byte forwarder
+    (`forwarder.py`, no framing at all) and straight to the container."""
 
-    through: Load
-    direct: Load
+    loads: dict[str, Load]
     seconds: float
 
-    @property
-    def added_p50(self) -> float:
-        return percentile(self.through.latencies, 50) - percentile(self.direct.latencies, 50)
+    def added_p50(self, side: str) -> float:
+        return percentile(self.loads[side].latencies, 50) - percentile(
+            self.loads["direct"].latencies, 50
+        )
 
-    @property
-    def throughput_ratio(self) -> float:
-        direct = len(self.direct.latencies)
-        return len(self.through.latencies) / direct if direct else float("nan")
+    def throughput_ratio(self, side: str) -> float:
+        direct = len(self.loads["direct"].latencies)
+        return len(self.loads[side].latencies) / direct if direct else float("nan")
 
 
 def compare_rounds(
-    router_port: int, backend_port: int, path: str, threads: int, rate: float,
-    block_s: float, rounds: int,
-) -> list[Round]:  # fmt: skip
-    """Rounds of one block through the router and one direct, the order alternating from round
-    to round, so a drift in the machine's load falls on both sides alike."""
+    ports: dict[str, int], path: str, threads: int, rate: float, block_s: float, rounds: int,
+    cpu_of: dict[str, int],
+) -> tuple[list[Round], dict[str, tuple[float, float]]]:  # fmt: skip
+    """Rounds of one block per side, the order reversed from round to round, so a drift in
+    the machine's load falls on every side alike; with the CPU (user, system) that each
+    process in `cpu_of` used during its own side's blocks."""
     result = []
+    spent: dict[str, list[tuple[float, float]]] = {side: [] for side in cpu_of}
     for index in range(rounds):
         blocks = {}
-        order = (router_port, backend_port) if index % 2 == 0 else (backend_port, router_port)
-        for port in order:
-            block = Load(port, path, threads, rate, 15_000, block_s + 5).start()
+        for side in list(ports) if index % 2 == 0 else list(ports)[::-1]:
+            before = process_cpu_s(cpu_of[side]) if side in cpu_of else (0.0, 0.0)
+            block = Load(ports[side], path, threads, rate, 15_000, block_s + 5).start()
             time.sleep(block_s)
-            blocks[port] = block.stop()
-        result.append(Round(blocks[router_port], blocks[backend_port], block_s))
-    return result
+            blocks[side] = block.stop()
+            if side in cpu_of:
+                user, system = process_cpu_s(cpu_of[side])
+                spent[side].append((user - before[0], system - before[1]))
+        result.append(Round(blocks, block_s))
+    used = {side: (sum(u for u, _ in d), sum(s for _, s in d)) for side, d in spent.items()}
+    return result, used
 
 
 def merged(loads: list[Load]) -> Load:
@@ -347,40 +359,48 @@ def merged(loads: list[Load]) -> Load:
 
 
 def router_rows(
-    router_port: int, backend_port: int, path: str, threads: int, rate: float, rounds: int,
-    block_s: float,
+    ports: dict[str, int], path: str, threads: int, rate: float, rounds: int, block_s: float,
+    cpu_of: dict[str, int],
 ) -> list[tuple[str, str, str, str]]:  # fmt: skip
-    """The router against direct: paced latency, then unpaced throughput, each as the median of
-    its per-round figures (the pooled percentiles are shown beside them)."""
+    """The router and the byte forwarder against direct: paced latency, then unpaced
+    throughput, each as the median of its per-round figures (pooled percentiles beside)."""
     rows = []
-    paced = compare_rounds(router_port, backend_port, path, threads, rate, block_s, rounds)
-    through, direct = merged([r.through for r in paced]), merged([r.direct for r in paced])
-    for what, sample in (("through the router", through), ("direct to the container", direct)):
+    paced, paced_cpu = compare_rounds(ports, path, threads, rate, block_s, rounds, cpu_of)
+    for side, what in (("router", "through the router"), ("forwarder", "through the forwarder"),
+                       ("direct", "direct to the container")):  # fmt: skip
+        sample = merged([r.loads[side] for r in paced])
         rows.append((f"{what}, {rate:.0f} req/s ({len(sample.latencies)} requests, "
                      f"{sample.failed} failed): p50 / p99",
                      f"{_ms(percentile(sample.latencies, 50))} / "
                      f"{_ms(percentile(sample.latencies, 99))}", "", ""))  # fmt: skip
-    added = [r.added_p50 for r in paced]
-    added_median = statistics.median(added)
-    rows.append((f"latency the router adds (p50; median of {rounds} rounds, min-max "
-                 f"{_ms(min(added))}-{_ms(max(added))})", _ms(added_median), "<= 0.20 ms",
-                 _ok(added_median <= 0.0002)))  # fmt: skip
-    pid = router_pid(router_port)
-    before = process_cpu_s(pid)
-    unpaced = compare_rounds(router_port, backend_port, path, threads, 0.0, block_s, rounds)
-    used = [after - start for after, start in zip(process_cpu_s(pid), before, strict=True)]
-    ratios = [r.throughput_ratio for r in unpaced]
+    floor = "the byte forwarder (no framing; the floor on this machine)"
+    for side, what, target in (("router", "the router", 0.0002), ("forwarder", floor, None)):
+        added = [r.added_p50(side) for r in paced]
+        median = statistics.median(added)
+        rows.append((f"latency {what} adds (p50; median of {rounds} rounds, min-max "
+                     f"{_ms(min(added))}-{_ms(max(added))})", _ms(median),
+                     "<= 0.20 ms" if target else "",
+                     _ok(median <= target) if target else ""))  # fmt: skip
+    for side, what in (("router", "router"), ("forwarder", "byte forwarder")):
+        requests = sum(len(r.loads[side].latencies) for r in paced)
+        user, system = paced_cpu[side]
+        rows.append((f"{what} CPU per request, {rate:.0f} req/s (a CPU woken for each message)",
+                     f"{(user + system) / max(requests, 1) * 1e6:.0f} µs", "", ""))  # fmt: skip
+    unpaced, unpaced_cpu = compare_rounds(ports, path, threads, 0.0, block_s, rounds, cpu_of)
+    ratios = [r.throughput_ratio("router") for r in unpaced]
     ratio = statistics.median(ratios)
     seconds = sum(r.seconds for r in unpaced)
-    rates = [sum(len(getattr(r, side).latencies) for r in unpaced) / seconds
-             for side in ("through", "direct")]  # fmt: skip
-    failed = sum(r.through.failed + r.direct.failed for r in unpaced)
+    rates = {side: sum(len(r.loads[side].latencies) for r in unpaced) / seconds
+             for side in ports}  # fmt: skip
+    failed = sum(load.failed for r in unpaced for load in r.loads.values())
     rows.append((f"throughput, unpaced, {threads} threads: through the router / direct "
                  f"({failed} failed; ratio: median of {rounds} rounds, min-max "
-                 f"{min(ratios):.2f}-{max(ratios):.2f}x)",
-                 f"{rates[0]:,.0f} / {rates[1]:,.0f} req/s ({ratio:.2f}x)", ">= 0.80x",
-                 _ok(ratio >= 0.8)))  # fmt: skip
-    rows.append(cpu_row(used, sum(len(r.through.latencies) for r in unpaced), rates[1]))
+                 f"{min(ratios):.2f}-{max(ratios):.2f}x; the forwarder "
+                 f"{rates['forwarder']:,.0f} req/s)",
+                 f"{rates['router']:,.0f} / {rates['direct']:,.0f} req/s ({ratio:.2f}x)",
+                 ">= 0.80x", _ok(ratio >= 0.8)))  # fmt: skip
+    requests = sum(len(r.loads["router"].latencies) for r in unpaced)
+    rows.append(cpu_row(list(unpaced_cpu["router"]), requests, rates["direct"]))
     return rows
 
 
@@ -396,6 +416,24 @@ def cpu_row(used: list[float], requests: int, direct_rate: float) -> tuple[str, 
     return (f"router CPU per request, unpaced ({share:.0%} in user space; {os.cpu_count()} "
             f"cores / direct req/s = {budget * 1e6:.0f} µs a request, so at most {ceiling:.2f}x "
             "if the cores were the only limit)", f"{per_request * 1e6:.0f} µs", "", "")  # fmt: skip
+
+
+@contextlib.contextmanager
+def byte_forwarder(backend_port: int) -> Iterator[tuple[int, int]]:
+    """`forwarder.py` in front of the container, as its own process: (its port, its pid)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("forwarder.py")), str(port),
+         str(backend_port)], stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise SystemExit("bench/forwarder.py did not start")
+        yield port, process.pid
+    finally:
+        process.kill()
+        process.wait()
 
 
 def router_pid(port: int) -> int:
@@ -561,9 +599,13 @@ def main() -> int:
                 rows += more
 
             # 4-5. Router against direct: latency (paced), then throughput (unpaced).
-            backend = serving_backend(manifest, candidate)
-            rows += router_rows(port, int(backend.rsplit(":", 1)[1]), path, threads,
-                                args.rate or 200.0, args.rounds, args.block_s)  # fmt: skip
+            backend_port = int(serving_backend(manifest, candidate).rsplit(":", 1)[1])
+            with byte_forwarder(backend_port) as (forwarder_port, forwarder_pid):
+                rows += router_rows(
+                    {"router": port, "forwarder": forwarder_port, "direct": backend_port},
+                    path, threads, args.rate or 200.0, args.rounds, args.block_s,
+                    {"router": router_pid(port), "forwarder": forwarder_pid},
+                )  # fmt: skip
         except KeyboardInterrupt:
             print("interrupted; cleaning up", file=sys.stderr)
             return 130
