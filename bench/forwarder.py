@@ -34,6 +34,8 @@ def serve(listen_port: int, backend_port: int) -> None:
                 peers[client.fileno()] = (client, backend)
                 peers[backend.fileno()] = (backend, client)
                 continue
+            if fd not in peers:  # closed with its other side earlier in this batch
+                continue
             sock, other = peers[fd]
             data = sock.recv(65536)
             if data:

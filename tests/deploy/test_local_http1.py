@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from modelstack.providers.local.http1 import (
     FRAMING_HEADERS,
+    MAX_HEAD_BYTES,
     MAX_HEADER_LINES,
     HttpError,
     Message,
@@ -212,13 +213,16 @@ _NAMES = st.sampled_from(
      "Trailer", "Upgrade", "Host", "Expect", "X-Modelstack-Revision", "X-Request-Id", "Date",
      "Content-Type", "Te-Not", "X-Content-Length", "Connection-X"]
 )  # fmt: skip
-_VALUES = st.text(alphabet=" \tab,=7\xe9", max_size=8)
+_VALUES = st.text(alphabet=" \tab,=7\xe9", max_size=8) | st.sampled_from(
+    ["close", "keep-alive, X-Request-Id", " date ,upgrade", "Content-Type"]
+)
 
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "trailer",
               "upgrade"}  # fmt: skip
-"""RFC 9110 7.6.1; the router also frames each hop itself (content-length, host, expect)."""
-DROPPED = HOP_BY_HOP | {"content-length", "host", "expect"}
+"""RFC 9110 7.6.1; the router also frames each hop itself (content-length, host, expect) and
+names the revision that answered."""
+DROPPED = HOP_BY_HOP | {"content-length", "host", "expect", "x-modelstack-revision"}
 
 
 def reference_fields(fields: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -248,10 +252,67 @@ def test_headers_are_picked_and_forwarded_by_name_whatever_their_case(
     head, _, rest = out.partition(b"\r\n\r\n")
     status_line, *sent = head.decode("latin-1").split("\r\n")
     assert status_line == "HTTP/1.1 201 Made"
-    kept = [(n, v.strip(" \t")) for n, v in fields if n.lower() not in DROPPED]
+    named = {
+        t.strip().lower() for n, v in fields if n.lower() == "connection" for t in v.split(",")
+    }
+    kept = [(n, v.strip(" \t")) for n, v in fields if n.lower() not in DROPPED | named]
     if head_only:
         kept.append(("Content-Length", "4"))
     sent_pairs = [(n, v.strip(" \t")) for n, _, v in (x.partition(":") for x in sent)]
     own = [("X-Modelstack-Revision", "7")] + ([] if head_only else [("Content-Length", "4")])
     assert sent_pairs == kept + own
     assert rest == (b"" if head_only else body)
+
+
+@pytest.mark.parametrize(
+    ("status", "head_only", "length", "has_body"),
+    [(200, False, "4", True), (200, True, "9", False), (204, False, None, False),
+     (304, False, "9", False)],
+)  # fmt: skip
+def test_a_bodyless_answer_keeps_its_own_length_or_none(
+    status: int, head_only: bool, length: str | None, has_body: bool
+) -> None:
+    head = b"HTTP/1.1 %d X\r\nX-A: 1\r\nX-Modelstack-Revision: 9" % status
+    if status != 204:
+        head += b"\r\nContent-Length: %s" % (b"9" if head_only or status == 304 else b"4")
+    response = ResponseFramer(MAX_BODY, head_only=head_only).take(bytearray(head + b"\r\n\r\nfour"))
+    assert response is not None
+    out_head, _, out_body = forwarded(response, "1", head_only=head_only, close=False).partition(
+        b"\r\n\r\n"
+    )
+    lines = out_head.split(b"\r\n")[1:]
+    lengths = [x.split(b": ")[1].decode() for x in lines if x.lower().startswith(b"content-length")]
+    assert lengths == ([length] if length else [])
+    assert [x for x in lines if x.lower().startswith(b"x-modelstack")] == [
+        b"X-Modelstack-Revision: 1"
+    ]
+    assert out_body == (b"four" if has_body else b"")
+
+
+def test_a_head_of_exactly_the_limit_is_taken_and_one_byte_more_is_431() -> None:
+    start = b"GET / HTTP/1.1\r\nA: "
+    for size, refused in ((MAX_HEAD_BYTES, False), (MAX_HEAD_BYTES + 1, True)):
+        buffer = bytearray(start + b"x" * (size - len(start)) + b"\r\n\r\n")
+        if refused:
+            with pytest.raises(HttpError) as error:
+                RequestFramer(MAX_BODY).take(buffer, lambda: None)
+            assert error.value.status == 431
+        else:
+            assert RequestFramer(MAX_BODY).take(buffer, lambda: None) is not None
+
+
+def test_blank_lines_before_a_request_are_dropped_all_at_once() -> None:
+    buffer = bytearray(b"\r\n" * 40_000 + b"GET /after HTTP/1.1\r\n\r\n")
+    request = RequestFramer(MAX_BODY).take(buffer, lambda: None)
+    assert request is not None and request.target == "/after" and not buffer
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"5;a\nb\r\nhello\r\n0\r\n\r\n", b"5\r\nhello\r\n0\r\nX: a\x00b\r\n\r\n",
+     b"5\x00\r\nhello\r\n0\r\n\r\n"],
+)  # fmt: skip
+def test_a_bare_lf_or_nul_in_a_chunk_line_is_refused(body: bytes) -> None:
+    with pytest.raises(HttpError) as error:
+        parse(b"POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    assert error.value.status == 400

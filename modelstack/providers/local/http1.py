@@ -55,6 +55,7 @@ MAX_CHUNK_LINE: Final = 4096
 _TOO_LARGE: Final = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 _BAD_GATEWAY: Final = HTTPStatus.BAD_GATEWAY
 _RECV: Final = 64 * 1024  # under malloc's mmap threshold: no mmap per read
+_BLANK_LINES: Final = re.compile(rb"(?:\r\n)*")
 _TOKEN: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _DIGITS: Final = re.compile(rb"[0-9]{1,18}")
 _HEX: Final = re.compile(rb"[0-9A-Fa-f]{1,15}")
@@ -321,14 +322,16 @@ class _HeadFinder:
     def take(self, buffer: bytearray) -> bytes | None:
         """The next head without its final blank line, taken out of `buffer`, or None."""
         if not self.started:
-            while buffer.startswith(b"\r\n"):  # empty lines before a message are ignored
-                del buffer[:2]
+            if buffer.startswith(b"\r\n"):  # empty lines before a message are ignored
+                blank = _BLANK_LINES.match(buffer)
+                if blank:
+                    del buffer[: blank.end()]
             if buffer == b"\r":
                 return None  # perhaps the start of another empty line
             self.started = bool(buffer)
-        end = buffer.find(b"\r\n\r\n", self._searched)
+        end = buffer.find(b"\r\n\r\n", self._searched, MAX_HEAD_BYTES + 4)
         if end < 0:
-            if len(buffer) > MAX_HEAD_BYTES:
+            if len(buffer) >= MAX_HEAD_BYTES + 4:
                 raise HttpError(
                     HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
                     f"the message head is larger than {MAX_HEAD_BYTES} bytes",
@@ -439,6 +442,8 @@ def _take_line(buffer: bytearray) -> bytes | None:
         return None
     line = bytes(buffer[:end])
     del buffer[: end + 2]
+    if b"\r" in line or b"\n" in line or b"\x00" in line:
+        raise HttpError(HTTPStatus.BAD_REQUEST, "a bare CR or LF, or a NUL, in a chunked body")
     return line
 
 

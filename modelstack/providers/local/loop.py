@@ -49,6 +49,10 @@ class EventLoop:
         self._stopping = False
         self.now = time.monotonic()
         """When the last poll returned."""
+        self.turn = 0
+        """How many polls have returned."""
+        self.pending: dict[int, int] = {}
+        """The events the last poll returned, by file descriptor (some handled already)."""
 
     def register(self, handler: Handler, mask: int) -> None:
         fd = handler.sock.fileno()
@@ -77,9 +81,14 @@ class EventLoop:
             timeout = TICK_S if len(self._handlers) > 1 else poll_interval
             ready = self._poll.poll(timeout)
             self.now = now = time.monotonic()
-            for fd, events in ready:
-                handler = self._handlers.get(fd)
-                if handler is not None:
+            self.turn += 1
+            self.pending = dict(ready)
+            handlers = self._handlers
+            # Handlers looked up before any runs: a socket closed by one handler may have its
+            # descriptor reused by a new one within the batch, and its stale event is not the
+            # new handler's.
+            for handler, events, fd in [(handlers.get(fd), e, fd) for fd, e in ready]:
+                if handler is not None and handlers.get(fd) is handler:
                     self._dispatch(handler, events)
                 elif fd == self._wake_in.fileno():
                     self._drain_wakeups()

@@ -43,13 +43,10 @@ def _dropping(names: frozenset[str]) -> re.Pattern[bytes]:
 
 
 _DROP: Final = _dropping(HOP_HEADERS)
-_DROP_KEEPING_LENGTH: Final = _dropping(HOP_HEADERS - {"content-length"})  # answers to HEAD
+_OWN: Final = frozenset({"x-modelstack-revision"})  # set by the router on every answer
+_DROP_FROM_ANSWER: Final = _dropping(HOP_HEADERS | _OWN)
+_DROP_FROM_BODYLESS: Final = _dropping(HOP_HEADERS - {"content-length"} | _OWN)  # HEAD, 304
 MAX_IDLE_PER_CONTAINER: Final = 64
-REUSE_UNCHECKED_S: Final = 1.0
-"""A pooled connection idle for less than this is reused without first asking the kernel
-whether the container closed it (a system call that costs more than the rest of the request
-on a cold CPU): a container closes an idle connection only after its socket timeout (10 s),
-and any other close reaches the loop as an event within microseconds."""
 _RECV: Final = 64 * 1024
 _IN: Final = select.EPOLLIN
 _OUT: Final = select.EPOLLOUT
@@ -115,7 +112,7 @@ class Backend:
     exchange (connect, send the request while reading, frame the response)."""
 
     __slots__ = ("_framer", "_sent", "address", "buffer", "connecting", "deadline", "exchange",
-                 "idle_since", "loop", "pool", "sock", "write_failed")  # fmt: skip
+                 "fd", "loop", "pool", "pooled_turn", "sock", "write_failed")  # fmt: skip
 
     def __init__(self, pool: BackendPool, address: str) -> None:
         host, _, port = address.rpartition(":")
@@ -130,7 +127,9 @@ class Backend:
         self.connecting = code != 0
         self.buffer = bytearray()
         self.exchange: Exchange | None = None
-        self.deadline = self.idle_since = float("inf")
+        self.deadline = float("inf")
+        self.fd = self.sock.fileno()
+        self.pooled_turn = -1
         self._framer = ResponseFramer(pool.max_body, head_only=False)
         self._sent = 0
         self.write_failed = False
@@ -246,10 +245,20 @@ class BackendPool:
         self._idle: dict[str, list[Backend]] = {}
 
     def take(self, address: str) -> Backend | None:
+        """An idle connection to `address` that the container has not closed, or None.
+
+        The loop has polled since a connection was pooled and saw nothing for it: it is open
+        (a close reaches the loop as an event), and is taken without a system call, which on
+        a CPU woken from idle costs more than the rest of the request. Otherwise (pooled in
+        this batch of events, or an event of its own still to be handled) the kernel is
+        asked first."""
         idle = self._idle.get(address)
+        loop = self.loop
         while idle:
             backend = idle.pop()
-            if self.loop.now - backend.idle_since < REUSE_UNCHECKED_S or not backend.idle_closed():
+            if backend.pooled_turn < loop.turn and backend.fd not in loop.pending:
+                return backend
+            if not backend.idle_closed():
                 return backend
             backend.close()
         return None
@@ -259,7 +268,7 @@ class BackendPool:
         if len(idle) >= MAX_IDLE_PER_CONTAINER:
             backend.close()
             return
-        backend.deadline, backend.idle_since = float("inf"), self.loop.now
+        backend.deadline, backend.pooled_turn = float("inf"), self.loop.turn
         self.loop.modify(backend, _IN)
         idle.append(backend)
 
@@ -295,7 +304,7 @@ def _serialise(request: Message) -> bytes:
     return b"%s %s HTTP/1.1\r\nHost: 127.0.0.1%s\r\nContent-Length: %d\r\n\r\n%s" % (
         request.method.encode("ascii"),
         request.target.encode("ascii"),
-        _DROP.sub(b"", request.field_lines()),
+        _end_to_end(request, _DROP),
         len(request.body),
         request.body,
     )
@@ -303,15 +312,36 @@ def _serialise(request: Message) -> bytes:
 
 def forwarded(response: Message, version: str, *, head_only: bool, close: bool) -> bytes:
     """A container's answer (or the router's 502) as it goes back to the client: its header
-    lines less the hop headers (its Content-Length kept for HEAD), with the revision that
-    answered; framed for the client's connection."""
-    drop = _DROP_KEEPING_LENGTH if head_only else _DROP
+    lines less the hop headers, with the revision that answered; framed for the client's
+    connection. An answer to HEAD and a 304 keep the container's Content-Length; they, and a
+    204, have no body."""
+    status = response.status
+    bodyless = head_only or status in (204, 304)
+    drop = _DROP_FROM_BODYLESS if head_only or status == 304 else _DROP_FROM_ANSWER
     return b"HTTP/1.1 %d %s%s\r\nX-Modelstack-Revision: %s%s%s\r\n\r\n%s" % (
-        response.status,
+        status,
         response.reason.encode("latin-1"),
-        drop.sub(b"", response.field_lines()),
+        _end_to_end(response, drop),
         version.encode("latin-1"),
-        b"" if head_only else b"\r\nContent-Length: %d" % len(response.body),
+        b"" if bodyless else b"\r\nContent-Length: %d" % len(response.body),
         b"\r\nConnection: close" if close else b"",
-        b"" if head_only else response.body,
+        b"" if bodyless else response.body,
     )
+
+
+def _end_to_end(message: Message, drop: re.Pattern[bytes]) -> bytes:
+    """A message's header lines (each led by its CRLF) less those `drop` matches and those
+    its `Connection` header names (RFC 9110 7.6.1)."""
+    fields = drop.sub(b"", message.field_lines())
+    connection = message.values("connection")
+    if not connection:
+        return fields
+    named = {t.strip().lower() for v in connection for t in v.split(",")} - {"close", "keep-alive"}
+    if not named - {""}:
+        return fields
+    kept = [x for x in fields.split(b"\r\n")[1:] if _name_of(x) not in named]
+    return b"".join(b"\r\n" + line for line in kept)
+
+
+def _name_of(line: bytes) -> str:
+    return line.partition(b":")[0].decode("latin-1").lower()
