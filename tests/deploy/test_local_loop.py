@@ -7,6 +7,7 @@ import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -74,53 +75,51 @@ def container() -> Iterator[socket.socket]:
     listener.close()
 
 
-def connected_backend(pool: BackendPool, container: socket.socket) -> tuple[Backend, socket.socket]:
+@dataclass
+class Pooled:
+    """A connection to `container` that has just been put in the pool (not yet polled)."""
+
+    loop: EventLoop
+    pool: BackendPool
+    backend: Backend
+    served: socket.socket  # the container's side
+
+
+@pytest.fixture
+def pooled(container: socket.socket) -> Iterator[Pooled]:
+    loop = EventLoop()
+    pool = BackendPool(loop, timeout_s=5, max_body=1024)
     backend = Backend(pool, f"127.0.0.1:{container.getsockname()[1]}")
     served, _ = container.accept()
     select.select([], [backend.sock], [], 5)
     backend.connecting = False
-    return backend, served
-
-
-def test_a_connection_pooled_in_this_batch_is_checked_before_reuse(
-    container: socket.socket,
-) -> None:
-    loop = EventLoop()
-    pool = BackendPool(loop, timeout_s=5, max_body=1024)
-    backend, served = connected_backend(pool, container)
     pool.put(backend)
-    served.close()  # the container closes it right after its answer, before the loop polls
-    select.select([backend.sock], [], [], 5)
-    assert pool.take(backend.address) is None  # seen closed: the request opens a new one
+    yield Pooled(loop, pool, backend, served)
+    served.close()
+    pool.close()
     loop.close()
+
+
+def test_a_connection_pooled_in_this_batch_is_checked_before_reuse(pooled: Pooled) -> None:
+    pooled.served.close()  # the container closes it right after its answer, before a poll
+    select.select([pooled.backend.sock], [], [], 5)
+    assert pooled.pool.take(pooled.backend.address) is None  # seen closed: a new one is opened
 
 
 def test_a_connection_with_an_event_still_to_handle_is_checked_before_reuse(
-    container: socket.socket,
+    pooled: Pooled,
 ) -> None:
-    loop = EventLoop()
-    pool = BackendPool(loop, timeout_s=5, max_body=1024)
-    backend, served = connected_backend(pool, container)
-    pool.put(backend)
-    served.sendall(b"HTTP/1.1 200 OK\r\n")  # stray bytes, not yet read by the loop
-    select.select([backend.sock], [], [], 5)
-    loop.turn += 1  # a later poll returned, with the event for this connection
-    loop.pending = {backend.fd: select.EPOLLIN}
-    assert pool.take(backend.address) is None
-    served.close()
-    loop.close()
+    pooled.served.sendall(b"HTTP/1.1 200 OK\r\n")  # stray bytes, not yet read by the loop
+    select.select([pooled.backend.sock], [], [], 5)
+    pooled.loop.turn += 1  # a later poll returned, with the event for this connection
+    pooled.loop.pending = {pooled.backend.fd: select.EPOLLIN}
+    assert pooled.pool.take(pooled.backend.address) is None
 
 
 def test_a_connection_the_loop_has_seen_quiet_since_it_was_pooled_is_reused(
-    container: socket.socket,
+    pooled: Pooled,
 ) -> None:
-    loop = EventLoop()
-    pool = BackendPool(loop, timeout_s=5, max_body=1024)
-    backend, served = connected_backend(pool, container)
-    pool.put(backend)
-    loop.turn += 1
-    loop.pending = {}
-    assert pool.take(backend.address) is backend
-    served.close()
-    backend.close()
-    loop.close()
+    pooled.loop.turn += 1
+    pooled.loop.pending = {}
+    assert pooled.pool.take(pooled.backend.address) is pooled.backend
+    pooled.backend.close()
