@@ -47,8 +47,6 @@ class EventLoop:
         self._wake_in.setblocking(False)
         self._poll.register(self._wake_in.fileno(), select.EPOLLIN)
         self._stopping = False
-        self.now = time.monotonic()
-        """When the last poll returned."""
         self.turn = 0
         """How many polls have returned."""
         self.pending: dict[int, int] = {}
@@ -80,7 +78,7 @@ class EventLoop:
         while not self._stopping:
             timeout = TICK_S if len(self._handlers) > 1 else poll_interval
             ready = self._poll.poll(timeout)
-            self.now = now = time.monotonic()
+            now = time.monotonic()
             self.turn += 1
             self.pending = dict(ready)
             handlers = self._handlers
