@@ -22,6 +22,7 @@ from modelstack.providers.local.http1 import (
     Stream,
     has_bare_cr_lf_or_nul,
     read_request,
+    render,
 )
 from modelstack.providers.local.proxy import forwarded
 
@@ -316,3 +317,12 @@ def test_a_bare_lf_or_nul_in_a_chunk_line_is_refused(body: bytes) -> None:
     with pytest.raises(HttpError) as error:
         parse(b"POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
     assert error.value.status == 400
+
+
+@pytest.mark.parametrize(("status", "length"), [(200, b"Content-Length: 2"), (204, None)])
+def test_the_routers_own_answers_have_a_length_unless_bodyless(
+    status: int, length: bytes | None
+) -> None:
+    out = render(Message(status=status, reason="R", body=b"{}" if status == 200 else b""))
+    lines = out.partition(b"\r\n\r\n")[0].split(b"\r\n")
+    assert [x for x in lines if x.startswith(b"Content-Length")] == ([length] if length else [])

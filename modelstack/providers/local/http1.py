@@ -547,18 +547,22 @@ def _refuse_head(head: bytes, *, is_request: bool) -> NoReturn:
     raise HttpError(HTTPStatus.BAD_REQUEST, "the request target must be a path (/...)")
 
 
-def render(message: Message, *, close: bool = False, head_only: bool = False) -> bytes:
-    """A response: status line, `message.headers`, Content-Length (unless `head_only`, the
-    answer to HEAD, which keeps the headers it has and sends no body), Connection: close when
-    `close`, then the body."""
-    head = b"HTTP/1.1 %d %s%s" % (
+def render(
+    message: Message, *, close: bool = False, head_only: bool = False, fields: bytes | None = None
+) -> bytes:
+    """A response: status line, the header lines (`fields`, each led by its CRLF, or the
+    message's own), Content-Length, Connection: close when `close`, then the body. An answer
+    to HEAD (`head_only`), a 204 and a 304 have no body and get no Content-Length of ours:
+    the first two keep any in their header lines."""
+    bodyless = head_only or message.status in (204, 304)
+    return b"HTTP/1.1 %d %s%s%s%s\r\n\r\n%s" % (
         message.status,
         message.reason.encode("latin-1"),
-        message.field_lines(),
+        message.field_lines() if fields is None else fields,
+        b"" if bodyless else b"\r\nContent-Length: %d" % len(message.body),
+        b"\r\nConnection: close" if close else b"",
+        b"" if bodyless else message.body,
     )
-    length = b"" if head_only else b"\r\nContent-Length: %d" % len(message.body)
-    connection = b"\r\nConnection: close" if close else b""
-    return b"%s%s%s\r\n\r\n%s" % (head, length, connection, b"" if head_only else message.body)
 
 
 def has_bare_cr_lf_or_nul(data: bytes) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Final
 
-from modelstack.providers.local.http1 import HttpError, Message, ResponseFramer
+from modelstack.providers.local.http1 import HttpError, Message, ResponseFramer, render
 from modelstack.providers.local.loop import EventLoop
 from modelstack.providers.local.routes import Revision
 
@@ -313,20 +313,14 @@ def _serialise(request: Message) -> bytes:
 def forwarded(response: Message, version: str, *, head_only: bool, close: bool) -> bytes:
     """A container's answer (or the router's 502) as it goes back to the client: its header
     lines less the hop headers, with the revision that answered; framed for the client's
-    connection. An answer to HEAD and a 304 keep the container's Content-Length; they, and a
-    204, have no body."""
-    status = response.status
-    bodyless = head_only or status in (204, 304)
-    drop = _DROP_FROM_BODYLESS if head_only or status == 304 else _DROP_FROM_ANSWER
-    return b"HTTP/1.1 %d %s%s\r\nX-Modelstack-Revision: %s%s%s\r\n\r\n%s" % (
-        status,
-        response.reason.encode("latin-1"),
+    connection (`http1.render`). An answer to HEAD and a 304 keep the container's
+    Content-Length."""
+    drop = _DROP_FROM_BODYLESS if head_only or response.status == 304 else _DROP_FROM_ANSWER
+    fields = b"%s\r\nX-Modelstack-Revision: %s" % (
         _end_to_end(response, drop),
         version.encode("latin-1"),
-        b"" if bodyless else b"\r\nContent-Length: %d" % len(response.body),
-        b"\r\nConnection: close" if close else b"",
-        b"" if bodyless else response.body,
     )
+    return render(response, close=close, head_only=head_only, fields=fields)
 
 
 def _end_to_end(message: Message, drop: re.Pattern[bytes]) -> bytes:
