@@ -34,9 +34,9 @@ class Limit:
 
     def value(self) -> int:
         """The limit in force: the environment variable when set, else the default."""
-        raw = os.environ.get(self.setting, "").strip()
-        if not raw:
-            return self.default
+        raw = os.environ.get(self.setting, "")
+        if not raw.strip():
+            return self.default  # int() below allows the white space it knows, and no other
         try:
             value = int(raw.replace("_", ""))
         except ValueError:
